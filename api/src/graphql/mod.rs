@@ -1,0 +1,66 @@
+//! The GraphQL schema: one module per resource, merged into the roots.
+
+mod errors;
+pub mod ids;
+pub mod loaders;
+mod mutation;
+mod query;
+mod subscription;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::events::EventBus;
+pub use errors::ErrorCodes;
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// What every resolver can reach.
+pub struct ServiceState {
+    db: DatabaseConnection,
+    events: Arc<dyn EventBus>,
+}
+
+impl ServiceState {
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn events(&self) -> &dyn EventBus {
+        self.events.as_ref()
+    }
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ServiceState> {
+    ctx.data::<ServiceState>()
+}
+
+/// Builds the schema over a database and an event bus.
+pub fn build_schema(db: DatabaseConnection, events: Arc<dyn EventBus>) -> AppSchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(loaders::Loaders::new(&db))
+    .data(ServiceState { db, events })
+    .extension(ErrorCodes)
+    .finish()
+}
+
+/// The schema's SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
+    .sdl()
+}

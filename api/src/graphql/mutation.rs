@@ -1,0 +1,336 @@
+use async_graphql::{
+    Context, ID, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+
+use super::ids::{self, NodeKind};
+use super::state;
+use super::types::{Category, Priority, Task, clearable, not_null};
+use crate::events::TaskEvent;
+use crate::service::categories as category_service;
+use crate::service::tasks::{self as task_service, NewTask, TaskPatch};
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(TaskMutation, CategoryMutation);
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    pub client_mutation_id: Option<String>,
+    /// 1 to 1000 characters after trimming.
+    pub description: String,
+    pub priority: Option<Priority>,
+    pub start_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub parent_id: Option<ID>,
+    pub category_ids: Option<Vec<ID>>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateTaskPayload {
+    pub client_mutation_id: Option<String>,
+    pub task: Task,
+}
+
+/// Omitted fields stay as they are; an explicit null clears an optional field.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    pub client_mutation_id: Option<String>,
+    pub id: ID,
+    /// Apply only if the task is still at this version (else CONFLICT).
+    pub expected_version: Option<i32>,
+    pub description: MaybeUndefined<String>,
+    pub priority: MaybeUndefined<Priority>,
+    pub start_at: MaybeUndefined<DateTime<Utc>>,
+    pub due_at: MaybeUndefined<DateTime<Utc>>,
+    pub done: MaybeUndefined<bool>,
+    /// Null makes the task top-level.
+    pub parent_id: MaybeUndefined<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateTaskPayload {
+    pub client_mutation_id: Option<String>,
+    pub task: Task,
+}
+
+#[derive(InputObject)]
+pub struct DeleteTaskInput {
+    pub client_mutation_id: Option<String>,
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteTaskPayload {
+    pub client_mutation_id: Option<String>,
+    /// The task and all its sub-tasks.
+    pub deleted_task_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct SetTasksDoneInput {
+    pub client_mutation_id: Option<String>,
+    pub ids: Vec<ID>,
+    pub done: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct SetTasksDonePayload {
+    pub client_mutation_id: Option<String>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(InputObject, Default)]
+pub struct DeleteCompletedTasksInput {
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCompletedTasksPayload {
+    pub client_mutation_id: Option<String>,
+    pub deleted_task_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct TaskCategoriesInput {
+    pub client_mutation_id: Option<String>,
+    pub task_id: ID,
+    pub category_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct TaskCategoriesPayload {
+    pub client_mutation_id: Option<String>,
+    pub task: Task,
+}
+
+fn task_ids(ids: Vec<sea_orm::prelude::Uuid>) -> Vec<ID> {
+    ids.into_iter()
+        .map(|id| ids::encode(NodeKind::Task, id))
+        .collect()
+}
+
+#[derive(Default)]
+pub struct TaskMutation;
+
+#[Object]
+impl TaskMutation {
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTaskInput,
+    ) -> Result<CreateTaskPayload> {
+        let state = state(ctx)?;
+        let new = NewTask {
+            description: input.description,
+            priority: input.priority.map(Into::into),
+            start_at: input.start_at,
+            due_at: input.due_at,
+            parent_id: input
+                .parent_id
+                .map(|id| ids::decode(&id, NodeKind::Task, "parentId"))
+                .transpose()?,
+            category_ids: ids::decode_all(
+                &input.category_ids.unwrap_or_default(),
+                NodeKind::Category,
+                "categoryIds",
+            )?,
+        };
+        let task = task_service::create(state.db(), new).await?;
+        state.events().publish(TaskEvent::created(&task));
+        Ok(CreateTaskPayload {
+            client_mutation_id: input.client_mutation_id,
+            task: Task(task),
+        })
+    }
+
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTaskInput,
+    ) -> Result<UpdateTaskPayload> {
+        let state = state(ctx)?;
+        let id = ids::decode(&input.id, NodeKind::Task, "id")?;
+        let patch = TaskPatch {
+            expected_version: input.expected_version,
+            description: not_null(input.description, "description")?,
+            priority: not_null(input.priority, "priority")?.map(Into::into),
+            start_at: clearable(input.start_at),
+            due_at: clearable(input.due_at),
+            done: not_null(input.done, "done")?,
+            parent_id: clearable(input.parent_id)
+                .map(|p| {
+                    p.map(|id| ids::decode(&id, NodeKind::Task, "parentId"))
+                        .transpose()
+                })
+                .transpose()?,
+        };
+        let task = task_service::update(state.db(), id, patch).await?;
+        state.events().publish(TaskEvent::updated(&task));
+        Ok(UpdateTaskPayload {
+            client_mutation_id: input.client_mutation_id,
+            task: Task(task),
+        })
+    }
+
+    /// Deletes the task and all its sub-tasks.
+    async fn delete_task(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteTaskInput,
+    ) -> Result<DeleteTaskPayload> {
+        let state = state(ctx)?;
+        let id = ids::decode(&input.id, NodeKind::Task, "id")?;
+        let deleted = task_service::delete(state.db(), id).await?;
+        for id in &deleted {
+            state.events().publish(TaskEvent::deleted(*id));
+        }
+        Ok(DeleteTaskPayload {
+            client_mutation_id: input.client_mutation_id,
+            deleted_task_ids: task_ids(deleted),
+        })
+    }
+
+    /// Marks several tasks done (or not done): all of them or, on error, none.
+    async fn set_tasks_done(
+        &self,
+        ctx: &Context<'_>,
+        input: SetTasksDoneInput,
+    ) -> Result<SetTasksDonePayload> {
+        let state = state(ctx)?;
+        let ids = ids::decode_all(&input.ids, NodeKind::Task, "ids")?;
+        let tasks = task_service::set_done(state.db(), ids, input.done).await?;
+        for task in &tasks {
+            state.events().publish(TaskEvent::updated(task));
+        }
+        Ok(SetTasksDonePayload {
+            client_mutation_id: input.client_mutation_id,
+            tasks: tasks.into_iter().map(Task).collect(),
+        })
+    }
+
+    /// Deletes every done task, with its sub-tasks.
+    async fn delete_completed_tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: DeleteCompletedTasksInput,
+    ) -> Result<DeleteCompletedTasksPayload> {
+        let state = state(ctx)?;
+        let deleted = task_service::delete_completed(state.db()).await?;
+        for id in &deleted {
+            state.events().publish(TaskEvent::deleted(*id));
+        }
+        Ok(DeleteCompletedTasksPayload {
+            client_mutation_id: input.client_mutation_id,
+            deleted_task_ids: task_ids(deleted),
+        })
+    }
+
+    async fn add_task_categories(
+        &self,
+        ctx: &Context<'_>,
+        input: TaskCategoriesInput,
+    ) -> Result<TaskCategoriesPayload> {
+        change_categories(ctx, input, true).await
+    }
+
+    async fn remove_task_categories(
+        &self,
+        ctx: &Context<'_>,
+        input: TaskCategoriesInput,
+    ) -> Result<TaskCategoriesPayload> {
+        change_categories(ctx, input, false).await
+    }
+}
+
+async fn change_categories(
+    ctx: &Context<'_>,
+    input: TaskCategoriesInput,
+    add: bool,
+) -> Result<TaskCategoriesPayload> {
+    let state = state(ctx)?;
+    let task_id = ids::decode(&input.task_id, NodeKind::Task, "taskId")?;
+    let categories = ids::decode_all(&input.category_ids, NodeKind::Category, "categoryIds")?;
+    let task = task_service::change_categories(state.db(), task_id, categories, add).await?;
+    state.events().publish(TaskEvent::updated(&task));
+    Ok(TaskCategoriesPayload {
+        client_mutation_id: input.client_mutation_id,
+        task: Task(task),
+    })
+}
+
+#[derive(InputObject)]
+pub struct CreateCategoryInput {
+    pub client_mutation_id: Option<String>,
+    /// 1 to 64 characters after trimming; unique regardless of case.
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CategoryPayload {
+    pub client_mutation_id: Option<String>,
+    pub category: Category,
+}
+
+#[derive(InputObject)]
+pub struct RenameCategoryInput {
+    pub client_mutation_id: Option<String>,
+    pub id: ID,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCategoryInput {
+    pub client_mutation_id: Option<String>,
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCategoryPayload {
+    pub client_mutation_id: Option<String>,
+    pub deleted_category_id: ID,
+}
+
+#[derive(Default)]
+pub struct CategoryMutation;
+
+#[Object]
+impl CategoryMutation {
+    async fn create_category(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCategoryInput,
+    ) -> Result<CategoryPayload> {
+        let category = category_service::create(state(ctx)?.db(), &input.name).await?;
+        Ok(CategoryPayload {
+            client_mutation_id: input.client_mutation_id,
+            category: Category(category),
+        })
+    }
+
+    async fn rename_category(
+        &self,
+        ctx: &Context<'_>,
+        input: RenameCategoryInput,
+    ) -> Result<CategoryPayload> {
+        let id = ids::decode(&input.id, NodeKind::Category, "id")?;
+        let category = category_service::rename(state(ctx)?.db(), id, &input.name).await?;
+        Ok(CategoryPayload {
+            client_mutation_id: input.client_mutation_id,
+            category: Category(category),
+        })
+    }
+
+    /// Deletes a category; tasks lose the link and stay.
+    async fn delete_category(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCategoryInput,
+    ) -> Result<DeleteCategoryPayload> {
+        let id = ids::decode(&input.id, NodeKind::Category, "id")?;
+        let deleted = category_service::delete(state(ctx)?.db(), id).await?;
+        Ok(DeleteCategoryPayload {
+            client_mutation_id: input.client_mutation_id,
+            deleted_category_id: ids::encode(NodeKind::Category, deleted),
+        })
+    }
+}

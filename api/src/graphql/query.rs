@@ -1,0 +1,120 @@
+use async_graphql::{Context, ID, MergedObject, Object, Result};
+
+use super::ids::{self, NodeKind};
+use super::loaders::Loaders;
+use super::state;
+use super::types::{
+    Category, CategoryConnection, CategoryFilter, CategoryOrder, Node, Task, TaskConnection,
+    TaskFilter, TaskListArgs, TaskOrder, category_query,
+};
+use crate::service::categories as category_service;
+use crate::service::page::PageArgs;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(NodeQuery, TaskQuery, CategoryQuery);
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id; null if it does not exist.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (kind, uuid) = ids::decode_any(&id, "id")?;
+        Ok(match kind {
+            NodeKind::Task => ctx
+                .data::<Loaders>()?
+                .task_by_id
+                .load_one(uuid)
+                .await?
+                .map(|t| Node::Task(Task(t))),
+            NodeKind::Category => category_service::find(state(ctx)?.db(), uuid)
+                .await?
+                .map(|c| Node::Category(Category(c))),
+        })
+    }
+
+    /// Fetches several objects by global id, in the same order; null where
+    /// one does not exist.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.node(ctx, id).await?);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Default)]
+pub struct TaskQuery;
+
+#[Object]
+impl TaskQuery {
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+        let uuid = ids::decode(&id, NodeKind::Task, "id")?;
+        let task = ctx.data::<Loaders>()?.task_by_id.load_one(uuid).await?;
+        Ok(task.map(Task))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        order_by: Option<Vec<TaskOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TaskConnection> {
+        let args = TaskListArgs {
+            filter,
+            order_by,
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        };
+        TaskConnection::all(ctx, args).await
+    }
+}
+
+#[derive(Default)]
+pub struct CategoryQuery;
+
+#[Object]
+impl CategoryQuery {
+    async fn category(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Category>> {
+        let uuid = ids::decode(&id, NodeKind::Category, "id")?;
+        Ok(category_service::find(state(ctx)?.db(), uuid)
+            .await?
+            .map(Category))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn categories(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CategoryFilter>,
+        order_by: Option<Vec<CategoryOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<CategoryConnection> {
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let query = category_query(filter, order_by, page)?;
+        let page = category_service::list(state(ctx)?.db(), &query).await?;
+        Ok(CategoryConnection {
+            page,
+            filter: query.filter,
+        })
+    }
+}

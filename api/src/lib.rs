@@ -1,0 +1,70 @@
+//! The to-do service as a library: configuration, database, service layer,
+//! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::events::{EventBus, InProcessBus};
+
+/// A ready-to-serve application: the router and the pool behind it.
+pub struct App {
+    pub router: Router,
+    pub db: DatabaseConnection,
+}
+
+impl App {
+    /// Connects (waiting for the database), checks or applies migrations and
+    /// builds the router.
+    pub async fn build(config: &Config) -> Result<Self, db::StartupError> {
+        let db = db::connect_with_retry(config).await?;
+        db::prepare_schema(&db, config).await?;
+        Ok(Self::with_database(
+            config,
+            db,
+            Arc::new(InProcessBus::default()),
+        ))
+    }
+
+    pub fn with_database(
+        config: &Config,
+        db: DatabaseConnection,
+        events: Arc<dyn EventBus>,
+    ) -> Self {
+        let schema = graphql::build_schema(db.clone(), events);
+        let state = http::AppState {
+            sdl: schema.sdl().into(),
+            schema,
+            db: db.clone(),
+            graphiql: config.graphiql,
+        };
+        Self {
+            router: http::router(state),
+            db,
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,257 @@
+//! Categories: names unique regardless of case, and their lists.
+
+use std::collections::{HashMap, HashSet};
+
+use entity::category;
+use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, Iterable, QueryFilter, TransactionTrait, prelude::Uuid,
+};
+
+use super::now;
+use super::page::{
+    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, cursor_bounds, into_page,
+    order_terms, signature,
+};
+use crate::error::{AppError, AppResult};
+
+pub const MAX_NAME_CHARS: usize = 64;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct CategoryFilter {
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CategoryOrderField {
+    Name,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CategoryOrder {
+    pub field: CategoryOrderField,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CategoryListQuery {
+    pub filter: CategoryFilter,
+    pub order: Vec<CategoryOrder>,
+    pub page: PageRequest,
+}
+
+impl CategoryListQuery {
+    pub fn new(
+        filter: CategoryFilter,
+        order: Vec<CategoryOrder>,
+        args: &PageArgs,
+    ) -> AppResult<Self> {
+        let mut seen = HashSet::new();
+        let mut order: Vec<_> = order.into_iter().filter(|o| seen.insert(o.field)).collect();
+        if order.is_empty() {
+            order.push(CategoryOrder {
+                field: CategoryOrderField::Name,
+                direction: Direction::Asc,
+            });
+        }
+        let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
+        Ok(Self {
+            filter,
+            order,
+            page,
+        })
+    }
+}
+
+fn col(c: category::Column) -> Expr {
+    Expr::col((category::Entity, c))
+}
+
+fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
+    let mut keys: Vec<SortKey<category::Model>> = order
+        .iter()
+        .map(|o| match o.field {
+            // Sorting on the lower-cased key keeps the order the same on every
+            // backend and collation.
+            CategoryOrderField::Name => SortKey {
+                expr: col(category::Column::NameKey),
+                direction: o.direction,
+                kind: KeyKind::Text,
+                value_of: |c: &category::Model| KeyValue::Text(c.name_key.clone()),
+            },
+            CategoryOrderField::CreatedAt => SortKey {
+                expr: col(category::Column::CreatedAt),
+                direction: o.direction,
+                kind: KeyKind::Time,
+                value_of: |c: &category::Model| KeyValue::time(&c.created_at),
+            },
+        })
+        .collect();
+    keys.push(SortKey {
+        expr: col(category::Column::Id),
+        direction: order.last().map_or(Direction::Asc, |o| o.direction),
+        kind: KeyKind::Uuid,
+        value_of: |c: &category::Model| KeyValue::uuid(&c.id),
+    });
+    keys
+}
+
+fn filter_condition(filter: &CategoryFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let escaped: String = search
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| {
+                let escape = matches!(c, '%' | '_' | '\\').then_some('\\');
+                escape.into_iter().chain(std::iter::once(c))
+            })
+            .collect();
+        cond = cond.add(
+            col(category::Column::NameKey).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
+    }
+    cond
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    query: &CategoryListQuery,
+) -> AppResult<Page<category::Model>> {
+    let keys = sort_keys(&query.order);
+    let mut select = Query::select();
+    select
+        .columns(category::Column::iter().map(|c| (category::Entity, c)))
+        .from(category::Entity)
+        .cond_where(filter_condition(&query.filter))
+        .cond_where(cursor_bounds(&keys, &query.page)?);
+    for (expr, order) in order_terms(&keys, query.page.backward) {
+        select.order_by_expr(expr, order);
+    }
+    select.limit(query.page.limit + 1);
+    let rows = db
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| category::Model::from_query_result(row, "").map_err(AppError::from))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(into_page(rows, &keys, &signature(&keys), &query.page))
+}
+
+pub async fn count(db: &DatabaseConnection, filter: &CategoryFilter) -> AppResult<u64> {
+    let mut select = Query::select();
+    select
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from(category::Entity)
+        .cond_where(filter_condition(filter));
+    let n: i64 = match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<category::Model>> {
+    Ok(category::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn find_by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, category::Model>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect())
+}
+
+/// Trims and checks a name; returns it with its case-folded uniqueness key.
+pub fn validate_name(name: &str) -> AppResult<(String, String)> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err(AppError::bad_input("name", "name must not be empty"));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(AppError::bad_input(
+            "name",
+            format!("name must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok((name.to_owned(), name.to_lowercase()))
+}
+
+fn duplicate_name(name: &str) -> AppError {
+    AppError::conflict(
+        Some("name"),
+        format!("a category named \"{name}\" already exists"),
+    )
+}
+
+pub async fn create(db: &DatabaseConnection, name: &str) -> AppResult<category::Model> {
+    let (name, name_key) = validate_name(name)?;
+    let model = category::Model {
+        id: Uuid::now_v7(),
+        name,
+        name_key,
+        created_at: now(),
+    };
+    let insert = category::Entity::insert(category::ActiveModel {
+        id: Set(model.id),
+        name: Set(model.name.clone()),
+        name_key: Set(model.name_key.clone()),
+        created_at: Set(model.created_at),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(AppError::from);
+    match insert {
+        Ok(_) => Ok(model),
+        Err(e) if e.is_unique_violation() => Err(duplicate_name(&model.name)),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn rename(db: &DatabaseConnection, id: Uuid, name: &str) -> AppResult<category::Model> {
+    let (name, name_key) = validate_name(name)?;
+    let txn = db.begin().await?;
+    let mut model = category::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_in("Category", "id"))?;
+    let update = category::Entity::update_many()
+        .col_expr(category::Column::Name, Expr::val(name.clone()))
+        .col_expr(category::Column::NameKey, Expr::val(name_key.clone()))
+        .filter(category::Column::Id.eq(id))
+        .exec(&txn)
+        .await
+        .map_err(AppError::from);
+    match update {
+        Ok(_) => {}
+        Err(e) if e.is_unique_violation() => return Err(duplicate_name(&name)),
+        Err(e) => return Err(e),
+    }
+    txn.commit().await?;
+    model.name = name;
+    model.name_key = name_key;
+    Ok(model)
+}
+
+/// Deletes a category; its links to tasks go with it, the tasks stay.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<Uuid> {
+    let result = category::Entity::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::not_found_in("Category", "id"));
+    }
+    Ok(id)
+}

@@ -1,0 +1,19 @@
+//! The service layer: plain async functions over a database connection, free of
+//! GraphQL, used by the resolvers and callable directly from tests.
+
+pub mod categories;
+pub mod page;
+pub mod sql;
+pub mod tasks;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// The current time at the precision every backend stores (microseconds), so a
+/// value reads back exactly as it was written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}

@@ -1,0 +1,328 @@
+//! Relay-style keyset pagination shared by every list.
+//!
+//! A cursor holds the sort-key values of the row it points at, plus a signature of
+//! the sort order it was made for, so a page boundary stays put while rows are
+//! inserted elsewhere and a cursor cannot silently be reused with another order.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order};
+use sea_orm::{Value, prelude::Uuid};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    fn flip(self) -> Self {
+        match self {
+            Self::Asc => Self::Desc,
+            Self::Desc => Self::Asc,
+        }
+    }
+
+    fn order(self) -> Order {
+        match self {
+            Self::Asc => Order::Asc,
+            Self::Desc => Order::Desc,
+        }
+    }
+}
+
+/// Pagination arguments exactly as a client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// One value of a sort key, as kept in a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl KeyValue {
+    pub fn time(t: &DateTime<Utc>) -> Self {
+        Self::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+
+    pub fn opt_time(t: &Option<DateTime<Utc>>) -> Self {
+        t.as_ref().map_or(Self::Null, Self::time)
+    }
+
+    pub fn uuid(id: &Uuid) -> Self {
+        Self::Text(id.to_string())
+    }
+}
+
+/// How a sort key's cursor value is bound back into SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    Time,
+    Int,
+    Text,
+    Uuid,
+}
+
+/// One ORDER BY term of a list, and how to read its value off a row.
+pub struct SortKey<M> {
+    pub expr: Expr,
+    pub direction: Direction,
+    pub kind: KeyKind,
+    pub value_of: fn(&M) -> KeyValue,
+}
+
+/// A validated page request: limit, direction and decoded cursor bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageRequest {
+    pub limit: u64,
+    /// `last`/`before` pagination: rows are fetched in reverse and flipped back.
+    pub backward: bool,
+    pub after: Option<Vec<KeyValue>>,
+    pub before: Option<Vec<KeyValue>>,
+}
+
+impl PageRequest {
+    /// Validates `args` for a list sorted by keys with the given signature.
+    pub fn new(args: &PageArgs, signature: &str) -> AppResult<Self> {
+        let size = |field: &str, value: Option<i32>| -> AppResult<Option<u64>> {
+            match value {
+                None => Ok(None),
+                Some(n) if (0..=MAX_PAGE_SIZE as i32).contains(&n) => Ok(Some(n as u64)),
+                Some(_) => Err(AppError::bad_input(
+                    field,
+                    format!("`{field}` must be between 0 and {MAX_PAGE_SIZE}"),
+                )),
+            }
+        };
+        let first = size("first", args.first)?;
+        let last = size("last", args.last)?;
+        let (limit, backward) = match (first, last) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad_input(
+                    "last",
+                    "pass either `first` or `last`, not both",
+                ));
+            }
+            (Some(n), None) => (n, false),
+            (None, Some(n)) => (n, true),
+            (None, None) => (
+                DEFAULT_PAGE_SIZE,
+                args.before.is_some() && args.after.is_none(),
+            ),
+        };
+        Ok(Self {
+            limit,
+            backward,
+            after: decode_cursor("after", args.after.as_deref(), signature)?,
+            before: decode_cursor("before", args.before.as_deref(), signature)?,
+        })
+    }
+}
+
+pub fn signature<M>(keys: &[SortKey<M>]) -> String {
+    keys.iter()
+        .map(|k| {
+            format!(
+                "{}{}",
+                k.kind as u8,
+                if k.direction == Direction::Asc {
+                    'a'
+                } else {
+                    'd'
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorBody {
+    s: String,
+    v: Vec<KeyValue>,
+}
+
+pub fn encode_cursor(signature: &str, values: Vec<KeyValue>) -> String {
+    let body = CursorBody {
+        s: signature.to_owned(),
+        v: values,
+    };
+    // Serialising plain strings and integers cannot fail.
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(
+    field: &str,
+    cursor: Option<&str>,
+    signature: &str,
+) -> AppResult<Option<Vec<KeyValue>>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let invalid = || AppError::bad_input(field, format!("`{field}` is not a valid cursor"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let body: CursorBody = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if body.s != signature {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` was made for another `orderBy`"),
+        ));
+    }
+    Ok(Some(body.v))
+}
+
+/// A page of rows with their cursors.
+#[derive(Debug, Clone)]
+pub struct Page<M> {
+    pub items: Vec<(String, M)>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<M> Page<M> {
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        }
+    }
+}
+
+/// The WHERE condition that keeps only rows between the request's cursors.
+pub fn cursor_bounds<M>(keys: &[SortKey<M>], request: &PageRequest) -> AppResult<Condition> {
+    let mut cond = Condition::all();
+    if let Some(after) = &request.after {
+        cond = cond.add(beyond(keys, after, false)?);
+    }
+    if let Some(before) = &request.before {
+        cond = cond.add(beyond(keys, before, true)?);
+    }
+    Ok(cond)
+}
+
+/// ORDER BY terms in fetch order.
+pub fn order_terms<M>(keys: &[SortKey<M>], backward: bool) -> Vec<(Expr, Order)> {
+    keys.iter()
+        .map(|k| {
+            let dir = if backward {
+                k.direction.flip()
+            } else {
+                k.direction
+            };
+            (k.expr.clone(), dir.order())
+        })
+        .collect()
+}
+
+/// Turns fetched rows (in fetch order, up to `limit + 1`) into a page.
+pub fn into_page<M>(
+    mut rows: Vec<M>,
+    keys: &[SortKey<M>],
+    signature: &str,
+    request: &PageRequest,
+) -> Page<M> {
+    let has_more = rows.len() as u64 > request.limit;
+    rows.truncate(request.limit as usize);
+    if request.backward {
+        rows.reverse();
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let values = keys.iter().map(|k| (k.value_of)(&row)).collect();
+            (encode_cursor(signature, values), row)
+        })
+        .collect();
+    let (has_next_page, has_previous_page) = if request.backward {
+        (request.before.is_some(), has_more)
+    } else {
+        (has_more, request.after.is_some())
+    };
+    Page {
+        items,
+        has_next_page,
+        has_previous_page,
+    }
+}
+
+/// Rows strictly after (or, with `reverse`, strictly before) the cursor `values`
+/// in the order of `keys`: the usual expansion of a row-value comparison, which
+/// also works where keys mix directions and where a key may be NULL.
+fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResult<Condition> {
+    if values.len() != keys.len() {
+        return Err(AppError::bad_input(
+            if reverse { "before" } else { "after" },
+            "cursor does not match this list",
+        ));
+    }
+    let field = if reverse { "before" } else { "after" };
+    let mut bound = Vec::with_capacity(keys.len());
+    for (key, value) in keys.iter().zip(values) {
+        bound.push(to_sql_value(field, key.kind, value)?);
+    }
+    let mut any = Condition::any();
+    for i in 0..keys.len() {
+        let mut all = Condition::all();
+        for (key, value) in keys[..i].iter().zip(&bound[..i]) {
+            all = all.add(match value {
+                None => key.expr.clone().is_null(),
+                Some(v) => key.expr.clone().eq(v.clone()),
+            });
+        }
+        let key = &keys[i];
+        let dir = if reverse {
+            key.direction.flip()
+        } else {
+            key.direction
+        };
+        // Nothing sorts strictly past NULL within a nullable key: NULLs are grouped
+        // by an explicit "is null" key placed before it.
+        let Some(v) = &bound[i] else { continue };
+        all = all.add(match dir {
+            Direction::Asc => key.expr.clone().gt(v.clone()),
+            Direction::Desc => key.expr.clone().lt(v.clone()),
+        });
+        any = any.add(all);
+    }
+    // An empty OR would render as no condition at all, i.e. "everything".
+    if any.is_empty() {
+        any = any.add(Expr::val(1).eq(0));
+    }
+    Ok(any)
+}
+
+fn to_sql_value(field: &str, kind: KeyKind, value: &KeyValue) -> AppResult<Option<Value>> {
+    let invalid = || AppError::bad_input(field, format!("`{field}` is not a valid cursor"));
+    Ok(Some(match (kind, value) {
+        (_, KeyValue::Null) => return Ok(None),
+        (KeyKind::Int, KeyValue::Int(n)) => Value::from(*n),
+        (KeyKind::Text, KeyValue::Text(s)) => Value::from(s.clone()),
+        (KeyKind::Time, KeyValue::Text(s)) => {
+            let t = DateTime::parse_from_rfc3339(s).map_err(|_| invalid())?;
+            Value::from(t.with_timezone(&Utc))
+        }
+        (KeyKind::Uuid, KeyValue::Text(s)) => {
+            Value::from(Uuid::parse_str(s).map_err(|_| invalid())?)
+        }
+        _ => return Err(invalid()),
+    }))
+}

@@ -1,0 +1,834 @@
+//! Tasks: validation, lists, and every change, each in one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{Priority, category, task, task_category};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, OnConflict, OverStatement, Query,
+    SelectStatement, WindowStatement,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, Iterable, QueryFilter, TransactionTrait, prelude::Uuid,
+};
+
+use super::page::{
+    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, cursor_bounds, into_page,
+    order_terms, signature,
+};
+use super::{now, sql, to_stored_precision};
+use crate::error::{AppError, AppResult};
+
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// How often an update without `expectedVersion` re-reads and retries when a
+/// concurrent writer got there first.
+const MAX_UPDATE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaskFilter {
+    pub search: Option<String>,
+    pub priority: Option<Vec<Priority>>,
+    pub done: Option<bool>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    pub category_ids: Option<Vec<Uuid>>,
+    pub parent_id: Option<Uuid>,
+    pub top_level: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskOrderField {
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Priority,
+    Description,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskOrder {
+    pub field: TaskOrderField,
+    pub direction: Direction,
+}
+
+/// A validated list request: what to keep, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskListQuery {
+    pub filter: TaskFilter,
+    pub order: Vec<TaskOrder>,
+    pub page: PageRequest,
+}
+
+impl TaskListQuery {
+    pub fn new(filter: TaskFilter, order: Vec<TaskOrder>, args: &PageArgs) -> AppResult<Self> {
+        let order = normalise_order(order);
+        let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
+        Ok(Self {
+            filter,
+            order,
+            page,
+        })
+    }
+}
+
+/// Later repeats of a field cannot change the order: drop them.
+fn normalise_order(order: Vec<TaskOrder>) -> Vec<TaskOrder> {
+    let mut seen = HashSet::new();
+    let order: Vec<_> = order.into_iter().filter(|o| seen.insert(o.field)).collect();
+    if order.is_empty() {
+        vec![TaskOrder {
+            field: TaskOrderField::CreatedAt,
+            direction: Direction::Asc,
+        }]
+    } else {
+        order
+    }
+}
+
+fn col(c: task::Column) -> Expr {
+    Expr::col((task::Entity, c))
+}
+
+/// The ORDER BY of a task list: the requested fields, then `id` to break ties.
+/// Tasks without a due date sort after those with one, in both directions.
+fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
+    let mut keys = Vec::with_capacity(order.len() + 2);
+    for o in order {
+        let d = o.direction;
+        match o.field {
+            TaskOrderField::CreatedAt => keys.push(SortKey {
+                expr: col(task::Column::CreatedAt),
+                direction: d,
+                kind: KeyKind::Time,
+                value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+            }),
+            TaskOrderField::UpdatedAt => keys.push(SortKey {
+                expr: col(task::Column::UpdatedAt),
+                direction: d,
+                kind: KeyKind::Time,
+                value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+            }),
+            TaskOrderField::DueAt => {
+                keys.push(SortKey {
+                    expr: Expr::case(col(task::Column::DueAt).is_null(), 1)
+                        .finally(0)
+                        .into(),
+                    direction: Direction::Asc,
+                    kind: KeyKind::Int,
+                    value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                });
+                keys.push(SortKey {
+                    expr: col(task::Column::DueAt),
+                    direction: d,
+                    kind: KeyKind::Time,
+                    value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                });
+            }
+            TaskOrderField::Priority => keys.push(SortKey {
+                expr: col(task::Column::Priority),
+                direction: d,
+                kind: KeyKind::Int,
+                value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+            }),
+            TaskOrderField::Description => keys.push(SortKey {
+                expr: col(task::Column::Description),
+                direction: d,
+                kind: KeyKind::Text,
+                value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+            }),
+        }
+    }
+    let tie = order.last().map_or(Direction::Asc, |o| o.direction);
+    keys.push(SortKey {
+        expr: col(task::Column::Id),
+        direction: tie,
+        kind: KeyKind::Uuid,
+        value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+    });
+    keys
+}
+
+fn priority_value(p: Priority) -> i64 {
+    match p {
+        Priority::None => 0,
+        Priority::Low => 1,
+        Priority::Medium => 2,
+        Priority::High => 3,
+    }
+}
+
+fn filter_condition(filter: &TaskFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        cond = cond.add(
+            Expr::expr(Func::lower(col(task::Column::Description)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    if let Some(priorities) = &filter.priority {
+        cond = cond
+            .add(col(task::Column::Priority).is_in(priorities.iter().map(|p| priority_value(*p))));
+    }
+    if let Some(done) = filter.done {
+        cond = cond.add(col(task::Column::Done).eq(done));
+    }
+    if let Some(before) = filter.due_before {
+        cond = cond.add(col(task::Column::DueAt).lt(before));
+    }
+    if let Some(after) = filter.due_after {
+        cond = cond.add(col(task::Column::DueAt).gt(after));
+    }
+    if let Some(ids) = &filter.category_ids {
+        cond = cond.add(
+            col(task::Column::Id).in_subquery(
+                Query::select()
+                    .column(task_category::Column::TaskId)
+                    .from(task_category::Entity)
+                    .and_where(
+                        Expr::col(task_category::Column::CategoryId).is_in(ids.iter().copied()),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(parent) = filter.parent_id {
+        cond = cond.add(col(task::Column::ParentId).eq(parent));
+    }
+    match filter.top_level {
+        Some(true) => cond = cond.add(col(task::Column::ParentId).is_null()),
+        Some(false) => cond = cond.add(col(task::Column::ParentId).is_not_null()),
+        None => {}
+    }
+    cond
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn select_tasks() -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .columns(task::Column::iter().map(|c| (task::Entity, c)))
+        .from(task::Entity);
+    select
+}
+
+fn parse_tasks(rows: &[sea_orm::QueryResult]) -> AppResult<Vec<task::Model>> {
+    rows.iter()
+        .map(|row| task::Model::from_query_result(row, "").map_err(AppError::from))
+        .collect()
+}
+
+/// One page of all tasks matching the query.
+pub async fn list(db: &DatabaseConnection, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
+    let keys = sort_keys(&query.order);
+    let mut select = select_tasks();
+    select
+        .cond_where(filter_condition(&query.filter))
+        .cond_where(cursor_bounds(&keys, &query.page)?);
+    for (expr, order) in order_terms(&keys, query.page.backward) {
+        select.order_by_expr(expr, order);
+    }
+    select.limit(query.page.limit + 1);
+    let rows = parse_tasks(&db.query_all(&select).await?)?;
+    Ok(into_page(rows, &keys, &signature(&keys), &query.page))
+}
+
+pub async fn count(db: &DatabaseConnection, filter: &TaskFilter) -> AppResult<u64> {
+    let mut select = Query::select();
+    select
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from(task::Entity)
+        .cond_where(filter_condition(filter));
+    let row = db.query_one(&select).await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Which owner a nested task list hangs off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Sub-tasks of a task.
+    Parent,
+    /// Tasks linked to a category.
+    Category,
+}
+
+fn scoped_select(scope: Scope, owners: &[Uuid]) -> (SelectStatement, Expr) {
+    let mut select = select_tasks();
+    let owner = match scope {
+        Scope::Parent => col(task::Column::ParentId),
+        Scope::Category => {
+            select.inner_join(
+                task_category::Entity,
+                Expr::col((task_category::Entity, task_category::Column::TaskId))
+                    .equals((task::Entity, task::Column::Id)),
+            );
+            Expr::col((task_category::Entity, task_category::Column::CategoryId))
+        }
+    };
+    select.and_where(owner.clone().is_in(owners.iter().copied()));
+    (select, owner)
+}
+
+/// One page per owner in a single statement: rows are numbered within each
+/// owner by the list order, and only the first `limit + 1` of each are kept.
+pub async fn list_scoped(
+    db: &DatabaseConnection,
+    scope: Scope,
+    owners: &[Uuid],
+    query: &TaskListQuery,
+) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
+    let keys = sort_keys(&query.order);
+    let sig = signature(&keys);
+    let (mut inner, owner) = scoped_select(scope, owners);
+    let mut window = WindowStatement::new();
+    window.add_partition_by(owner.clone());
+    for (expr, order) in order_terms(&keys, query.page.backward) {
+        window.order_by_expr(expr, order);
+    }
+    inner
+        .expr_as(owner, Alias::new("scope_id"))
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
+        .cond_where(filter_condition(&query.filter))
+        .cond_where(cursor_bounds(&keys, &query.page)?);
+    let select = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("numbered"))
+        .and_where(Expr::col(Alias::new("rn")).lte(query.page.limit as i64 + 1))
+        .order_by(Alias::new("scope_id"), sea_orm::sea_query::Order::Asc)
+        .order_by(Alias::new("rn"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+
+    let mut grouped: HashMap<Uuid, Vec<task::Model>> = HashMap::new();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "scope_id")?;
+        grouped
+            .entry(owner)
+            .or_default()
+            .push(task::Model::from_query_result(&row, "")?);
+    }
+    Ok(owners
+        .iter()
+        .map(|owner| {
+            let rows = grouped.remove(owner).unwrap_or_default();
+            (*owner, into_page(rows, &keys, &sig, &query.page))
+        })
+        .collect())
+}
+
+pub async fn count_scoped(
+    db: &DatabaseConnection,
+    scope: Scope,
+    owners: &[Uuid],
+    filter: &TaskFilter,
+) -> AppResult<HashMap<Uuid, u64>> {
+    let (mut select, owner) = scoped_select(scope, owners);
+    select
+        .clear_selects()
+        .expr_as(owner.clone(), Alias::new("scope_id"))
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .cond_where(filter_condition(filter))
+        .add_group_by([owner]);
+    let mut counts: HashMap<Uuid, u64> = owners.iter().map(|o| (*o, 0)).collect();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "scope_id")?;
+        let n: i64 = row.try_get("", "n")?;
+        counts.insert(owner, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+pub async fn find_by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, task::Model>> {
+    Ok(task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<task::Model>> {
+    Ok(task::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Categories of each task, ordered by name.
+pub async fn categories_of(
+    db: &DatabaseConnection,
+    task_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<category::Model>>> {
+    let mut select = Query::select();
+    select
+        .columns(category::Column::iter().map(|c| (category::Entity, c)))
+        .expr_as(
+            Expr::col((task_category::Entity, task_category::Column::TaskId)),
+            Alias::new("owner_task_id"),
+        )
+        .from(category::Entity)
+        .inner_join(
+            task_category::Entity,
+            Expr::col((task_category::Entity, task_category::Column::CategoryId))
+                .equals((category::Entity, category::Column::Id)),
+        )
+        .and_where(
+            Expr::col((task_category::Entity, task_category::Column::TaskId))
+                .is_in(task_ids.iter().copied()),
+        )
+        .order_by(
+            (category::Entity, category::Column::NameKey),
+            sea_orm::sea_query::Order::Asc,
+        )
+        .order_by(
+            (category::Entity, category::Column::Id),
+            sea_orm::sea_query::Order::Asc,
+        );
+    let mut out: HashMap<Uuid, Vec<category::Model>> =
+        task_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "owner_task_id")?;
+        out.entry(owner)
+            .or_default()
+            .push(category::Model::from_query_result(&row, "")?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// Changes
+
+#[derive(Debug, Clone, Default)]
+pub struct NewTask {
+    pub description: String,
+    pub priority: Option<Priority>,
+    pub start_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub parent_id: Option<Uuid>,
+    pub category_ids: Vec<Uuid>,
+}
+
+/// A partial update: `None` leaves a field alone; `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub expected_version: Option<i32>,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub start_at: Option<Option<DateTime<Utc>>>,
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub done: Option<bool>,
+    pub parent_id: Option<Option<Uuid>>,
+}
+
+pub fn validate_description(description: &str) -> AppResult<String> {
+    let trimmed = description.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 {
+        return Err(AppError::bad_input(
+            "description",
+            "description must not be empty",
+        ));
+    }
+    if chars > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::bad_input(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
+    match (start_at, due_at) {
+        (Some(start), Some(due)) if start > due => Err(AppError::bad_input(
+            "startAt",
+            "startAt must not be after dueAt",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn create(db: &DatabaseConnection, new: NewTask) -> AppResult<task::Model> {
+    let description = validate_description(&new.description)?;
+    let start_at = new.start_at.map(to_stored_precision);
+    let due_at = new.due_at.map(to_stored_precision);
+    validate_dates(start_at, due_at)?;
+    let category_ids = dedup(new.category_ids);
+
+    let txn = db.begin().await?;
+    if let Some(parent) = new.parent_id {
+        ensure_task_exists(&txn, parent, "parentId").await?;
+    }
+    ensure_categories_exist(&txn, &category_ids).await?;
+    let at = now();
+    let model = task::Model {
+        id: Uuid::now_v7(),
+        description,
+        priority: new.priority.unwrap_or(Priority::None),
+        start_at,
+        due_at,
+        done: false,
+        completed_at: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+        parent_id: new.parent_id,
+    };
+    task::Entity::insert(active(&model))
+        .exec_without_returning(&txn)
+        .await?;
+    link_categories(&txn, model.id, &category_ids).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+fn active(m: &task::Model) -> task::ActiveModel {
+    task::ActiveModel {
+        id: Set(m.id),
+        description: Set(m.description.clone()),
+        priority: Set(m.priority),
+        start_at: Set(m.start_at),
+        due_at: Set(m.due_at),
+        done: Set(m.done),
+        completed_at: Set(m.completed_at),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+        version: Set(m.version),
+        parent_id: Set(m.parent_id),
+    }
+}
+
+pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
+    let description = patch
+        .description
+        .as_deref()
+        .map(validate_description)
+        .transpose()?;
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let txn = db.begin().await?;
+        let current = task::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
+        if let Some(expected) = patch.expected_version
+            && expected != current.version
+        {
+            return Err(stale(expected, current.version));
+        }
+        let mut next = current.clone();
+        if let Some(d) = &description {
+            next.description = d.clone();
+        }
+        if let Some(p) = patch.priority {
+            next.priority = p;
+        }
+        if let Some(s) = patch.start_at {
+            next.start_at = s.map(to_stored_precision);
+        }
+        if let Some(d) = patch.due_at {
+            next.due_at = d.map(to_stored_precision);
+        }
+        validate_dates(next.start_at, next.due_at)?;
+        let at = now();
+        if let Some(done) = patch.done {
+            apply_done(&mut next, done, at);
+        }
+        if let Some(parent) = patch.parent_id {
+            if parent != current.parent_id {
+                if let Some(parent) = parent {
+                    ensure_task_exists(&txn, parent, "parentId").await?;
+                    ensure_not_descendant(&txn, id, parent).await?;
+                }
+                next.parent_id = parent;
+            }
+        }
+        next.updated_at = at;
+        next.version = current.version + 1;
+        if bump(&txn, &current, &next).await? {
+            txn.commit().await?;
+            return Ok(next);
+        }
+        // Someone changed the task between our read and our write.
+        txn.rollback().await?;
+        if let Some(expected) = patch.expected_version {
+            let actual = find(db, id).await?.map_or(expected + 1, |t| t.version);
+            return Err(stale(expected, actual));
+        }
+    }
+    Err(AppError::conflict(
+        Some("id"),
+        "the task is being changed by others too often; try again",
+    ))
+}
+
+fn stale(expected: i32, actual: i32) -> AppError {
+    AppError::conflict(
+        Some("expectedVersion"),
+        format!("the task is at version {actual}, not {expected}: it was changed by someone else"),
+    )
+}
+
+fn apply_done(task: &mut task::Model, done: bool, at: DateTime<Utc>) {
+    if done && !task.done {
+        task.completed_at = Some(at);
+    } else if !done {
+        task.completed_at = None;
+    }
+    task.done = done;
+}
+
+/// Writes `next` only if the row is still at `current.version`.
+async fn bump<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    next: &task::Model,
+) -> AppResult<bool> {
+    let result = task::Entity::update_many()
+        .set(active(next))
+        .filter(task::Column::Id.eq(current.id))
+        .filter(task::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+async fn ensure_task_exists<C: ConnectionTrait>(db: &C, id: Uuid, field: &str) -> AppResult<()> {
+    let found = task::Entity::find_by_id(id).one(db).await?;
+    if found.is_none() {
+        return Err(AppError::not_found_in("Task", field));
+    }
+    Ok(())
+}
+
+async fn ensure_categories_exist<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found = category::Entity::find()
+        .filter(category::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != ids.len() {
+        return Err(AppError::not_found_in("Category", "categoryIds"));
+    }
+    Ok(())
+}
+
+/// Refuses to hang `task` under `new_parent` when that would make the task its
+/// own ancestor.
+async fn ensure_not_descendant<C: ConnectionTrait>(
+    db: &C,
+    task: Uuid,
+    new_parent: Uuid,
+) -> AppResult<()> {
+    if task == new_parent {
+        return Err(AppError::bad_input(
+            "parentId",
+            "a task cannot be its own parent",
+        ));
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Two concurrent moves could each pass the check below and together
+        // close a loop: moves of tasks under new parents take turns.
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
+            .await?;
+    }
+    let rows = sql::query_all(
+        db,
+        "WITH RECURSIVE ancestors(id, parent_id) AS ( \
+           SELECT id, parent_id FROM tasks WHERE id = ? \
+           UNION SELECT t.id, t.parent_id FROM tasks t JOIN ancestors a ON t.id = a.parent_id \
+         ) SELECT id FROM ancestors WHERE id = ?",
+        vec![new_parent.into(), task.into()],
+    )
+    .await?;
+    if !rows.is_empty() {
+        return Err(AppError::bad_input(
+            "parentId",
+            "a task cannot be moved under one of its own sub-tasks",
+        ));
+    }
+    Ok(())
+}
+
+async fn link_categories<C: ConnectionTrait>(
+    db: &C,
+    task: Uuid,
+    categories: &[Uuid],
+) -> AppResult<()> {
+    if categories.is_empty() {
+        return Ok(());
+    }
+    let links = categories.iter().map(|c| task_category::ActiveModel {
+        task_id: Set(task),
+        category_id: Set(*c),
+    });
+    task_category::Entity::insert_many(links)
+        .on_conflict(
+            OnConflict::columns([
+                task_category::Column::TaskId,
+                task_category::Column::CategoryId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The given tasks and all their descendants.
+async fn with_descendants<C: ConnectionTrait>(db: &C, roots: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    if roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql::query_all(
+        db,
+        &format!(
+            "WITH RECURSIVE subtree(id) AS ( \
+               SELECT id FROM tasks WHERE id IN ({}) \
+               UNION SELECT t.id FROM tasks t JOIN subtree s ON t.parent_id = s.id \
+             ) SELECT id FROM subtree",
+            sql::list_placeholders(roots.len())
+        ),
+        roots.iter().map(|id| (*id).into()).collect(),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<Uuid>("", "id").map_err(AppError::from))
+        .collect()
+}
+
+/// Deletes a task with its sub-tasks; returns every deleted id.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<Vec<Uuid>> {
+    let txn = db.begin().await?;
+    ensure_task_exists(&txn, id, "id").await?;
+    let ids = with_descendants(&txn, &[id]).await?;
+    delete_ids(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+    // Children first is not needed (links and sub-tasks cascade), but deleting
+    // the whole set explicitly does not depend on the backend's FK settings.
+    task::Entity::delete_many()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every done task (with its sub-tasks, done or not).
+pub async fn delete_completed(db: &DatabaseConnection) -> AppResult<Vec<Uuid>> {
+    let txn = db.begin().await?;
+    let done: Vec<Uuid> = task::Entity::find()
+        .filter(task::Column::Done.eq(true))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let ids = with_descendants(&txn, &done).await?;
+    delete_ids(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+/// Marks tasks done or not done, all or none; returns them in request order.
+pub async fn set_done(
+    db: &DatabaseConnection,
+    ids: Vec<Uuid>,
+    done: bool,
+) -> AppResult<Vec<task::Model>> {
+    let ids = dedup(ids);
+    let txn = db.begin().await?;
+    let mut found = task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect::<HashMap<_, _>>();
+    let at = now();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let current = found
+            .remove(id)
+            .ok_or_else(|| AppError::not_found_in("Task", "ids"))?;
+        let mut next = current.clone();
+        apply_done(&mut next, done, at);
+        next.updated_at = at;
+        next.version = current.version + 1;
+        if !bump(&txn, &current, &next).await? {
+            return Err(AppError::conflict(
+                Some("ids"),
+                "a task was changed concurrently; try again",
+            ));
+        }
+        out.push(next);
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Adds (or removes) category links of a task; the task's version moves on.
+pub async fn change_categories(
+    db: &DatabaseConnection,
+    task_id: Uuid,
+    category_ids: Vec<Uuid>,
+    add: bool,
+) -> AppResult<task::Model> {
+    let category_ids = dedup(category_ids);
+    let txn = db.begin().await?;
+    let current = task::Entity::find_by_id(task_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_in("Task", "taskId"))?;
+    ensure_categories_exist(&txn, &category_ids).await?;
+    if add {
+        link_categories(&txn, task_id, &category_ids).await?;
+    } else if !category_ids.is_empty() {
+        task_category::Entity::delete_many()
+            .filter(task_category::Column::TaskId.eq(task_id))
+            .filter(task_category::Column::CategoryId.is_in(category_ids.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    let mut next = current.clone();
+    next.updated_at = now();
+    next.version = current.version + 1;
+    if !bump(&txn, &current, &next).await? {
+        return Err(AppError::conflict(
+            Some("taskId"),
+            "the task was changed concurrently; try again",
+        ));
+    }
+    txn.commit().await?;
+    Ok(next)
+}
+
+fn dedup(ids: Vec<Uuid>) -> Vec<Uuid> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.into_iter().filter(|id| seen.insert(*id)).collect()
+}

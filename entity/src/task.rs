@@ -1,0 +1,53 @@
+use sea_orm::entity::prelude::*;
+
+/// Stored as a small integer so that `ORDER BY priority` sorts by urgency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+pub enum Priority {
+    #[sea_orm(num_value = 0)]
+    None,
+    #[sea_orm(num_value = 1)]
+    Low,
+    #[sea_orm(num_value = 2)]
+    Medium,
+    #[sea_orm(num_value = 3)]
+    High,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tasks")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub description: String,
+    pub priority: Priority,
+    pub start_at: Option<DateTimeUtc>,
+    pub due_at: Option<DateTimeUtc>,
+    pub done: bool,
+    pub completed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "Entity",
+        from = "Column::ParentId",
+        to = "Column::Id",
+        on_delete = "Cascade"
+    )]
+    Parent,
+    #[sea_orm(has_many = "super::task_category::Entity")]
+    TaskCategory,
+}
+
+impl Related<super::task_category::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::TaskCategory.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
