@@ -91,14 +91,27 @@ pub struct DeleteCompletedTasksPayload {
 }
 
 #[derive(InputObject)]
-pub struct TaskCategoriesInput {
+pub struct AddTaskCategoriesInput {
+    pub client_mutation_id: Option<String>,
+    pub task_id: ID,
+    pub category_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct RemoveTaskCategoriesInput {
     pub client_mutation_id: Option<String>,
     pub task_id: ID,
     pub category_ids: Vec<ID>,
 }
 
 #[derive(SimpleObject)]
-pub struct TaskCategoriesPayload {
+pub struct AddTaskCategoriesPayload {
+    pub client_mutation_id: Option<String>,
+    pub task: Task,
+}
+
+#[derive(SimpleObject)]
+pub struct RemoveTaskCategoriesPayload {
     pub client_mutation_id: Option<String>,
     pub task: Task,
 }
@@ -228,34 +241,40 @@ impl TaskMutation {
     async fn add_task_categories(
         &self,
         ctx: &Context<'_>,
-        input: TaskCategoriesInput,
-    ) -> Result<TaskCategoriesPayload> {
-        change_categories(ctx, input, true).await
+        input: AddTaskCategoriesInput,
+    ) -> Result<AddTaskCategoriesPayload> {
+        let task = change_categories(ctx, &input.task_id, &input.category_ids, true).await?;
+        Ok(AddTaskCategoriesPayload {
+            client_mutation_id: input.client_mutation_id,
+            task,
+        })
     }
 
     async fn remove_task_categories(
         &self,
         ctx: &Context<'_>,
-        input: TaskCategoriesInput,
-    ) -> Result<TaskCategoriesPayload> {
-        change_categories(ctx, input, false).await
+        input: RemoveTaskCategoriesInput,
+    ) -> Result<RemoveTaskCategoriesPayload> {
+        let task = change_categories(ctx, &input.task_id, &input.category_ids, false).await?;
+        Ok(RemoveTaskCategoriesPayload {
+            client_mutation_id: input.client_mutation_id,
+            task,
+        })
     }
 }
 
 async fn change_categories(
     ctx: &Context<'_>,
-    input: TaskCategoriesInput,
+    task_id: &ID,
+    category_ids: &[ID],
     add: bool,
-) -> Result<TaskCategoriesPayload> {
+) -> Result<Task> {
     let state = state(ctx)?;
-    let task_id = ids::decode(&input.task_id, NodeKind::Task, "taskId")?;
-    let categories = ids::decode_all(&input.category_ids, NodeKind::Category, "categoryIds")?;
+    let task_id = ids::decode(task_id, NodeKind::Task, "taskId")?;
+    let categories = ids::decode_all(category_ids, NodeKind::Category, "categoryIds")?;
     let task = task_service::change_categories(state.db(), task_id, categories, add).await?;
     state.events().publish(TaskEvent::updated(&task));
-    Ok(TaskCategoriesPayload {
-        client_mutation_id: input.client_mutation_id,
-        task: Task(task),
-    })
+    Ok(Task(task))
 }
 
 #[derive(InputObject)]
@@ -266,7 +285,13 @@ pub struct CreateCategoryInput {
 }
 
 #[derive(SimpleObject)]
-pub struct CategoryPayload {
+pub struct CreateCategoryPayload {
+    pub client_mutation_id: Option<String>,
+    pub category: Category,
+}
+
+#[derive(SimpleObject)]
+pub struct RenameCategoryPayload {
     pub client_mutation_id: Option<String>,
     pub category: Category,
 }
@@ -299,9 +324,9 @@ impl CategoryMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateCategoryInput,
-    ) -> Result<CategoryPayload> {
+    ) -> Result<CreateCategoryPayload> {
         let category = category_service::create(state(ctx)?.db(), &input.name).await?;
-        Ok(CategoryPayload {
+        Ok(CreateCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
         })
@@ -311,10 +336,10 @@ impl CategoryMutation {
         &self,
         ctx: &Context<'_>,
         input: RenameCategoryInput,
-    ) -> Result<CategoryPayload> {
+    ) -> Result<RenameCategoryPayload> {
         let id = ids::decode(&input.id, NodeKind::Category, "id")?;
         let category = category_service::rename(state(ctx)?.db(), id, &input.name).await?;
-        Ok(CategoryPayload {
+        Ok(RenameCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
         })
