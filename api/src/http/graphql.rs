@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, parse_query_string};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -45,15 +45,9 @@ pub async fn get_or_websocket(
         return websocket(state, &mut parts).await;
     }
     let media = response_media_type(&parts.headers);
-    let request = match parse_query_string(parts.uri.query().unwrap_or_default()) {
+    let request = match parse_get_request(&parts.uri) {
         Ok(request) => request,
-        Err(err) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                &format!("invalid query string: {err}"),
-            );
-        }
+        Err(message) => return http_error(StatusCode::BAD_REQUEST, media, &message),
     };
     if !is_query(&request) {
         let mut response = http_error(
@@ -87,6 +81,40 @@ async fn websocket(state: AppState, parts: &mut axum::http::request::Parts) -> R
                 .serve()
                 .await
         })
+}
+
+/// The GraphQL-over-HTTP GET parameters (`operationName`, JSON-encoded
+/// `variables` and `extensions`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn parse_get_request(uri: &axum::http::Uri) -> Result<Request, String> {
+    let Query(params) = Query::<GetParams>::try_from_uri(uri)
+        .map_err(|e| format!("invalid query string: {}", e.body_text()))?;
+    let query = params.query.ok_or("the `query` parameter is required")?;
+    let mut request = Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        let value: serde_json::Value = serde_json::from_str(&variables)
+            .map_err(|e| format!("`variables` is not valid JSON: {e}"))?;
+        if !value.is_object() && !value.is_null() {
+            return Err("`variables` must be a JSON object".into());
+        }
+        request = request.variables(Variables::from_json(value));
+    }
+    if let Some(extensions) = params.extensions {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|e| format!("`extensions` is not a valid JSON object: {e}"))?;
+    }
+    Ok(request)
 }
 
 /// Mutations and subscriptions change state or hold a stream: never over GET.
@@ -177,20 +205,59 @@ async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> 
         operation = operation.as_deref().unwrap_or("anonymous")
     );
     let response = state.schema.execute_batch(batch).instrument(span).await;
-    let status = match &response {
-        // A request error (nothing executed: no error has a field path) is the
-        // client's: 400 for clients that understand the newer media type.
-        BatchResponse::Single(r)
-            if media == GRAPHQL_RESPONSE_JSON
-                && r.data == async_graphql::Value::Null
-                && r.is_err()
-                && r.errors.iter().all(|e| e.path.is_empty()) =>
-        {
-            StatusCode::BAD_REQUEST
+    match &response {
+        // A request error is the client's: 400 for clients that understand
+        // the newer media type.
+        BatchResponse::Single(r) => {
+            let status = if media == GRAPHQL_RESPONSE_JSON && is_request_error(r) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            json_response(status, media, &ResponseBody::of(r))
         }
-        _ => StatusCode::OK,
-    };
-    json_response(status, media, &response)
+        BatchResponse::Batch(rs) => {
+            let bodies: Vec<_> = rs.iter().map(ResponseBody::of).collect();
+            json_response(StatusCode::OK, media, &bodies)
+        }
+    }
+}
+
+/// Nothing was executed (parsing, validation or variable coercion failed):
+/// no data, and no error has a field path.
+fn is_request_error(r: &async_graphql::Response) -> bool {
+    r.data == async_graphql::Value::Null && r.is_err() && r.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// One result as written: the GraphQL spec (and GraphQL over HTTP) wants no
+/// `data` entry at all when an error was raised before execution began;
+/// async-graphql would write `"data": null`.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ResponseBody<'a> {
+    Executed(&'a async_graphql::Response),
+    NotExecuted {
+        errors: &'a [async_graphql::ServerError],
+        #[serde(skip_serializing_if = "is_empty")]
+        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+    },
+}
+
+fn is_empty(extensions: &&std::collections::BTreeMap<String, async_graphql::Value>) -> bool {
+    extensions.is_empty()
+}
+
+impl<'a> ResponseBody<'a> {
+    fn of(r: &'a async_graphql::Response) -> Self {
+        if is_request_error(r) {
+            Self::NotExecuted {
+                errors: &r.errors,
+                extensions: &r.extensions,
+            }
+        } else {
+            Self::Executed(r)
+        }
+    }
 }
 
 fn json_response(

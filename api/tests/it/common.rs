@@ -1,0 +1,284 @@
+//! Test harness: a real server on a random port over a fresh database, on
+//! SQLite or PostgreSQL, driven through real HTTP and WebSocket.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use api::App;
+use api::config::Config;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, empty database; removed again when dropped.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+    sqlite_dir: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let name = format!("todo_test_{}", uuid::Uuid::now_v7().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                let url = format!("sqlite://{}/todo.db?mode=rwc", dir.display());
+                Self {
+                    url,
+                    name,
+                    sqlite_dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required for these tests ({e}). Start it or set \
+                         TEST_DATABASE_URL=postgres://USER@HOST:PORT/postgres"
+                    )
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base.to_owned())
+                    .expect("TEST_DATABASE_URL has a database path");
+                Self {
+                    url: format!("{base}/{name}"),
+                    name,
+                    sqlite_dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.sqlite_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+            return;
+        }
+        let name = self.name.clone();
+        // Drop runs outside async: a short-lived runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn config_for(db: &TestDb) -> Config {
+    let url = db.url.clone();
+    Config::from_lookup(move |var| match var {
+        "DATABASE_URL" => Some(url.clone()),
+        "AUTO_MIGRATE" => Some("true".into()),
+        "DB_CONNECT_TIMEOUT_SECS" => Some("5".into()),
+        _ => None,
+    })
+    .expect("test config")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Last, so the database goes after the server.
+    _test_db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let test_db = TestDb::new(backend).await;
+        let config = config_for(&test_db);
+        let app = App::build(&config).await.expect("build app");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+            _test_db: test_db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// POSTs a GraphQL request and returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Runs an operation that must succeed; returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.gql(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Runs an operation that must fail; returns the first error's
+    /// `(extensions.code, extensions.field)`.
+    pub async fn error(&self, query: &str, variables: Value) -> (String, Option<String>) {
+        let response = self.gql(query, variables).await;
+        let error = &response["errors"][0];
+        assert!(error.is_object(), "expected an error: {response:#}");
+        let code = error["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without code: {response:#}"))
+            .to_owned();
+        let field = error["extensions"]["field"].as_str().map(str::to_owned);
+        (code, field)
+    }
+
+    /// Creates a task and returns it (`id`, `version` and the rest).
+    pub async fn create_task(&self, input: Value) -> Value {
+        let data = self
+            .data(
+                "mutation($input: CreateTaskInput!) { createTask(input: $input) { task { ...TaskFields } } }
+                 fragment TaskFields on Task { id description priority startAt dueAt done completedAt createdAt updatedAt version parent { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        data["createTask"]["task"].clone()
+    }
+
+    pub async fn create_category(&self, name: &str) -> Value {
+        let data = self
+            .data(
+                "mutation($name: String!) { createCategory(input: {name: $name}) { category { id name createdAt } } }",
+                json!({ "name": name }),
+            )
+            .await;
+        data["createCategory"]["category"].clone()
+    }
+
+    /// Sets `done` on a task through updateTask.
+    pub async fn set_done(&self, id: &Value, done: bool) -> Value {
+        let data = self
+            .data(
+                "mutation($id: ID!, $done: Boolean!) { updateTask(input: {id: $id, done: $done}) { task { id done completedAt version } } }",
+                json!({ "id": id, "done": done }),
+            )
+            .await;
+        data["updateTask"]["task"].clone()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Descriptions of a connection's nodes, in order.
+pub fn descriptions(connection: &Value) -> Vec<String> {
+    connection["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {connection:#}"))
+        .iter()
+        .map(|n| n["description"].as_str().expect("description").to_owned())
+        .collect()
+}
+
+/// Declares each listed test twice: once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await;
+                }
+            )+
+        }
+    };
+}

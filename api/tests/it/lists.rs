@@ -1,0 +1,411 @@
+//! Filters, orders and Relay pagination of task lists, top-level and nested.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, descriptions};
+
+crate::on_both_backends!(
+    every_filter_narrows_the_list,
+    search_is_case_insensitive_and_literal,
+    every_order_sorts_with_id_tie_break,
+    due_dates_sort_nulls_last,
+    forward_pagination_walks_every_row_once,
+    backward_pagination_walks_every_row_once,
+    cursors_stay_put_while_rows_are_inserted,
+    bad_pagination_arguments_are_rejected,
+    nested_lists_paginate_per_owner,
+);
+
+const LIST: &str = "query($filter: TaskFilter, $orderBy: [TaskOrder!], $first: Int, $after: String, $last: Int, $before: String) {
+  tasks(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    nodes { description }
+    edges { cursor node { description } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}";
+
+async fn list(app: &TestApp, vars: Value) -> Value {
+    app.data(LIST, vars).await["tasks"].clone()
+}
+
+async fn every_filter_narrows_the_list(app: TestApp) {
+    let work = app.create_category("Work").await;
+    let home = app.create_category("Home").await;
+    let parent = app
+        .create_task(
+            json!({ "description": "Quarterly report", "priority": "HIGH",
+            "dueAt": "2026-12-10T00:00:00Z", "categoryIds": [work["id"]] }),
+        )
+        .await;
+    app.create_task(json!({ "description": "Collect numbers", "priority": "MEDIUM",
+        "dueAt": "2026-12-05T00:00:00Z", "parentId": parent["id"], "categoryIds": [work["id"], home["id"]] }))
+        .await;
+    let laundry = app
+        .create_task(
+            json!({ "description": "Laundry", "priority": "LOW", "categoryIds": [home["id"]] }),
+        )
+        .await;
+    app.create_task(json!({ "description": "Nap", "dueAt": "2026-12-20T00:00:00Z" }))
+        .await;
+    app.set_done(&laundry["id"], true).await;
+
+    let cases = [
+        (
+            json!({ "priority": ["HIGH", "LOW"] }),
+            vec!["Quarterly report", "Laundry"],
+        ),
+        (json!({ "priority": [] }), vec![]),
+        (json!({ "done": true }), vec!["Laundry"]),
+        (
+            json!({ "done": false }),
+            vec!["Quarterly report", "Collect numbers", "Nap"],
+        ),
+        (
+            json!({ "dueBefore": "2026-12-10T00:00:00Z" }),
+            vec!["Collect numbers"],
+        ),
+        (
+            json!({ "dueAfter": "2026-12-05T00:00:00Z" }),
+            vec!["Quarterly report", "Nap"],
+        ),
+        (
+            json!({ "dueAfter": "2026-12-01T00:00:00Z", "dueBefore": "2026-12-15T00:00:00Z" }),
+            vec!["Quarterly report", "Collect numbers"],
+        ),
+        (
+            json!({ "categoryIds": [work["id"]] }),
+            vec!["Quarterly report", "Collect numbers"],
+        ),
+        (
+            json!({ "categoryIds": [work["id"], home["id"]] }),
+            vec!["Quarterly report", "Collect numbers", "Laundry"],
+        ),
+        (json!({ "parentId": parent["id"] }), vec!["Collect numbers"]),
+        (
+            json!({ "topLevel": true }),
+            vec!["Quarterly report", "Laundry", "Nap"],
+        ),
+        (json!({ "topLevel": false }), vec!["Collect numbers"]),
+        (
+            json!({ "search": "report", "priority": ["HIGH"], "done": false }),
+            vec!["Quarterly report"],
+        ),
+        (
+            json!({}),
+            vec!["Quarterly report", "Collect numbers", "Laundry", "Nap"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        let tasks = list(&app, json!({ "filter": filter })).await;
+        assert_eq!(descriptions(&tasks), expected, "filter {filter}");
+        assert_eq!(
+            tasks["totalCount"],
+            expected.len(),
+            "totalCount for {filter}"
+        );
+    }
+}
+
+async fn search_is_case_insensitive_and_literal(app: TestApp) {
+    for d in [
+        "Buy MILK",
+        "milkshake",
+        "100% done",
+        "100 percent",
+        "snake_case",
+        "snakeXcase",
+    ] {
+        app.create_task(json!({ "description": d })).await;
+    }
+    for (search, expected) in [
+        ("milk", vec!["Buy MILK", "milkshake"]),
+        ("Milk", vec!["Buy MILK", "milkshake"]),
+        ("100%", vec!["100% done"]),
+        ("_", vec!["snake_case"]),
+        (
+            "  ",
+            vec![
+                "Buy MILK",
+                "milkshake",
+                "100% done",
+                "100 percent",
+                "snake_case",
+                "snakeXcase",
+            ],
+        ),
+        ("nothing like it", vec![]),
+    ] {
+        let tasks = list(&app, json!({ "filter": { "search": search } })).await;
+        assert_eq!(descriptions(&tasks), expected, "search {search:?}");
+    }
+}
+
+async fn every_order_sorts_with_id_tie_break(app: TestApp) {
+    // Created in this order; priorities and descriptions tie on purpose.
+    for (d, p) in [("b", "LOW"), ("a", "HIGH"), ("c", "LOW"), ("a", "NONE")] {
+        app.create_task(json!({ "description": d, "priority": p }))
+            .await;
+    }
+    let order = |field: &str, direction: &str| json!({ "orderBy": [{ "field": field, "direction": direction }] });
+    let cases = [
+        (order("CREATED_AT", "ASC"), vec!["b", "a", "c", "a"]),
+        (order("CREATED_AT", "DESC"), vec!["a", "c", "a", "b"]),
+        // Ties (the two LOWs) are broken by id in the direction of the last key.
+        (order("PRIORITY", "DESC"), vec!["a", "c", "b", "a"]),
+        (order("PRIORITY", "ASC"), vec!["a", "b", "c", "a"]),
+        (order("DESCRIPTION", "ASC"), vec!["a", "a", "b", "c"]),
+        (order("DESCRIPTION", "DESC"), vec!["c", "b", "a", "a"]),
+    ];
+    for (vars, expected) in cases {
+        let tasks = list(&app, vars.clone()).await;
+        assert_eq!(descriptions(&tasks), expected, "{vars}");
+    }
+    let tasks = list(&app, json!({ "orderBy": [{ "field": "PRIORITY" }, { "field": "DESCRIPTION", "direction": "DESC" }] })).await;
+    assert_eq!(descriptions(&tasks), vec!["a", "c", "b", "a"]);
+
+    // UPDATED_AT follows the latest change.
+    let all = app
+        .data("{ tasks { nodes { id description } } }", json!({}))
+        .await;
+    let oldest = &all["tasks"]["nodes"][0];
+    app.set_done(&oldest["id"], true).await;
+    let tasks = list(&app, order("UPDATED_AT", "DESC")).await;
+    assert_eq!(descriptions(&tasks)[0], "b");
+    let tasks = list(&app, order("UPDATED_AT", "ASC")).await;
+    assert_eq!(descriptions(&tasks)[3], "b");
+}
+
+async fn due_dates_sort_nulls_last(app: TestApp) {
+    app.create_task(json!({ "description": "none-1" })).await;
+    app.create_task(json!({ "description": "late", "dueAt": "2026-12-31T00:00:00Z" }))
+        .await;
+    app.create_task(json!({ "description": "none-2" })).await;
+    app.create_task(json!({ "description": "early", "dueAt": "2026-12-01T00:00:00Z" }))
+        .await;
+    let asc = list(&app, json!({ "orderBy": [{ "field": "DUE_AT" }] })).await;
+    assert_eq!(
+        descriptions(&asc),
+        vec!["early", "late", "none-1", "none-2"]
+    );
+    let desc = list(
+        &app,
+        json!({ "orderBy": [{ "field": "DUE_AT", "direction": "DESC" }] }),
+    )
+    .await;
+    assert_eq!(
+        descriptions(&desc),
+        vec!["late", "early", "none-2", "none-1"]
+    );
+
+    // Paging through the null group and across its boundary, both ways.
+    for direction in ["ASC", "DESC"] {
+        let order = json!([{ "field": "DUE_AT", "direction": direction }]);
+        let all = list(&app, json!({ "orderBy": order })).await;
+        let walked = walk_forward(&app, json!({ "orderBy": order }), 1).await;
+        assert_eq!(walked, descriptions(&all), "forward {direction}");
+        let walked = walk_backward(&app, json!({ "orderBy": order }), 1).await;
+        assert_eq!(walked, descriptions(&all), "backward {direction}");
+    }
+}
+
+/// Follows `endCursor` with `first: size` until the end; returns all descriptions.
+async fn walk_forward(app: &TestApp, mut vars: Value, size: i64) -> Vec<String> {
+    let mut seen = Vec::new();
+    vars["first"] = json!(size);
+    for _ in 0..100 {
+        let page = list(app, vars.clone()).await;
+        let names = descriptions(&page);
+        assert!(names.len() as i64 <= size);
+        seen.extend(names);
+        assert_eq!(
+            page["pageInfo"]["hasPreviousPage"],
+            vars.get("after").is_some()
+        );
+        if page["pageInfo"]["hasNextPage"] == false {
+            return seen;
+        }
+        vars["after"] = page["pageInfo"]["endCursor"].clone();
+    }
+    panic!("pagination did not end");
+}
+
+async fn walk_backward(app: &TestApp, mut vars: Value, size: i64) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    vars["last"] = json!(size);
+    for _ in 0..100 {
+        let page = list(app, vars.clone()).await;
+        let mut names = descriptions(&page);
+        names.extend(seen);
+        seen = names;
+        if page["pageInfo"]["hasPreviousPage"] == false {
+            return seen;
+        }
+        vars["before"] = page["pageInfo"]["startCursor"].clone();
+    }
+    panic!("pagination did not end");
+}
+
+async fn create_numbered(app: &TestApp, n: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    for i in 0..n {
+        let name = format!("task {i:02}");
+        let priority = ["NONE", "LOW", "MEDIUM", "HIGH"][i % 4];
+        app.create_task(json!({ "description": name, "priority": priority }))
+            .await;
+        names.push(name);
+    }
+    names
+}
+
+async fn forward_pagination_walks_every_row_once(app: TestApp) {
+    let names = create_numbered(&app, 7).await;
+    assert_eq!(walk_forward(&app, json!({}), 3).await, names);
+
+    let first = list(&app, json!({ "first": 3 })).await;
+    assert_eq!(first["totalCount"], 7);
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    assert_eq!(first["pageInfo"]["hasPreviousPage"], false);
+    assert_eq!(
+        first["pageInfo"]["startCursor"],
+        first["edges"][0]["cursor"]
+    );
+    assert_eq!(first["pageInfo"]["endCursor"], first["edges"][2]["cursor"]);
+
+    // Multi-key orders paginate too.
+    let order = json!([{ "field": "PRIORITY", "direction": "DESC" }, { "field": "DESCRIPTION" }]);
+    let all = descriptions(&list(&app, json!({ "orderBy": order })).await);
+    assert_eq!(all.len(), 7);
+    assert_eq!(
+        walk_forward(&app, json!({ "orderBy": order }), 2).await,
+        all
+    );
+
+    let empty = list(&app, json!({ "first": 0 })).await;
+    assert_eq!(descriptions(&empty), Vec::<String>::new());
+    assert_eq!(empty["pageInfo"]["hasNextPage"], true);
+    assert!(empty["pageInfo"]["endCursor"].is_null());
+}
+
+async fn backward_pagination_walks_every_row_once(app: TestApp) {
+    let names = create_numbered(&app, 7).await;
+    assert_eq!(walk_backward(&app, json!({}), 3).await, names);
+    let order = json!([{ "field": "PRIORITY" }, { "field": "CREATED_AT", "direction": "DESC" }]);
+    let all = descriptions(&list(&app, json!({ "orderBy": order })).await);
+    assert_eq!(
+        walk_backward(&app, json!({ "orderBy": order }), 2).await,
+        all
+    );
+
+    let last = list(&app, json!({ "last": 2 })).await;
+    assert_eq!(descriptions(&last), vec!["task 05", "task 06"]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(last["pageInfo"]["hasNextPage"], false);
+
+    // after + before together bound a window.
+    let all = list(&app, json!({})).await;
+    let window = list(
+        &app,
+        json!({ "after": all["edges"][1]["cursor"], "before": all["edges"][5]["cursor"] }),
+    )
+    .await;
+    assert_eq!(descriptions(&window), vec!["task 02", "task 03", "task 04"]);
+}
+
+async fn cursors_stay_put_while_rows_are_inserted(app: TestApp) {
+    create_numbered(&app, 4).await;
+    let newest_first = json!([{ "field": "CREATED_AT", "direction": "DESC" }]);
+    let page1 = list(&app, json!({ "orderBy": newest_first, "first": 2 })).await;
+    assert_eq!(descriptions(&page1), vec!["task 03", "task 02"]);
+    // New rows land before the cursor in this order; the next page is unaffected.
+    app.create_task(json!({ "description": "newer 1" })).await;
+    app.create_task(json!({ "description": "newer 2" })).await;
+    let page2 = list(
+        &app,
+        json!({ "orderBy": newest_first, "first": 2, "after": page1["pageInfo"]["endCursor"] }),
+    )
+    .await;
+    assert_eq!(descriptions(&page2), vec!["task 01", "task 00"]);
+    assert_eq!(page2["pageInfo"]["hasNextPage"], false);
+}
+
+async fn bad_pagination_arguments_are_rejected(app: TestApp) {
+    create_numbered(&app, 2).await;
+    let page = list(&app, json!({ "first": 1 })).await;
+    let cursor = page["pageInfo"]["endCursor"].clone();
+    for (vars, field) in [
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": -1 }), "first"),
+        (json!({ "last": 1000 }), "last"),
+        (json!({ "first": 1, "last": 1 }), "last"),
+        (json!({ "after": "not a cursor" }), "after"),
+        (json!({ "before": "eyJ4IjoxfQ" }), "before"),
+        // A cursor made for one order cannot be used with another.
+        (
+            json!({ "after": cursor, "orderBy": [{ "field": "DESCRIPTION" }] }),
+            "after",
+        ),
+    ] {
+        let (code, bad) = app.error(LIST, vars.clone()).await;
+        assert_eq!(
+            (code.as_str(), bad.as_deref()),
+            ("BAD_USER_INPUT", Some(field)),
+            "{vars}"
+        );
+    }
+    let max = list(&app, json!({ "first": 100 })).await;
+    assert_eq!(descriptions(&max).len(), 2);
+}
+
+async fn nested_lists_paginate_per_owner(app: TestApp) {
+    let cat = app.create_category("Garden").await;
+    let a = app.create_task(json!({ "description": "A" })).await;
+    let b = app.create_task(json!({ "description": "B" })).await;
+    for i in 0..5 {
+        app.create_task(json!({ "description": format!("A{i}"), "parentId": a["id"], "categoryIds": [cat["id"]] }))
+            .await;
+    }
+    for i in 0..2 {
+        app.create_task(json!({ "description": format!("B{i}"), "parentId": b["id"] }))
+            .await;
+    }
+    let query = "query($after: String) { tasks(filter: {topLevel: true}) { nodes { description
+        subtasks(first: 2, after: $after) { totalCount nodes { description } pageInfo { hasNextPage endCursor } }
+        done: subtasks(filter: {done: true}) { totalCount }
+        lastOne: subtasks(last: 1) { nodes { description } pageInfo { hasPreviousPage } } } } }";
+    let data = app.data(query, json!({})).await;
+    let nodes = &data["tasks"]["nodes"];
+    assert_eq!(descriptions(&nodes[0]["subtasks"]), vec!["A0", "A1"]);
+    assert_eq!(nodes[0]["subtasks"]["totalCount"], 5);
+    assert_eq!(nodes[0]["subtasks"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(descriptions(&nodes[1]["subtasks"]), vec!["B0", "B1"]);
+    assert_eq!(nodes[1]["subtasks"]["totalCount"], 2);
+    assert_eq!(nodes[1]["subtasks"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(nodes[0]["done"]["totalCount"], 0);
+    assert_eq!(descriptions(&nodes[0]["lastOne"]), vec!["A4"]);
+    assert_eq!(nodes[0]["lastOne"]["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(nodes.as_array().map(Vec::len), Some(2));
+
+    // The same cursor continues A's sub-tasks.
+    let cursor = nodes[0]["subtasks"]["pageInfo"]["endCursor"].clone();
+    let next = app
+        .data(
+            "query($id: ID!, $after: String) { task(id: $id) { subtasks(first: 2, after: $after) { nodes { description } } } }",
+            json!({ "id": a["id"], "after": cursor }),
+        )
+        .await;
+    assert_eq!(descriptions(&next["task"]["subtasks"]), vec!["A2", "A3"]);
+
+    // Category.tasks is paginated the same way.
+    let data = app
+        .data(
+            "query($id: ID!) { category(id: $id) { tasks(first: 3, orderBy: [{field: DESCRIPTION, direction: DESC}]) {
+               totalCount nodes { description } pageInfo { hasNextPage } } } }",
+            json!({ "id": cat["id"] }),
+        )
+        .await;
+    let tasks = &data["category"]["tasks"];
+    assert_eq!(descriptions(tasks), vec!["A4", "A3", "A2"]);
+    assert_eq!(tasks["totalCount"], 5);
+    assert_eq!(tasks["pageInfo"]["hasNextPage"], true);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: every behaviour through real HTTP and WebSocket, each
+//! test on its own fresh database, on SQLite and on PostgreSQL.
+
+mod common;
+
+mod categories;
+mod http;
+mod lists;
+mod migrations;
+mod schema;
+mod subscriptions;
+mod tasks;

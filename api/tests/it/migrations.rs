@@ -1,0 +1,112 @@
+//! Migrations go up, down and up again on both backends, and the api refuses
+//! to serve PostgreSQL with a schema that is behind.
+
+use api::App;
+use api::config::Config;
+use api::db::StartupError;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+use crate::common::{Backend, TestDb};
+
+async fn tables_exist(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT COUNT(*) FROM tasks, categories, task_categories")
+        .await
+        .is_ok()
+}
+
+async fn up_down_up(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    assert!(!tables_exist(&db).await);
+    let all = Migrator::migrations().len();
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        all
+    );
+
+    Migrator::up(&db, None).await.expect("up");
+    assert!(tables_exist(&db).await);
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    Migrator::down(&db, None).await.expect("down");
+    assert!(!tables_exist(&db).await);
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        all
+    );
+
+    Migrator::up(&db, None).await.expect("up again");
+    assert!(tables_exist(&db).await);
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_up_down_up() {
+    up_down_up(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_up_down_up() {
+    up_down_up(Backend::Postgres).await;
+}
+
+fn config(url: &str, auto_migrate: bool) -> Config {
+    let url = url.to_owned();
+    Config::from_lookup(move |var| match var {
+        "DATABASE_URL" => Some(url.clone()),
+        "AUTO_MIGRATE" => Some(auto_migrate.to_string()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn postgres_behind_schema_refuses_to_start_unless_auto_migrate() {
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let err = match App::build(&config(&test_db.url, false)).await {
+        Err(err) => err,
+        Ok(_) => panic!("started on an unmigrated database"),
+    };
+    assert!(
+        matches!(err, StartupError::SchemaBehind { pending: 1 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("migration up"), "{err}");
+
+    let app = App::build(&config(&test_db.url, true))
+        .await
+        .expect("auto-migrated start");
+    assert!(tables_exist(&app.db).await);
+    app.db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_is_created_and_migrated_at_start() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let app = App::build(&config(&test_db.url, false))
+        .await
+        .expect("start");
+    assert!(tables_exist(&app.db).await);
+}
+
+#[tokio::test]
+async fn unreachable_database_fails_after_the_deadline() {
+    let config = Config::from_lookup(|var| match var {
+        // Nothing listens on port 1.
+        "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:1/none".into()),
+        "DB_CONNECT_TIMEOUT_SECS" => Some("1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let err = match App::build(&config).await {
+        Err(err) => err,
+        Ok(_) => panic!("connected to nothing"),
+    };
+    assert!(matches!(err, StartupError::Unreachable { .. }), "{err}");
+}

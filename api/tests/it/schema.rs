@@ -1,0 +1,50 @@
+//! The exported schema and the binary's other subcommands.
+
+use std::process::Command;
+
+use crate::common::{Backend, TestApp};
+
+fn checked_in_schema() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
+    std::fs::read_to_string(path).expect("schema.graphql at the repository root")
+}
+
+#[test]
+fn schema_graphql_is_current() {
+    assert!(
+        api::graphql::sdl() == checked_in_schema(),
+        "schema.graphql is out of date: regenerate it with\n    cargo run -p api -- schema > schema.graphql"
+    );
+}
+
+#[test]
+fn api_schema_prints_the_checked_in_sdl() {
+    let output = Command::new(env!("CARGO_BIN_EXE_api"))
+        .arg("schema")
+        .output()
+        .expect("run api schema");
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout) == checked_in_schema(),
+        "`api schema` differs from schema.graphql: cargo run -p api -- schema > schema.graphql"
+    );
+}
+
+// The probe blocks this thread; the server runs on the other worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_reports_the_server_state() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let check = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_api"))
+            .arg("healthcheck")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("DATABASE_URL", "sqlite://unused.db")
+            .status()
+            .expect("run api healthcheck")
+    };
+    assert!(check(app.addr.port()).success(), "healthy server");
+    let port = app.addr.port();
+    app.shutdown().await;
+    assert_eq!(check(port).code(), Some(1), "stopped server");
+}
