@@ -553,14 +553,14 @@ pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppR
         if let Some(done) = patch.done {
             apply_done(&mut next, done, at);
         }
-        if let Some(parent) = patch.parent_id {
-            if parent != current.parent_id {
-                if let Some(parent) = parent {
-                    ensure_task_exists(&txn, parent, "parentId").await?;
-                    ensure_not_descendant(&txn, id, parent).await?;
-                }
-                next.parent_id = parent;
+        if let Some(parent) = patch.parent_id
+            && parent != current.parent_id
+        {
+            if let Some(parent) = parent {
+                ensure_task_exists(&txn, parent, "parentId").await?;
+                ensure_not_descendant(&txn, id, parent).await?;
             }
+            next.parent_id = parent;
         }
         next.updated_at = at;
         next.version = current.version + 1;
