@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Outside clients against a real api server: installs the pinned npm packages,
+# starts the api on a free port with a fresh SQLite database, and runs
+#   a. graphql-http's GraphQL-over-HTTP server audit   (audit-http.mjs)
+#   b. graphql-ws and subscriptions-transport-ws        (test/subscriptions.test.mjs)
+#      and every query/mutation of operations/ executed (test/operations.test.mjs)
+#      (both with node --test, one file at a time: they share the database)
+#   -  the served SDL equals the checked-in ../schema.graphql
+#   c. graphql-codegen (client preset), then tsc --noEmit
+#   d. @graphql-eslint's relay rules on ../schema.graphql
+#   e. graphql-inspector diff against schema.baseline.graphql
+# With TEST_DATABASE_URL (postgres://USER@HOST:PORT/DB, a database to connect to
+# for CREATE DATABASE) it repeats a and b on a fresh PostgreSQL database.
+#
+# Environment: API_BIN (default target/debug/api of this repository), TEST_DATABASE_URL,
+# SKIP_NPM_CI=1 (reuse node_modules), KEEP_TMP=1 (keep the temp dir: api logs,
+# SQLite file, audit JSON).
+set -euo pipefail
+
+# A relative API_BIN is taken from the caller's directory; the default from here.
+if [[ -n ${API_BIN:-} && $API_BIN != /* ]]; then API_BIN=$PWD/$API_BIN; fi
+cd "$(dirname "${BASH_SOURCE[0]}")"
+REPO_DIR=$(cd .. && pwd)
+API_BIN=${API_BIN:-$REPO_DIR/target/debug/api}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/todo-clients.XXXXXX")
+SERVER_PID=
+PG_DB=
+
+declare -a STEP_NAMES=() STEP_RESULTS=() STEP_SECONDS=()
+FAILED=0
+
+log() { printf '\n=== %s\n' "$*"; }
+
+stop_server() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+
+drop_pg_db() {
+  if [[ -n $PG_DB ]]; then
+    psql "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null ||
+      echo "warning: could not drop database $PG_DB" >&2
+    PG_DB=
+  fi
+}
+
+cleanup() {
+  stop_server
+  drop_pg_db
+  if [[ ${KEEP_TMP:-} == 1 ]]; then
+    echo "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+
+# Runs one check, records pass/fail and time, and never stops the script.
+step() {
+  local name=$1
+  shift
+  log "$name: $*"
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  STEP_NAMES+=("$name")
+  STEP_SECONDS+=($((SECONDS - start)))
+  if [[ $rc == 0 ]]; then
+    STEP_RESULTS+=(pass)
+  else
+    STEP_RESULTS+=("FAIL (exit $rc)")
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# start_server LABEL DATABASE_URL [VAR=VALUE...]: sets API_URL once /readyz answers.
+start_server() {
+  local label=$1 database_url=$2
+  shift 2
+  local port dir=$TMP/$label
+  port=$(free_port)
+  mkdir -p "$dir"
+  # The server's working directory is the temp dir: no .env of the repo is read.
+  (cd "$dir" && exec env DATABASE_URL="$database_url" HOST=127.0.0.1 PORT="$port" "$@" \
+    "$API_BIN" >"$dir/api.log" 2>&1) &
+  SERVER_PID=$!
+  API_URL=http://127.0.0.1:$port
+  export API_URL
+  for _ in $(seq 1 300); do
+    if curl -fsS "$API_URL/readyz" >/dev/null 2>&1; then
+      echo "api ($label) ready at $API_URL, pid $SERVER_PID"
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "api ($label) exited before it was ready; its log:" >&2
+      tail -n 50 "$dir/api.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "api ($label) not ready after 60 s; its log:" >&2
+  tail -n 50 "$dir/api.log" >&2
+  return 1
+}
+
+served_schema_matches() {
+  curl -fsS "$API_URL/schema.graphql" -o "$TMP/served.graphql"
+  if ! diff -u "$REPO_DIR/schema.graphql" "$TMP/served.graphql"; then
+    echo "the server's SDL differs from schema.graphql (stale API_BIN or schema.graphql?)" >&2
+    return 1
+  fi
+  echo "served SDL equals schema.graphql"
+}
+
+server_checks() {
+  local label=$1
+  step "$label: graphql-http audit" node audit-http.mjs --json "$TMP/audit-$label.json"
+  step "$label: operations + subscriptions (node --test)" node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
+}
+
+# ---------------------------------------------------------------------------
+
+if [[ ! -x $API_BIN ]]; then
+  echo "no api binary at $API_BIN: build it with 'cargo build -p api' or set API_BIN" >&2
+  exit 2
+fi
+echo "node $(node --version), npm $(npm --version), api binary $API_BIN"
+
+if [[ ${SKIP_NPM_CI:-} == 1 && -d node_modules ]]; then
+  log "npm ci skipped (SKIP_NPM_CI=1)"
+else
+  log "npm ci"
+  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+fi
+
+log "SQLite"
+if start_server sqlite "sqlite://$TMP/sqlite/todo.db?mode=rwc"; then
+  server_checks sqlite
+  step "served SDL equals schema.graphql" served_schema_matches
+else
+  STEP_NAMES+=("sqlite: api start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+  FAILED=$((FAILED + 1))
+fi
+stop_server
+
+if [[ -n ${TEST_DATABASE_URL:-} ]]; then
+  log "PostgreSQL"
+  PG_DB="todo_clients_$(date +%s)_$$"
+  base=${TEST_DATABASE_URL%%\?*}
+  query=
+  [[ $TEST_DATABASE_URL == *\?* ]] && query="?${TEST_DATABASE_URL#*\?}"
+  pg_url="${base%/*}/$PG_DB$query"
+  if psql "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$PG_DB\"" &&
+    start_server postgres "$pg_url" AUTO_MIGRATE=true; then
+    server_checks postgres
+  else
+    STEP_NAMES+=("postgres: database or api start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+    FAILED=$((FAILED + 1))
+  fi
+  stop_server
+  drop_pg_db
+fi
+
+rm -rf src/gql
+step "graphql-codegen (client preset)" npx --no-install graphql-codegen --config codegen.ts --silent
+step "tsc --noEmit" npx --no-install tsc --noEmit -p tsconfig.json
+step "relay rules (@graphql-eslint)" bash -c 'cd .. && clients/node_modules/.bin/eslint -c clients/eslint.config.mjs --max-warnings 0 schema.graphql && echo "relay rules: no problems"'
+step "graphql-inspector diff vs schema.baseline.graphql" npx --no-install graphql-inspector diff schema.baseline.graphql ../schema.graphql
+
+# ---------------------------------------------------------------------------
+
+log "summary"
+for file in "$TMP"/audit-*.json; do
+  [[ -e $file ]] || continue
+  node -e '
+    const r = require(process.argv[1]);
+    const c = r.counts;
+    console.log(`audit ${process.argv[2]}: ${c.ok} ok, ${c.warn} warn, ${c.notice} notice, ${c.error} error`);
+    for (const a of r.results.filter((a) => a.status !== "ok")) console.log(`  ${a.status} ${a.id} ${a.name}: ${a.reason}`);
+  ' "$file" "$(basename "$file" .json | sed 's/^audit-//')"
+done
+for i in "${!STEP_NAMES[@]}"; do
+  printf '%-52s %-14s %4ss\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}" "${STEP_SECONDS[$i]}"
+done
+PASSED=$((${#STEP_NAMES[@]} - FAILED))
+echo "clients: $PASSED passed, $FAILED failed"
+[[ $FAILED == 0 ]]
