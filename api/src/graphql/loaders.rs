@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{
+    CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache,
+};
 use entity::{category, task};
 use sea_orm::{DatabaseConnection, prelude::Uuid};
 
@@ -130,22 +132,59 @@ fn unique(ids: Vec<Uuid>) -> Vec<Uuid> {
     ids.into_iter().filter(|id| seen.insert(*id)).collect()
 }
 
-/// Every loader, shared by all requests. They batch but do not cache, so no
-/// request ever sees another's stale rows.
+/// The loaders of one request (caching: a row is loaded at most once per
+/// request, and prefetched rows are served from memory), or of the schema as
+/// a whole (no cache: used where no request-scoped set was given, such as
+/// subscriptions, so no one ever sees another request's stale rows).
 pub struct Loaders {
-    pub task_by_id: DataLoader<TaskById>,
-    pub categories_of_task: DataLoader<CategoriesOfTask>,
-    pub scoped_pages: DataLoader<ScopedPages>,
-    pub scoped_counts: DataLoader<ScopedCounts>,
+    pub task_by_id: DataLoader<TaskById, AnyCache>,
+    pub categories_of_task: DataLoader<CategoriesOfTask, AnyCache>,
+    pub scoped_pages: DataLoader<ScopedPages, AnyCache>,
+    pub scoped_counts: DataLoader<ScopedCounts, AnyCache>,
+    /// Whether prefetching pays off (it does only with a cache to fill).
+    pub cached: bool,
+}
+
+/// A cache that is on for request-scoped loaders and off for shared ones.
+#[derive(Clone, Copy)]
+pub struct AnyCache(bool);
+
+impl CacheFactory for AnyCache {
+    fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + std::hash::Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        if self.0 {
+            HashMapCache::default().create()
+        } else {
+            NoCache.create()
+        }
+    }
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn per_request(db: &DatabaseConnection) -> Self {
+        Self::build(db, true)
+    }
+
+    pub fn shared(db: &DatabaseConnection) -> Self {
+        Self::build(db, false)
+    }
+
+    fn build(db: &DatabaseConnection, cached: bool) -> Self {
+        fn make<L>(loader: L, cached: bool) -> DataLoader<L, AnyCache>
+        where
+            L: Send + Sync + 'static,
+        {
+            DataLoader::with_cache(loader, tokio::spawn, AnyCache(cached))
+        }
         Self {
-            task_by_id: DataLoader::new(TaskById(db.clone()), tokio::spawn),
-            categories_of_task: DataLoader::new(CategoriesOfTask(db.clone()), tokio::spawn),
-            scoped_pages: DataLoader::new(ScopedPages(db.clone()), tokio::spawn),
-            scoped_counts: DataLoader::new(ScopedCounts(db.clone()), tokio::spawn),
+            task_by_id: make(TaskById(db.clone()), cached),
+            categories_of_task: make(CategoriesOfTask(db.clone()), cached),
+            scoped_pages: make(ScopedPages(db.clone()), cached),
+            scoped_counts: make(ScopedCounts(db.clone()), cached),
+            cached,
         }
     }
 }

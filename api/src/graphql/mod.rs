@@ -4,6 +4,7 @@ mod errors;
 pub mod ids;
 pub mod loaders;
 mod mutation;
+mod prefetch;
 mod query;
 mod subscription;
 pub mod types;
@@ -48,7 +49,7 @@ pub fn build_schema(db: DatabaseConnection, events: Arc<dyn EventBus>) -> AppSch
         MutationRoot::default(),
         SubscriptionRoot,
     )
-    .data(loaders::Loaders::new(&db))
+    .data(loaders::Loaders::shared(&db))
     .data(ServiceState { db, events })
     .extension(ErrorCodes)
     .finish()

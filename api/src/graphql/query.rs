@@ -2,6 +2,7 @@ use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::ids::{self, NodeKind};
 use super::loaders::Loaders;
+use super::prefetch;
 use super::state;
 use super::types::{
     Category, CategoryConnection, CategoryFilter, CategoryOrder, Node, Task, TaskConnection,
@@ -112,6 +113,10 @@ impl CategoryQuery {
         };
         let query = category_query(filter, order_by, page)?;
         let page = category_service::list(state(ctx)?.db(), &query).await?;
+        if let Some(selection) = prefetch::task_selection(&ctx.look_ahead()) {
+            let ids = page.items.iter().map(|(_, c)| c.id).collect();
+            prefetch::categories(ctx.data::<Loaders>()?, selection, ids).await;
+        }
         Ok(CategoryConnection {
             page,
             filter: query.filter,

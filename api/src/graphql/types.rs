@@ -10,6 +10,7 @@ use entity::{category, task};
 
 use super::ids::{self, NodeKind};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
+use super::prefetch;
 use super::state;
 use crate::error::{AppError, AppResult};
 use crate::service::categories::{
@@ -340,6 +341,7 @@ impl TaskConnection {
     pub async fn all(ctx: &Context<'_>, args: TaskListArgs) -> Result<Self> {
         let query = args.into_query()?;
         let page = task_service::list(state(ctx)?.db(), &query).await?;
+        prefetch_page(ctx, &page).await?;
         Ok(Self {
             page,
             total: TaskTotal::All(query.filter),
@@ -364,6 +366,7 @@ impl TaskConnection {
             .load_one(key)
             .await?
             .unwrap_or_else(Page::empty);
+        prefetch_page(ctx, &page).await?;
         Ok(Self {
             page,
             total: TaskTotal::Scoped(ScopedCountKey {
@@ -373,6 +376,15 @@ impl TaskConnection {
             }),
         })
     }
+}
+
+/// Loads what the query selects below this page for all its tasks at once.
+async fn prefetch_page(ctx: &Context<'_>, page: &Page<task::Model>) -> Result<()> {
+    if let Some(selection) = prefetch::task_selection(&ctx.look_ahead()) {
+        let tasks = page.items.iter().map(|(_, t)| t.clone()).collect();
+        prefetch::tasks(ctx.data::<Loaders>()?, selection, tasks).await;
+    }
+    Ok(())
 }
 
 #[Object]

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::graphql::loaders::Loaders;
 
 /// How many operations one HTTP request may batch.
 pub const MAX_BATCH: usize = 10;
@@ -196,6 +197,15 @@ fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
 }
 
 async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> Response {
+    // Each operation gets its own caching loaders: rows are loaded once per
+    // request and never served to another.
+    let with_loaders = |request: Request| request.data(Loaders::per_request(&state.db));
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(with_loaders(request)),
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(with_loaders).collect())
+        }
+    };
     let operation = match &batch {
         BatchRequest::Single(r) => r.operation_name.clone(),
         BatchRequest::Batch(rs) => rs.first().and_then(|r| r.operation_name.clone()),

@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use api::App;
 use api::config::Config;
+use api::events::InProcessBus;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -121,6 +123,10 @@ pub fn config_for(db: &TestDb) -> Config {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// The pool the server uses (for arranging data through the service layer).
+    pub db: DatabaseConnection,
+    /// Every SQL statement the server ran, in order.
+    pub statements: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     // Last, so the database goes after the server.
@@ -131,7 +137,18 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let test_db = TestDb::new(backend).await;
         let config = config_for(&test_db);
-        let app = App::build(&config).await.expect("build app");
+        let mut db = api::db::connect_with_retry(&config).await.expect("connect");
+        api::db::prepare_schema(&db, &config)
+            .await
+            .expect("migrate");
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let log = statements.clone();
+        db.set_metric_callback(move |info| {
+            if let Ok(mut log) = log.lock() {
+                log.push(info.statement.sql.clone());
+            }
+        });
+        let app = App::with_database(&config, db.clone(), Arc::new(InProcessBus::default()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -145,6 +162,8 @@ impl TestApp {
         Self {
             addr,
             client: reqwest::Client::new(),
+            db,
+            statements,
             shutdown: Some(tx),
             server: Some(server),
             _test_db: test_db,
@@ -157,6 +176,14 @@ impl TestApp {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/graphql", self.addr)
+    }
+
+    /// How many SQL statements the server runs for `f`.
+    pub async fn count_statements<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
+        self.statements.lock().expect("log").clear();
+        let out = f.await;
+        let statements = std::mem::take(&mut *self.statements.lock().expect("log"));
+        (out, statements)
     }
 
     /// POSTs a GraphQL request and returns the whole JSON response.

@@ -7,6 +7,7 @@ mod categories;
 mod http;
 mod lists;
 mod migrations;
+mod nplus1;
 mod schema;
 mod subscriptions;
 mod tasks;
