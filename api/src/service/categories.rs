@@ -3,17 +3,17 @@
 use std::collections::{HashMap, HashSet};
 
 use entity::category;
-use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, Iterable, QueryFilter, TransactionTrait, prelude::Uuid,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter,
+    TransactionTrait, prelude::Uuid,
 };
 
-use super::now;
 use super::page::{
-    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, cursor_bounds, into_page,
-    order_terms, signature,
+    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, fetch_page,
+    signature,
 };
+use super::{now, sql};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_NAME_CHARS: usize = 64;
@@ -106,16 +106,9 @@ fn filter_condition(filter: &CategoryFilter) -> Condition {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let escaped: String = search
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| {
-                let escape = matches!(c, '%' | '_' | '\\').then_some('\\');
-                escape.into_iter().chain(std::iter::once(c))
-            })
-            .collect();
         cond = cond.add(
-            col(category::Column::NameKey).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            col(category::Column::NameKey)
+                .like(LikeExpr::new(sql::contains_pattern(search)).escape('\\')),
         );
     }
     cond
@@ -125,37 +118,16 @@ pub async fn list(
     db: &DatabaseConnection,
     query: &CategoryListQuery,
 ) -> AppResult<Page<category::Model>> {
-    let keys = sort_keys(&query.order);
     let mut select = Query::select();
     select
         .columns(category::Column::iter().map(|c| (category::Entity, c)))
         .from(category::Entity)
-        .cond_where(filter_condition(&query.filter))
-        .cond_where(cursor_bounds(&keys, &query.page)?);
-    for (expr, order) in order_terms(&keys, query.page.backward) {
-        select.order_by_expr(expr, order);
-    }
-    select.limit(query.page.limit + 1);
-    let rows = db
-        .query_all(&select)
-        .await?
-        .iter()
-        .map(|row| category::Model::from_query_result(row, "").map_err(AppError::from))
-        .collect::<AppResult<Vec<_>>>()?;
-    Ok(into_page(rows, &keys, &signature(&keys), &query.page))
+        .cond_where(filter_condition(&query.filter));
+    fetch_page(db, select, &sort_keys(&query.order), &query.page).await
 }
 
 pub async fn count(db: &DatabaseConnection, filter: &CategoryFilter) -> AppResult<u64> {
-    let mut select = Query::select();
-    select
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from(category::Entity)
-        .cond_where(filter_condition(filter));
-    let n: i64 = match db.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    count_rows(db, category::Entity, filter_condition(filter)).await
 }
 
 pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<category::Model>> {

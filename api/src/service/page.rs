@@ -7,7 +7,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement,
+};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 use sea_orm::{Value, prelude::Uuid};
 use serde::{Deserialize, Serialize};
 
@@ -217,6 +220,46 @@ pub fn cursor_bounds<M>(keys: &[SortKey<M>], request: &PageRequest) -> AppResult
         cond = cond.add(beyond(keys, before, true)?);
     }
     Ok(cond)
+}
+
+/// Runs `select` (columns, FROM and filters set) as one page: adds the cursor
+/// bounds, the order and the limit, and builds the page with its cursors.
+pub async fn fetch_page<M: FromQueryResult>(
+    db: &impl ConnectionTrait,
+    mut select: SelectStatement,
+    keys: &[SortKey<M>],
+    request: &PageRequest,
+) -> AppResult<Page<M>> {
+    select.cond_where(cursor_bounds(keys, request)?);
+    for (expr, order) in order_terms(keys, request.backward) {
+        select.order_by_expr(expr, order);
+    }
+    select.limit(request.limit + 1);
+    let rows = db
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| M::from_query_result(row, "").map_err(AppError::from))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(into_page(rows, keys, &signature(keys), request))
+}
+
+/// `SELECT COUNT(*)` of a table under a condition.
+pub async fn count_rows(
+    db: &impl ConnectionTrait,
+    table: impl sea_orm::sea_query::IntoTableRef,
+    condition: Condition,
+) -> AppResult<u64> {
+    let select = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from(table)
+        .cond_where(condition)
+        .to_owned();
+    let n: i64 = match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// ORDER BY terms in fetch order.

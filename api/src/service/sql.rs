@@ -41,3 +41,18 @@ fn numbered_placeholders(sql: &str) -> String {
 pub fn list_placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
+
+/// A LIKE pattern matching `needle` anywhere, with its wildcards escaped (use
+/// with `ESCAPE '\\'`), lower-cased for case-insensitive search.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

@@ -14,8 +14,8 @@ use sea_orm::{
 };
 
 use super::page::{
-    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, cursor_bounds, into_page,
-    order_terms, signature,
+    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
+    fetch_page, into_page, order_terms, signature,
 };
 use super::{now, sql, to_stored_precision};
 use crate::error::{AppError, AppResult};
@@ -166,7 +166,7 @@ fn filter_condition(filter: &TaskFilter) -> Condition {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let pattern = sql::contains_pattern(search);
         cond = cond.add(
             Expr::expr(Func::lower(col(task::Column::Description)))
                 .like(LikeExpr::new(pattern).escape('\\')),
@@ -209,17 +209,6 @@ fn filter_condition(filter: &TaskFilter) -> Condition {
     cond
 }
 
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn select_tasks() -> SelectStatement {
     let mut select = Query::select();
     select
@@ -228,39 +217,15 @@ fn select_tasks() -> SelectStatement {
     select
 }
 
-fn parse_tasks(rows: &[sea_orm::QueryResult]) -> AppResult<Vec<task::Model>> {
-    rows.iter()
-        .map(|row| task::Model::from_query_result(row, "").map_err(AppError::from))
-        .collect()
-}
-
 /// One page of all tasks matching the query.
 pub async fn list(db: &DatabaseConnection, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
-    let keys = sort_keys(&query.order);
     let mut select = select_tasks();
-    select
-        .cond_where(filter_condition(&query.filter))
-        .cond_where(cursor_bounds(&keys, &query.page)?);
-    for (expr, order) in order_terms(&keys, query.page.backward) {
-        select.order_by_expr(expr, order);
-    }
-    select.limit(query.page.limit + 1);
-    let rows = parse_tasks(&db.query_all(&select).await?)?;
-    Ok(into_page(rows, &keys, &signature(&keys), &query.page))
+    select.cond_where(filter_condition(&query.filter));
+    fetch_page(db, select, &sort_keys(&query.order), &query.page).await
 }
 
 pub async fn count(db: &DatabaseConnection, filter: &TaskFilter) -> AppResult<u64> {
-    let mut select = Query::select();
-    select
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from(task::Entity)
-        .cond_where(filter_condition(filter));
-    let row = db.query_one(&select).await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    count_rows(db, task::Entity, filter_condition(filter)).await
 }
 
 /// Which owner a nested task list hangs off.
