@@ -9,12 +9,18 @@
 #   c. graphql-codegen (client preset), then tsc --noEmit
 #   d. @graphql-eslint's relay rules on ../schema.graphql
 #   e. graphql-inspector diff against schema.baseline.graphql
+#   f. in Debian's Chromium with playwright-core (browser/*.test.mjs; each test
+#      starts its own api processes): GraphiQL at / from the embedded pinned
+#      files, and the example app (/app/) on another origin with and without
+#      CORS_ALLOWED_ORIGINS; screenshots go to ARTIFACT_DIR
 # With TEST_DATABASE_URL (postgres://USER@HOST:PORT/DB, a database to connect to
 # for CREATE DATABASE) it repeats a and b on a fresh PostgreSQL database.
 #
 # Environment: API_BIN (default target/debug/api of this repository), TEST_DATABASE_URL,
 # SKIP_NPM_CI=1 (reuse node_modules), KEEP_TMP=1 (keep the temp dir: api logs,
-# SQLite file, audit JSON).
+# SQLite file, audit JSON), ARTIFACT_DIR (screenshots; default
+# target/clients-artifacts), CHROMIUM (default /usr/bin/chromium; installed
+# from Debian with apt-get when missing and running as root), SKIP_BROWSER=1.
 set -euo pipefail
 
 # A relative API_BIN is taken from the caller's directory; the default from here.
@@ -22,6 +28,8 @@ if [[ -n ${API_BIN:-} && $API_BIN != /* ]]; then API_BIN=$PWD/$API_BIN; fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 REPO_DIR=$(cd .. && pwd)
 API_BIN=${API_BIN:-$REPO_DIR/target/debug/api}
+ARTIFACT_DIR=${ARTIFACT_DIR:-$REPO_DIR/target/clients-artifacts}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/todo-clients.XXXXXX")
 SERVER_PID=
 PG_DB=
@@ -123,6 +131,29 @@ served_schema_matches() {
   echo "served SDL equals schema.graphql"
 }
 
+# Debian's chromium, never a downloaded browser build.
+ensure_chromium() {
+  [[ -x $CHROMIUM ]] && return 0
+  if [[ $CHROMIUM == /usr/bin/chromium && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing chromium from Debian (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    [[ -x $CHROMIUM ]] && return 0
+  fi
+  echo "no Chromium at $CHROMIUM: install Debian's chromium (apt-get install chromium) or set CHROMIUM" >&2
+  return 1
+}
+
+browser_checks() {
+  mkdir -p "$ARTIFACT_DIR"
+  rm -f "$ARTIFACT_DIR"/{graphiql,example-app}*.png
+  local file
+  for file in browser/graphiql.test.mjs browser/app.test.mjs; do
+    step "browser: $(basename "$file" .test.mjs) (chromium)" \
+      env API_BIN="$API_BIN" ARTIFACT_DIR="$ARTIFACT_DIR" CHROMIUM="$CHROMIUM" \
+      node --test --test-concurrency=1 --test-reporter=spec "$file"
+  done
+}
+
 server_checks() {
   local label=$1
   step "$label: graphql-http audit" node audit-http.mjs --json "$TMP/audit-$label.json"
@@ -172,6 +203,19 @@ if [[ -n ${TEST_DATABASE_URL:-} ]]; then
   drop_pg_db
 fi
 
+if [[ ${SKIP_BROWSER:-} == 1 ]]; then
+  log "browser checks skipped (SKIP_BROWSER=1)"
+else
+  log "browser (chromium)"
+  if ensure_chromium; then
+    echo "$("$CHROMIUM" --version 2>/dev/null), playwright-core $(node -p 'require("playwright-core/package.json").version')"
+    browser_checks
+  else
+    STEP_NAMES+=("browser: chromium") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+    FAILED=$((FAILED + 1))
+  fi
+fi
+
 rm -rf src/gql
 step "graphql-codegen (client preset)" npx --no-install graphql-codegen --config codegen.ts --silent
 step "tsc --noEmit" npx --no-install tsc --noEmit -p tsconfig.json
@@ -189,6 +233,9 @@ for file in "$TMP"/audit-*.json; do
     console.log(`audit ${process.argv[2]}: ${c.ok} ok, ${c.warn} warn, ${c.notice} notice, ${c.error} error`);
     for (const a of r.results.filter((a) => a.status !== "ok")) console.log(`  ${a.status} ${a.id} ${a.name}: ${a.reason}`);
   ' "$file" "$(basename "$file" .json | sed 's/^audit-//')"
+done
+for shot in "$ARTIFACT_DIR"/{graphiql,example-app}*.png; do
+  if [[ -e $shot ]]; then echo "screenshot: $shot"; fi
 done
 for i in "${!STEP_NAMES[@]}"; do
   printf '%-52s %-14s %4ss\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}" "${STEP_SECONDS[$i]}"

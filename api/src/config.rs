@@ -24,6 +24,26 @@ pub struct Config {
     pub auto_migrate: bool,
     pub log_format: LogFormat,
     pub graphiql: bool,
+    /// Where the GraphiQL page loads GraphiQL and React from instead of the
+    /// api itself: a base URL in npm-CDN layout
+    /// (`<base>/<package>@<version>/<file>`), without a trailing slash.
+    pub graphiql_assets_url: Option<String>,
+    /// Serve the example front-end under `/app/`.
+    pub serve_example_app: bool,
+    /// Origins whose pages may call the API from a browser (CORS).
+    pub cors_allowed_origins: CorsOrigins,
+}
+
+/// `CORS_ALLOWED_ORIGINS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Unset or empty: no cross-origin access from browsers.
+    #[default]
+    None,
+    /// `*`: any origin (never with credentials).
+    Any,
+    /// Exactly these origins, as browsers send them: `scheme://host[:port]`.
+    List(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +111,23 @@ impl Config {
                 }
             },
             graphiql: parse_bool(&get, "GRAPHIQL", true)?,
+            graphiql_assets_url: match get("GRAPHIQL_ASSETS_URL") {
+                None => None,
+                Some(v) => Some(parse_assets_url(&v).map_err(|reason| ConfigError {
+                    var: "GRAPHIQL_ASSETS_URL",
+                    value: v.clone(),
+                    reason,
+                })?),
+            },
+            serve_example_app: parse_bool(&get, "SERVE_EXAMPLE_APP", false)?,
+            cors_allowed_origins: match get("CORS_ALLOWED_ORIGINS") {
+                None => CorsOrigins::None,
+                Some(v) => parse_origins(&v).map_err(|reason| ConfigError {
+                    var: "CORS_ALLOWED_ORIGINS",
+                    value: v.clone(),
+                    reason,
+                })?,
+            },
         })
     }
 
@@ -138,6 +175,118 @@ fn parse_bool(
     }
 }
 
+/// A comma-separated list of exact origins, or `*` alone.
+fn parse_origins(value: &str) -> Result<CorsOrigins, String> {
+    let entries: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.contains(&"*") {
+        return if entries.len() == 1 {
+            Ok(CorsOrigins::Any)
+        } else {
+            Err("`*` (any origin) must stand alone".into())
+        };
+    }
+    let mut origins = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let origin = parse_origin(entry).map_err(|reason| format!("{entry:?}: {reason}"))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(if origins.is_empty() {
+        CorsOrigins::None
+    } else {
+        CorsOrigins::List(origins)
+    })
+}
+
+/// One origin as a browser serialises it: `http(s)://host[:port]`, lower
+/// case, no path, no default port.
+fn parse_origin(entry: &str) -> Result<String, String> {
+    const EXPECTED: &str = "expected scheme://host[:port], e.g. https://app.example.com";
+    let lower = entry.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://").ok_or(EXPECTED)?;
+    let default_port = match scheme {
+        "http" => "80",
+        "https" => "443",
+        _ => return Err(format!("the scheme must be http or https; {EXPECTED}")),
+    };
+    if rest.contains(['/', '?', '#']) {
+        return Err(format!(
+            "an origin has no path (nor a trailing slash); {EXPECTED}"
+        ));
+    }
+    if rest.contains('@') {
+        return Err(format!("an origin has no user name; {EXPECTED}"));
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (address, after) = v6.split_once(']').ok_or(EXPECTED)?;
+        address
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("[{address}] is not an IPv6 address"))?;
+        match after {
+            "" => (&rest[..address.len() + 2], None),
+            _ => (
+                &rest[..address.len() + 2],
+                Some(after.strip_prefix(':').ok_or(EXPECTED)?),
+            ),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    let valid_host = !host.is_empty()
+        && (host.starts_with('[')
+            || (host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                && !host.starts_with(['.', '-'])
+                && !host.ends_with(['.', '-'])));
+    if !valid_host {
+        return Err(format!(
+            "invalid host {host:?} (write international names in punycode); {EXPECTED}"
+        ));
+    }
+    if let Some(port) = port {
+        if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().map_or(true, |p| p == 0)
+        {
+            return Err(format!("invalid port {port:?}; {EXPECTED}"));
+        }
+        if port == default_port {
+            return Err(format!(
+                "browsers leave out the default port :{port} of {scheme}; drop it"
+            ));
+        }
+    }
+    Ok(lower)
+}
+
+/// `http(s)://host[:port][/path]` or an absolute path on this host (`/npm`);
+/// no query or fragment. Returned without the trailing slash.
+fn parse_assets_url(value: &str) -> Result<String, String> {
+    let url = value.trim().trim_end_matches('/');
+    const EXPECTED: &str = "expected a base URL such as https://cdn.example.com/npm or /npm";
+    if url.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'<>`?#\\".contains(c)) {
+        return Err(format!("no spaces, quotes, query or fragment; {EXPECTED}"));
+    }
+    let host = match url.split_once("://") {
+        Some(("http" | "https", rest)) => rest.split('/').next().unwrap_or_default(),
+        Some(_) => return Err(format!("the scheme must be http or https; {EXPECTED}")),
+        None if url.starts_with('/') && !url.starts_with("//") => return Ok(url.to_owned()),
+        None if url.is_empty() => return Err(EXPECTED.into()),
+        None => return Err(EXPECTED.into()),
+    };
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("a host is required and no user name; {EXPECTED}"));
+    }
+    Ok(url.to_owned())
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -183,6 +332,89 @@ mod tests {
         assert!(err.to_string().contains("AUTO_MIGRATE"));
         let err = config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(err.var, "DB_MAX_CONNECTIONS");
+    }
+
+    #[test]
+    fn new_settings_default_to_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
+        assert!(!c.serve_example_app);
+        assert_eq!(c.graphiql_assets_url, None);
+    }
+
+    #[test]
+    fn cors_allowed_origins_are_exact_origins() {
+        let origins =
+            |v: &str| config(&[("CORS_ALLOWED_ORIGINS", v)]).map(|c| c.cors_allowed_origins);
+        assert_eq!(origins(" , ").unwrap(), CorsOrigins::None);
+        assert_eq!(origins("*").unwrap(), CorsOrigins::Any);
+        assert_eq!(
+            origins("https://App.Example.com, http://127.0.0.1:5173,http://[::1]:8080,https://app.example.com,").unwrap(),
+            CorsOrigins::List(vec![
+                "https://app.example.com".into(),
+                "http://127.0.0.1:5173".into(),
+                "http://[::1]:8080".into(),
+            ])
+        );
+        for bad in [
+            "*,https://a.example",
+            "app.example.com",
+            "ftp://a.example",
+            "https://a.example/",
+            "https://a.example/app",
+            "https://a.example:443",
+            "http://a.example:80",
+            "http://a.example:0",
+            "http://a.example:99999",
+            "http://a.example:",
+            "http://user@a.example",
+            "http://",
+            "http://a_b.example",
+            "http://[::1",
+            "http://[zz]:80",
+            "null",
+        ] {
+            let err = origins(bad).expect_err(bad);
+            assert_eq!(err.var, "CORS_ALLOWED_ORIGINS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn graphiql_assets_url_is_a_base_url() {
+        let url = |v: &str| config(&[("GRAPHIQL_ASSETS_URL", v)]).map(|c| c.graphiql_assets_url);
+        assert_eq!(
+            url("https://cdn.example.com/npm/").unwrap().as_deref(),
+            Some("https://cdn.example.com/npm")
+        );
+        assert_eq!(
+            url("http://127.0.0.1:9000").unwrap().as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(url("/static/npm").unwrap().as_deref(), Some("/static/npm"));
+        for bad in [
+            "cdn.example.com",
+            "ftp://x/npm",
+            "https:///npm",
+            "https://x/npm?v=1",
+            "//x/npm",
+            "https://x/\"a",
+        ] {
+            let err = url(bad).expect_err(bad);
+            assert_eq!(err.var, "GRAPHIQL_ASSETS_URL", "{bad}");
+        }
+    }
+
+    #[test]
+    fn serve_example_app_is_a_bool() {
+        assert!(
+            config(&[("SERVE_EXAMPLE_APP", "true")])
+                .unwrap()
+                .serve_example_app
+        );
+        assert_eq!(
+            config(&[("SERVE_EXAMPLE_APP", "sure")]).unwrap_err().var,
+            "SERVE_EXAMPLE_APP"
+        );
     }
 
     #[test]

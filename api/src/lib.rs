@@ -50,6 +50,9 @@ impl App {
             schema,
             db: db.clone(),
             graphiql: config.graphiql,
+            graphiql_assets_url: config.graphiql_assets_url.as_deref().map(Into::into),
+            serve_example_app: config.serve_example_app,
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
         };
         Self {
             router: http::router(state),

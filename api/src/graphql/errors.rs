@@ -113,9 +113,14 @@ fn classify(error: &mut ServerError) {
         return;
     }
     // Left: errors async-graphql raised while coercing arguments and variables.
+    // Also the request naming an operation the document lacks, or sending a
+    // subscription over plain HTTP: the client's mistake either way.
     let code = if error.message.starts_with("Failed to parse")
         || error.message.starts_with("Invalid value")
         || error.message.contains("variable")
+        || error.message.starts_with("Unknown operation")
+        || error.message.starts_with("Operation name required")
+        || error.message.contains("not supported on this transport")
     {
         "BAD_USER_INPUT"
     } else {

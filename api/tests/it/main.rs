@@ -4,10 +4,12 @@
 mod common;
 
 mod categories;
+mod cors;
 mod http;
 mod lists;
 mod migrations;
 mod nplus1;
+mod pages;
 mod schema;
 mod subscriptions;
 mod tasks;
