@@ -9,8 +9,10 @@
 //! there (by default a public npm CDN); subresource integrity makes the
 //! browser refuse anything but the pinned bytes either way.
 
+use std::io::Read as _;
+
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -24,7 +26,7 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Subresource integrity (sha384) of the file.
     pub integrity: &'static str,
-    /// The file itself, unless the build could not embed it.
+    /// The file itself, gzipped, unless the build could not embed it.
     pub bytes: Option<&'static [u8]>,
 }
 
@@ -149,7 +151,11 @@ query Tasks {
 ";
 
 /// `GET /graphiql/<package>@<version>/<file>`: an embedded file.
-pub async fn serve_asset(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+pub async fn serve_asset(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -159,27 +165,53 @@ pub async fn serve_asset(State(state): State<AppState>, Path(path): Path<String>
         let (version, file) = rest.split_once('/')?;
         (a.package == package && a.version == version && a.path == file).then_some((a, bytes))
     });
-    match found {
-        Some((a, bytes)) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(a.content_type),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
-                ),
-                (
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    let Some((asset, gzipped)) = found else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = if accepts_gzip(&headers) {
+        let mut response = gzipped.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        // Rare (browsers all take gzip): inflate for this client.
+        let mut plain = Vec::with_capacity(gzipped.len() * 4);
+        if let Err(err) = flate2::read::GzDecoder::new(gzipped).read_to_end(&mut plain) {
+            tracing::error!(error = %err, "embedded asset does not inflate");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        plain.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// The page itself is small and must follow upgrades: always revalidated.

@@ -2,8 +2,14 @@
 //! and the example front-end under `/app/`.
 
 use api::http::graphiql;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    LOCATION,
+};
+use sha2::{Digest, Sha384};
 
 use crate::cors::serve;
 
@@ -58,8 +64,22 @@ async fn graphiql_page_and_its_pinned_files() {
             "public, max-age=31536000, immutable"
         );
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        // A client that takes no gzip gets the file itself: the pinned bytes.
         let body = response.bytes().await.unwrap();
-        assert_eq!(&body[..], asset.bytes.unwrap(), "{url}");
+        let sri = format!("sha384-{}", BASE64.encode(Sha384::digest(&body)));
+        assert_eq!(sri, asset.integrity, "{url}");
+        // Browsers get the embedded gzip as it is.
+        let response = reqwest::Client::new()
+            .get(&url)
+            .header(ACCEPT_ENCODING, "gzip, deflate, br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[CONTENT_ENCODING], "gzip", "{url}");
+        assert_eq!(content_type(&response), asset.content_type, "{url}");
+        let gzipped = response.bytes().await.unwrap();
+        assert_eq!(&gzipped[..], asset.bytes.unwrap(), "{url}");
+        assert!(gzipped.len() < body.len(), "{url} is compressed");
     }
     for missing in [
         "/graphiql/graphiql@4.1.1/graphiql.min.js",
