@@ -11,7 +11,7 @@ pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Schema};
+use async_graphql::{Context, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::events::EventBus;
@@ -42,26 +42,25 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ServiceS
     ctx.data::<ServiceState>()
 }
 
-/// Builds the schema over a database and an event bus.
-pub fn build_schema(db: DatabaseConnection, events: Arc<dyn EventBus>) -> AppSchema {
+/// The roots, before any data is attached.
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
     )
-    .data(loaders::Loaders::shared(&db))
-    .data(ServiceState { db, events })
-    .extension(ErrorCodes)
-    .finish()
+}
+
+/// Builds the schema over a database and an event bus.
+pub fn build_schema(db: DatabaseConnection, events: Arc<dyn EventBus>) -> AppSchema {
+    builder()
+        .data(loaders::Loaders::shared(&db))
+        .data(ServiceState { db, events })
+        .extension(ErrorCodes)
+        .finish()
 }
 
 /// The schema's SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot,
-    )
-    .finish()
-    .sdl()
+    builder().finish().sdl()
 }
