@@ -32,6 +32,98 @@ pub struct Config {
     pub serve_example_app: bool,
     /// Origins whose pages may call the API from a browser (CORS).
     pub cors_allowed_origins: CorsOrigins,
+    /// `APP_ENV`: production turns introspection, suggestions and GraphiQL
+    /// off unless they are switched on explicitly.
+    pub app_env: AppEnv,
+    /// What one GraphQL document may ask for.
+    pub graphql_limits: GraphqlLimits,
+    /// What one HTTP request or WebSocket may take.
+    pub http_limits: HttpLimits,
+    /// How long shutdown waits for in-flight requests before it gives up.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Abuse limits on GraphQL documents, checked before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// GRAPHQL_MAX_DEPTH: nesting of selection sets.
+    pub max_depth: usize,
+    /// GRAPHQL_MAX_COMPLEXITY: each field costs 1; a connection costs its
+    /// page size (`first`/`last`, default 20) times its selection.
+    pub max_complexity: usize,
+    /// GRAPHQL_MAX_RECURSIVE_DEPTH: nesting the parser accepts (fragments,
+    /// lists, objects).
+    pub max_recursive_depth: usize,
+    /// GRAPHQL_MAX_DIRECTIVES: directives on one field.
+    pub max_directives: usize,
+    /// GRAPHQL_MAX_ALIASES: aliases in the whole document.
+    pub max_aliases: usize,
+    /// GRAPHQL_MAX_ROOT_FIELDS: fields selected at the root of an operation.
+    pub max_root_fields: usize,
+    /// GRAPHQL_MAX_DOCUMENT_BYTES: size of the query text.
+    pub max_document_bytes: usize,
+    /// GRAPHQL_MAX_TOKENS: lexical tokens in the query text.
+    pub max_tokens: usize,
+    /// GRAPHQL_MAX_BATCH: operations in one batched HTTP request.
+    pub max_batch: usize,
+    /// GRAPHQL_INTROSPECTION: `__schema`/`__type` queries.
+    pub introspection: bool,
+    /// GRAPHQL_SUGGESTIONS: "did you mean ...?" in validation errors.
+    pub suggestions: bool,
+}
+
+/// Limits on the HTTP and WebSocket transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// HTTP_MAX_BODY_BYTES: larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// HTTP_REQUEST_TIMEOUT_SECS: a request running longer gets 503.
+    pub request_timeout: Duration,
+    /// HTTP_MAX_CONCURRENT_REQUESTS: more at once are shed with 503.
+    pub max_concurrent_requests: usize,
+    /// WS_INIT_TIMEOUT_SECS: a socket must send `connection_init` by then.
+    pub ws_init_timeout: Duration,
+    /// WS_MAX_SUBSCRIPTIONS: operations running at once on one socket.
+    pub ws_max_subscriptions: usize,
+    /// WS_KEEPALIVE_SECS: interval of server pings on idle sockets.
+    pub ws_keepalive: Duration,
+}
+
+impl Default for GraphqlLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 10,
+            max_complexity: 5000,
+            max_recursive_depth: 32,
+            max_directives: 10,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_document_bytes: 16 * 1024,
+            max_tokens: 2000,
+            max_batch: 10,
+            introspection: true,
+            suggestions: true,
+        }
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
+            ws_init_timeout: Duration::from_secs(10),
+            ws_max_subscriptions: 20,
+            ws_keepalive: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `CORS_ALLOWED_ORIGINS`.
@@ -80,7 +172,86 @@ impl Config {
                 reason: "expected sqlite:PATH or postgres://USER@HOST/DB".into(),
             });
         }
+        let app_env = match get("APP_ENV")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("development" | "dev") => AppEnv::Development,
+            Some("production" | "prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "APP_ENV",
+                    value: other.into(),
+                    reason: "expected `development` or `production`".into(),
+                });
+            }
+        };
+        let open_by_default = app_env == AppEnv::Development;
+        let graphql_defaults = GraphqlLimits::default();
+        let introspection = parse_bool(&get, "GRAPHQL_INTROSPECTION", open_by_default)?;
+        let graphql_limits = GraphqlLimits {
+            max_depth: parse_limit(&get, "GRAPHQL_MAX_DEPTH", graphql_defaults.max_depth)?,
+            max_complexity: parse_limit(
+                &get,
+                "GRAPHQL_MAX_COMPLEXITY",
+                graphql_defaults.max_complexity,
+            )?,
+            max_recursive_depth: parse_limit(
+                &get,
+                "GRAPHQL_MAX_RECURSIVE_DEPTH",
+                graphql_defaults.max_recursive_depth,
+            )?,
+            max_directives: parse_limit(
+                &get,
+                "GRAPHQL_MAX_DIRECTIVES",
+                graphql_defaults.max_directives,
+            )?,
+            max_aliases: parse_limit(&get, "GRAPHQL_MAX_ALIASES", graphql_defaults.max_aliases)?,
+            max_root_fields: parse_limit(
+                &get,
+                "GRAPHQL_MAX_ROOT_FIELDS",
+                graphql_defaults.max_root_fields,
+            )?,
+            max_document_bytes: parse_limit(
+                &get,
+                "GRAPHQL_MAX_DOCUMENT_BYTES",
+                graphql_defaults.max_document_bytes,
+            )?,
+            max_tokens: parse_limit(&get, "GRAPHQL_MAX_TOKENS", graphql_defaults.max_tokens)?,
+            max_batch: parse_limit(&get, "GRAPHQL_MAX_BATCH", graphql_defaults.max_batch)?,
+            introspection,
+            suggestions: parse_bool(&get, "GRAPHQL_SUGGESTIONS", introspection)?,
+        };
+        let http_defaults = HttpLimits::default();
+        let http_limits = HttpLimits {
+            max_body_bytes: parse_limit(&get, "HTTP_MAX_BODY_BYTES", http_defaults.max_body_bytes)?,
+            request_timeout: parse_secs(
+                &get,
+                "HTTP_REQUEST_TIMEOUT_SECS",
+                http_defaults.request_timeout,
+            )?,
+            max_concurrent_requests: parse_limit(
+                &get,
+                "HTTP_MAX_CONCURRENT_REQUESTS",
+                http_defaults.max_concurrent_requests,
+            )?,
+            ws_init_timeout: parse_secs(
+                &get,
+                "WS_INIT_TIMEOUT_SECS",
+                http_defaults.ws_init_timeout,
+            )?,
+            ws_max_subscriptions: parse_limit(
+                &get,
+                "WS_MAX_SUBSCRIPTIONS",
+                http_defaults.ws_max_subscriptions,
+            )?,
+            ws_keepalive: parse_secs(&get, "WS_KEEPALIVE_SECS", http_defaults.ws_keepalive)?,
+        };
         Ok(Self {
+            app_env,
+            graphql_limits,
+            http_limits,
+            shutdown_grace: parse_secs(&get, "SHUTDOWN_GRACE_SECS", Duration::from_secs(20))?,
             database_url,
             host: parse(&get, "HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
             port: parse(&get, "PORT", 8080)?,
@@ -110,7 +281,7 @@ impl Config {
                     });
                 }
             },
-            graphiql: parse_bool(&get, "GRAPHIQL", true)?,
+            graphiql: parse_bool(&get, "GRAPHIQL", open_by_default)?,
             graphiql_assets_url: match get("GRAPHIQL_ASSETS_URL") {
                 None => None,
                 Some(v) => Some(parse_assets_url(&v).map_err(|reason| ConfigError {
@@ -155,6 +326,49 @@ where
             value: v.clone(),
             reason: e.to_string(),
         }),
+    }
+}
+
+/// A positive whole number (a limit of 0 would refuse everything).
+fn parse_limit(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError {
+                var,
+                value: v.clone(),
+                reason: "expected a whole number greater than 0".into(),
+            }),
+    }
+}
+
+/// Seconds, fractions allowed (`0.5`), greater than 0 and at most a day.
+fn parse_secs(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0 && *s <= 86_400.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| ConfigError {
+                var,
+                value: v.clone(),
+                reason: "expected seconds greater than 0 (fractions allowed), at most 86400".into(),
+            }),
     }
 }
 
@@ -415,6 +629,44 @@ mod tests {
             config(&[("SERVE_EXAMPLE_APP", "sure")]).unwrap_err().var,
             "SERVE_EXAMPLE_APP"
         );
+    }
+
+    #[test]
+    fn production_closes_introspection_and_graphiql_unless_asked() {
+        let dev = config(&[]).unwrap();
+        assert!(dev.graphiql && dev.graphql_limits.introspection && dev.graphql_limits.suggestions);
+        let prod = config(&[("APP_ENV", "production")]).unwrap();
+        assert_eq!(prod.app_env, AppEnv::Production);
+        assert!(!prod.graphiql && !prod.graphql_limits.introspection);
+        assert!(!prod.graphql_limits.suggestions);
+        let opened =
+            config(&[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")]).unwrap();
+        assert!(opened.graphql_limits.introspection && opened.graphql_limits.suggestions);
+        assert_eq!(
+            config(&[("APP_ENV", "staging")]).unwrap_err().var,
+            "APP_ENV"
+        );
+    }
+
+    #[test]
+    fn limits_are_positive_numbers() {
+        let c = config(&[
+            ("GRAPHQL_MAX_DEPTH", "4"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "0.5"),
+        ])
+        .unwrap();
+        assert_eq!(c.graphql_limits.max_depth, 4);
+        assert_eq!(c.http_limits.request_timeout, Duration::from_millis(500));
+        for (var, bad) in [
+            ("GRAPHQL_MAX_DEPTH", "0"),
+            ("GRAPHQL_MAX_ALIASES", "-1"),
+            ("HTTP_MAX_BODY_BYTES", "1MB"),
+            ("HTTP_REQUEST_TIMEOUT_SECS", "0"),
+            ("WS_INIT_TIMEOUT_SECS", "NaN"),
+            ("SHUTDOWN_GRACE_SECS", "inf"),
+        ] {
+            assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
     }
 
     #[test]

@@ -110,12 +110,26 @@ impl Drop for TestDb {
 }
 
 pub fn config_for(db: &TestDb) -> Config {
+    config_with(db, &[])
+}
+
+/// The test configuration with some variables set (they win over the defaults).
+pub fn config_with(db: &TestDb, vars: &[(&str, &str)]) -> Config {
     let url = db.url.clone();
-    Config::from_lookup(move |var| match var {
-        "DATABASE_URL" => Some(url.clone()),
-        "AUTO_MIGRATE" => Some("true".into()),
-        "DB_CONNECT_TIMEOUT_SECS" => Some("5".into()),
-        _ => None,
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(move |var| {
+        if let Some((_, value)) = vars.iter().find(|(k, _)| k == var) {
+            return Some(value.clone());
+        }
+        match var {
+            "DATABASE_URL" => Some(url.clone()),
+            "AUTO_MIGRATE" => Some("true".into()),
+            "DB_CONNECT_TIMEOUT_SECS" => Some("5".into()),
+            _ => None,
+        }
     })
     .expect("test config")
 }
@@ -135,8 +149,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// A server with some configuration variables set, e.g.
+    /// `&[("GRAPHQL_MAX_DEPTH", "3")]`.
+    pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
         let test_db = TestDb::new(backend).await;
-        let config = config_for(&test_db);
+        let config = config_with(&test_db, vars);
         let mut db = api::db::connect_with_retry(&config).await.expect("connect");
         api::db::prepare_schema(&db, &config)
             .await
