@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::events::{EventBus, InProcessBus};
@@ -24,6 +25,8 @@ use crate::events::{EventBus, InProcessBus};
 pub struct App {
     pub router: Router,
     pub db: DatabaseConnection,
+    /// Cancelled when shutdown begins (WebSockets watch it to close cleanly).
+    pub shutdown: CancellationToken,
 }
 
 impl App {
@@ -44,8 +47,12 @@ impl App {
         db: DatabaseConnection,
         events: Arc<dyn EventBus>,
     ) -> Self {
-        let schema = graphql::build_schema(db.clone(), events);
+        let schema = graphql::build_schema(db.clone(), events, &config.graphql_limits);
+        let shutdown = CancellationToken::new();
         let state = http::AppState {
+            graphql_limits: config.graphql_limits.clone(),
+            http_limits: config.http_limits.clone(),
+            shutdown: shutdown.clone(),
             sdl: schema.sdl().into(),
             schema,
             db: db.clone(),
@@ -57,6 +64,7 @@ impl App {
         Self {
             router: http::router(state),
             db,
+            shutdown,
         }
     }
 
@@ -66,8 +74,12 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let token = self.shutdown.clone();
         axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                token.cancel();
+            })
             .await
     }
 }

@@ -52,7 +52,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 }
 
 /// Builds the schema over a database and an event bus.
-pub fn build_schema(db: DatabaseConnection, events: Arc<dyn EventBus>) -> AppSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    events: Arc<dyn EventBus>,
+    limits: &crate::config::GraphqlLimits,
+) -> AppSchema {
+    let _ = limits;
     builder()
         .data(loaders::Loaders::shared(&db))
         .data(ServiceState { db, events })

@@ -28,6 +28,10 @@ pub struct AppState {
     pub serve_example_app: bool,
     /// CORS_ALLOWED_ORIGINS.
     pub cors_allowed_origins: crate::config::CorsOrigins,
+    pub graphql_limits: crate::config::GraphqlLimits,
+    pub http_limits: crate::config::HttpLimits,
+    /// Cancelled when shutdown begins: long-lived sockets close themselves.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
