@@ -70,8 +70,11 @@ impl Extension for ErrorCodesExtension {
     }
 }
 
+/// Sets the code unless a more specific one (e.g. `LIMIT_EXCEEDED`) is there.
 fn with_code(mut error: ServerError, code: &str) -> ServerError {
-    set(&mut error, "code", code);
+    if !has_code(&error) {
+        set(&mut error, "code", code);
+    }
     error
 }
 
@@ -117,7 +120,8 @@ fn classify(error: &mut ServerError) {
     // subscription over plain HTTP: the client's mistake either way.
     let code = if error.message.starts_with("Failed to parse")
         || error.message.starts_with("Invalid value")
-        || error.message.contains("variable")
+        || error.message.to_ascii_lowercase().contains("variable")
+        || error.message.starts_with("Expected input type")
         || error.message.starts_with("Unknown operation")
         || error.message.starts_with("Operation name required")
         || error.message.contains("not supported on this transport")

@@ -2,6 +2,7 @@
 
 mod errors;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 mod mutation;
 mod prefetch;
@@ -57,12 +58,25 @@ pub fn build_schema(
     events: Arc<dyn EventBus>,
     limits: &crate::config::GraphqlLimits,
 ) -> AppSchema {
-    let _ = limits;
-    builder()
+    let mut builder = builder()
         .data(loaders::Loaders::shared(&db))
         .data(ServiceState { db, events })
+        // Outermost: sees the final error codes (metrics and the operation span).
+        .extension(crate::metrics::GraphqlMetrics)
         .extension(ErrorCodes)
-        .finish()
+        .extension(limits::Limits(Arc::new(limits.clone())))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .limit_directives(limits.max_directives);
+    if !limits.introspection {
+        // Our extension answers `__schema`/`__type` with a clear error first.
+        builder = builder.disable_introspection();
+    }
+    if !limits.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema's SDL, as checked in at `schema.graphql`.

@@ -50,7 +50,16 @@ pub fn tasks<'a>(
                 let _ = loaders.task_by_id.load_many(parents).await;
             }
         }
-        for field in selection.field("subtasks").selection_fields() {
+        let subtasks = selection.field("subtasks").selection_fields();
+        if !subtasks.is_empty() {
+            // These rows are the parents of the sub-tasks: `parent` below
+            // is then a cache hit.
+            loaders
+                .task_by_id
+                .feed_many(tasks.iter().map(|t| (t.id, t.clone())))
+                .await;
+        }
+        for field in subtasks {
             scoped(loaders, Scope::Parent, &ids, field).await;
         }
     })

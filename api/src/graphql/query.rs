@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::ids::{self, NodeKind};
+use super::limits;
 use super::loaders::Loaders;
 use super::prefetch;
 use super::state;
@@ -8,8 +9,12 @@ use super::types::{
     Category, CategoryConnection, CategoryFilter, CategoryOrder, Node, Task, TaskConnection,
     TaskFilter, TaskListArgs, TaskOrder, category_query,
 };
+use crate::error::AppError;
 use crate::service::categories as category_service;
 use crate::service::page::PageArgs;
+
+/// How many ids `nodes` takes at once.
+const MAX_NODES: usize = 100;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(NodeQuery, TaskQuery, CategoryQuery);
@@ -37,7 +42,15 @@ impl NodeQuery {
 
     /// Fetches several objects by global id, in the same order; null where
     /// one does not exist.
+    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::BadInput {
+                field: "ids".into(),
+                message: format!("at most {MAX_NODES} ids at once"),
+            }
+            .into());
+        }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.node(ctx, id).await?);
@@ -58,6 +71,7 @@ impl TaskQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -95,6 +109,7 @@ impl CategoryQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
     async fn categories(
         &self,
         ctx: &Context<'_>,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::{category, task};
 
 use super::ids::{self, NodeKind};
+use super::limits;
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
 use super::prefetch;
 use super::state;
@@ -226,6 +227,7 @@ impl Task {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
     async fn subtasks(
         &self,
         ctx: &Context<'_>,
@@ -279,6 +281,7 @@ impl Category {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -355,18 +358,23 @@ impl TaskConnection {
         args: TaskListArgs,
     ) -> Result<Self> {
         let query = Arc::new(args.into_query()?);
-        let loaders = ctx.data::<Loaders>()?;
-        let key = ScopedPageKey {
-            scope,
-            owner,
-            query: query.clone(),
+        let page = if selects_rows(ctx) {
+            let key = ScopedPageKey {
+                scope,
+                owner,
+                query: query.clone(),
+            };
+            let page = ctx
+                .data::<Loaders>()?
+                .scoped_pages
+                .load_one(key)
+                .await?
+                .unwrap_or_else(Page::empty);
+            prefetch_page(ctx, &page).await?;
+            page
+        } else {
+            Page::empty()
         };
-        let page = loaders
-            .scoped_pages
-            .load_one(key)
-            .await?
-            .unwrap_or_else(Page::empty);
-        prefetch_page(ctx, &page).await?;
         Ok(Self {
             page,
             total: TaskTotal::Scoped(ScopedCountKey {
@@ -376,6 +384,15 @@ impl TaskConnection {
             }),
         })
     }
+}
+
+/// Whether the query wants anything of the page itself; `{ totalCount }`
+/// alone needs only the count.
+fn selects_rows(ctx: &Context<'_>) -> bool {
+    let connection = ctx.look_ahead();
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| connection.field(field).exists())
 }
 
 /// Loads what the query selects below this page for all its tasks at once.

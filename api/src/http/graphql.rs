@@ -1,28 +1,70 @@
 //! GraphQL over HTTP (POST and query-only GET) and over WebSocket, on `/graphql`.
 
-use std::time::Duration;
-
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use tower::ServiceBuilder;
 use tracing::Instrument;
 
 use super::AppState;
+use crate::config::HttpLimits;
 use crate::graphql::loaders::Loaders;
-
-/// How many operations one HTTP request may batch.
-pub const MAX_BATCH: usize = 10;
 
 const JSON: &str = "application/json";
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// `/graphql` with its transport limits. Only this route is limited: health
+/// probes and metrics must answer even when the api sheds load.
+pub fn route(limits: &HttpLimits) -> MethodRouter<AppState> {
+    let limited = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(limits.max_concurrent_requests)
+        .timeout(limits.request_timeout);
+    get(get_or_websocket)
+        .post(post)
+        .layer::<_, std::convert::Infallible>(limited)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+}
+
+/// Load shedding and the request timeout end here: both are the server's
+/// state, not the client's fault, and worth a retry later.
+async fn overloaded(error: tower::BoxError) -> Response {
+    let message = if error.is::<tower::timeout::error::Elapsed>() {
+        tracing::warn!("a request hit HTTP_REQUEST_TIMEOUT_SECS");
+        "the request took too long and was cancelled"
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        "the server is busy; retry shortly"
+    } else {
+        tracing::error!(%error, "request failed in the transport layer");
+        "the server could not handle the request"
+    };
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": "SERVICE_UNAVAILABLE" } }]
+    });
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, JSON, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let media = response_media_type(&headers);
+    // Checked first: a browser's cross-site "simple" request (form or
+    // text/plain) never reaches the executor.
     if !is_json(&headers) {
         return http_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -30,9 +72,33 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             "send the request as application/json",
         );
     }
-    let batch = match parse_body(&body) {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = format!(
+                "the request body is larger than {} bytes",
+                state.http_limits.max_body_bytes
+            );
+            return http_error(StatusCode::PAYLOAD_TOO_LARGE, media, &message);
+        }
+        Err(rejection) => {
+            return http_error(StatusCode::BAD_REQUEST, media, &rejection.body_text());
+        }
+    };
+    let batch = match parse_body(&body, state.graphql_limits.max_batch) {
         Ok(batch) => batch,
-        Err(message) => return http_error(StatusCode::BAD_REQUEST, media, &message),
+        Err(BodyError::Invalid(message)) => {
+            return http_error(StatusCode::BAD_REQUEST, media, &message);
+        }
+        Err(BodyError::BatchTooLarge(message)) => {
+            let body = serde_json::json!({
+                "errors": [{
+                    "message": message,
+                    "extensions": { "code": crate::graphql::limits::LIMIT_EXCEEDED, "limit": "batch" },
+                }]
+            });
+            return json_response(StatusCode::BAD_REQUEST, media, &body);
+        }
     };
     execute(&state, batch, media).await
 }
@@ -65,22 +131,33 @@ pub async fn get_or_websocket(
 }
 
 async fn websocket(state: AppState, parts: &mut axum::http::request::Parts) -> Response {
-    let protocol = match GraphQLProtocol::from_request_parts(parts, &state).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
+    let Some(protocol) = super::websocket::negotiate(&parts.headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "offer the graphql-transport-ws (or legacy graphql-ws) subprotocol",
+        )
+            .into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let schema = state.schema.clone();
+    let AppState {
+        schema,
+        http_limits,
+        shutdown,
+        ..
+    } = state;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .keepalive_timeout(Duration::from_secs(30))
-                .serve()
-                .await
+        .on_upgrade(move |socket| {
+            crate::metrics::WsConnection::track(super::websocket::serve(
+                socket,
+                schema,
+                protocol,
+                http_limits,
+                shutdown,
+            ))
         })
 }
 
@@ -171,7 +248,18 @@ fn response_media_type(headers: &HeaderMap) -> &'static str {
     media
 }
 
-fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+enum BodyError {
+    Invalid(String),
+    BatchTooLarge(String),
+}
+
+impl From<String> for BodyError {
+    fn from(message: String) -> Self {
+        Self::Invalid(message)
+    }
+}
+
+fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
     let parse_one = |value: serde_json::Value| -> Result<Request, String> {
@@ -185,8 +273,13 @@ fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
     };
     match value {
         serde_json::Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_BATCH {
-                return Err(format!("a batch must hold 1 to {MAX_BATCH} requests"));
+            if items.is_empty() {
+                return Err(BodyError::Invalid("a batch must not be empty".into()));
+            }
+            if items.len() > max_batch {
+                return Err(BodyError::BatchTooLarge(format!(
+                    "a batch may hold at most {max_batch} operations"
+                )));
             }
             Ok(BatchRequest::Batch(
                 items.into_iter().map(parse_one).collect::<Result<_, _>>()?,
@@ -206,15 +299,14 @@ async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> 
             BatchRequest::Batch(requests.into_iter().map(with_loaders).collect())
         }
     };
-    let operation = match &batch {
-        BatchRequest::Single(r) => r.operation_name.clone(),
-        BatchRequest::Batch(rs) => rs.first().and_then(|r| r.operation_name.clone()),
+    // Each operation gets its own `graphql.operation` span, with its name
+    // and type, from `metrics::GraphqlMetrics`; this one only groups a batch.
+    let size = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(rs) => rs.len(),
     };
-    let span = tracing::info_span!(
-        "graphql",
-        operation = operation.as_deref().unwrap_or("anonymous")
-    );
-    let response = state.schema.execute_batch(batch).instrument(span).await;
+    let span = tracing::debug_span!("graphql.batch", size);
+    let response = execute_in_order(state, batch).instrument(span).await;
     match &response {
         // A request error is the client's: 400 for clients that understand
         // the newer media type.
@@ -229,6 +321,21 @@ async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> 
         BatchResponse::Batch(rs) => {
             let bodies: Vec<_> = rs.iter().map(ResponseBody::of).collect();
             json_response(StatusCode::OK, media, &bodies)
+        }
+    }
+}
+
+/// A batch runs one operation after the other, as written: a query after a
+/// mutation in the same batch sees what the mutation did.
+async fn execute_in_order(state: &AppState, batch: BatchRequest) -> BatchResponse {
+    match batch {
+        BatchRequest::Single(request) => BatchResponse::Single(state.schema.execute(request).await),
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(state.schema.execute(request).await);
+            }
+            BatchResponse::Batch(responses)
         }
     }
 }
@@ -288,6 +395,7 @@ fn http_error(status: StatusCode, media: &'static str, message: &str) -> Respons
     let code = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
         StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         _ => "BAD_REQUEST",
     };
     let body = serde_json::json!({

@@ -424,6 +424,17 @@ pub fn validate_description(description: &str) -> AppResult<String> {
 }
 
 fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
+    // RFC 3339, which clients parse our dates with, has four-digit years.
+    for (field, date) in [("startAt", start_at), ("dueAt", due_at)] {
+        if let Some(date) = date
+            && !(1..=9999).contains(&chrono::Datelike::year(&date))
+        {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must be a date in the years 0001 to 9999"),
+            ));
+        }
+    }
     match (start_at, due_at) {
         (Some(start), Some(due)) if start > due => Err(AppError::bad_input(
             "startAt",

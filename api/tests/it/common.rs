@@ -109,10 +109,6 @@ impl Drop for TestDb {
     }
 }
 
-pub fn config_for(db: &TestDb) -> Config {
-    config_with(db, &[])
-}
-
 /// The test configuration with some variables set (they win over the defaults).
 pub fn config_with(db: &TestDb, vars: &[(&str, &str)]) -> Config {
     let url = db.url.clone();

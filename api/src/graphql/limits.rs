@@ -1,0 +1,479 @@
+//! Abuse limits on GraphQL documents. async-graphql enforces depth,
+//! complexity, directives and parser recursion itself; this extension adds the
+//! limits it lacks (document size, tokens, aliases, root fields, introspection)
+//! and gives every violation the same error: `LIMIT_EXCEEDED` with
+//! `extensions.limit` naming the limit.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::{Pos, Positioned};
+use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult, Value, Variables};
+
+use crate::config::GraphqlLimits;
+
+pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+
+/// The cost of a connection field: its page size (as the service clamps it)
+/// times what is selected inside it.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    use crate::service::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+    let page = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
+        n.clamp(0, MAX_PAGE_SIZE as i32) as usize
+    });
+    page.max(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+/// A `LIMIT_EXCEEDED` error naming the limit.
+pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", LIMIT_EXCEEDED);
+    extensions.set("limit", limit);
+    error
+}
+
+pub struct Limits(pub Arc<GraphqlLimits>);
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension {
+            limits: self.0.clone(),
+            variable_arguments: Mutex::default(),
+        })
+    }
+}
+
+/// One per request.
+struct LimitsExtension {
+    limits: Arc<GraphqlLimits>,
+    /// Where the document passes a variable as an argument: a validation
+    /// error there is about the variable's value, i.e. the client's input.
+    variable_arguments: Mutex<HashSet<Pos>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for LimitsExtension {
+    /// Size checks come before the parser spends any time on the text.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let limits = &self.limits;
+        let bytes = request.query.len();
+        if bytes > limits.max_document_bytes {
+            return Err(limit_error(
+                "documentBytes",
+                format!(
+                    "the query is {bytes} bytes long; at most {} are allowed",
+                    limits.max_document_bytes
+                ),
+            ));
+        }
+        if count_tokens(&request.query, limits.max_tokens) > limits.max_tokens {
+            return Err(limit_error(
+                "tokens",
+                format!("the query has more than {} tokens", limits.max_tokens),
+            ));
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await.map_err(|error| {
+            // async-graphql checks these while parsing; same error as ours.
+            if error.message.to_ascii_lowercase().contains("recursion") {
+                limit_error("recursiveDepth", error.message)
+            } else if error.message.contains("number of directives") {
+                limit_error("directives", error.message)
+            } else {
+                error
+            }
+        })?;
+        self.check_document(&document)?;
+        check_required_variables(&document, variables)?;
+        *self
+            .variable_arguments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = variable_arguments(&document);
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            let variable_arguments = self
+                .variable_arguments
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // async-graphql checks variable values while validating; a value
+            // of the wrong type is bad input, not a bad document.
+            let about_defaults = errors
+                .iter()
+                .any(|e| e.message.starts_with("Invalid default value"));
+            let about_variables = !about_defaults
+                && errors.iter().any(|e| {
+                    is_value_error(&e.message)
+                        && e.locations
+                            .iter()
+                            .any(|pos| variable_arguments.contains(pos))
+                });
+            errors
+                .into_iter()
+                .map(|error| match error.message.as_str() {
+                    "Query is too complex." => limit_error(
+                        "complexity",
+                        format!(
+                            "the query is too complex: at most {} is allowed (a connection \
+                             costs its page size times what it selects)",
+                            self.limits.max_complexity
+                        ),
+                    ),
+                    "Query is nested too deep." => limit_error(
+                        "depth",
+                        format!(
+                            "the query is nested too deep: at most {} levels are allowed",
+                            self.limits.max_depth
+                        ),
+                    ),
+                    _ if about_variables && is_value_error(&error.message) => {
+                        with_code(error, "BAD_USER_INPUT")
+                    }
+                    _ => error,
+                })
+                .collect()
+        })
+    }
+}
+
+impl LimitsExtension {
+    fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let limits = &self.limits;
+        let aliases = count_aliases(document);
+        if aliases > limits.max_aliases {
+            return Err(limit_error(
+                "aliases",
+                format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    limits.max_aliases
+                ),
+            ));
+        }
+        for (_, operation) in document.operations.iter() {
+            let mut root = RootFields::new(document);
+            root.visit(&operation.node.selection_set.node);
+            if root.count > limits.max_root_fields {
+                return Err(limit_error(
+                    "rootFields",
+                    format!(
+                        "an operation selects {} root fields; at most {} are allowed",
+                        root.count, limits.max_root_fields
+                    ),
+                ));
+            }
+            if root.introspection && !limits.introspection {
+                let mut error = ServerError::new("introspection is disabled on this server", None);
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "GRAPHQL_VALIDATION_FAILED");
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
+}
+
+/// A required variable that is missing or null is the client's mistake, said
+/// before anything runs (async-graphql would only notice in the resolver).
+fn check_required_variables(
+    document: &ExecutableDocument,
+    variables: &Variables,
+) -> ServerResult<()> {
+    for (_, operation) in document.operations.iter() {
+        for definition in &operation.node.variable_definitions {
+            let definition = &definition.node;
+            let provided = variables
+                .get(&definition.name.node)
+                .is_some_and(|value| *value != Value::Null);
+            if !definition.var_type.node.nullable && definition.default_value.is_none() && !provided
+            {
+                return Err(with_code(
+                    ServerError::new(
+                        format!(
+                            "variable ${} of type {} was not provided",
+                            definition.name.node, definition.var_type.node
+                        ),
+                        Some(definition.name.pos),
+                    ),
+                    "BAD_USER_INPUT",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_value_error(message: &str) -> bool {
+    [
+        "Invalid value for argument",
+        "Expected input type",
+        "Failed to parse",
+    ]
+    .iter()
+    .any(|start| message.starts_with(start))
+}
+
+fn has_variable(value: &async_graphql_value::Value) -> bool {
+    use async_graphql_value::Value;
+    match value {
+        Value::Variable(_) => true,
+        Value::List(items) => items.iter().any(has_variable),
+        Value::Object(fields) => fields.values().any(has_variable),
+        _ => false,
+    }
+}
+
+type Argument = (Positioned<Name>, Positioned<async_graphql_value::Value>);
+
+/// Where validation reports a bad variable value: the variable definitions,
+/// and the arguments (with their fields and directives) that use variables.
+fn variable_arguments(document: &ExecutableDocument) -> HashSet<Pos> {
+    fn arguments(list: &[Argument], owner: Pos, out: &mut HashSet<Pos>) {
+        for (name, value) in list {
+            if has_variable(&value.node) {
+                out.extend([name.pos, value.pos, owner]);
+            }
+        }
+    }
+    fn in_set(set: &SelectionSet, out: &mut HashSet<Pos>) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    arguments(&field.node.arguments, selection.pos, out);
+                    for directive in &field.node.directives {
+                        arguments(&directive.node.arguments, directive.pos, out);
+                    }
+                    in_set(&field.node.selection_set.node, out);
+                }
+                Selection::InlineFragment(fragment) => {
+                    in_set(&fragment.node.selection_set.node, out);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    for (_, operation) in document.operations.iter() {
+        for definition in &operation.node.variable_definitions {
+            out.extend([
+                definition.pos,
+                definition.node.name.pos,
+                definition.node.var_type.pos,
+            ]);
+        }
+        in_set(&operation.node.selection_set.node, &mut out);
+    }
+    for fragment in document.fragments.values() {
+        in_set(&fragment.node.selection_set.node, &mut out);
+    }
+    out
+}
+
+/// Aliases anywhere in the document, fragments included (each counted once).
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let in_operations: usize = document
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set.node))
+        .sum();
+    let in_fragments: usize = document
+        .fragments
+        .values()
+        .map(|fragment| in_set(&fragment.node.selection_set.node))
+        .sum();
+    in_operations + in_fragments
+}
+
+/// The fields an operation selects at its root, through fragments.
+struct RootFields<'a> {
+    document: &'a ExecutableDocument,
+    visited: HashSet<&'a str>,
+    count: usize,
+    introspection: bool,
+}
+
+impl<'a> RootFields<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Self {
+            document,
+            visited: HashSet::new(),
+            count: 0,
+            introspection: false,
+        }
+    }
+
+    fn visit(&mut self, set: &'a SelectionSet) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if name == "__typename" {
+                        continue;
+                    }
+                    self.count += 1;
+                    if name == "__schema" || name == "__type" {
+                        self.introspection = true;
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.visit(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    // Each fragment once: cycles are the validator's to report.
+                    if self.visited.insert(name)
+                        && let Some(fragment) = self.document.fragments.get(name)
+                    {
+                        self.visit(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lexical tokens of a GraphQL document (punctuators, names, numbers,
+/// strings), counted up to just past `stop_after`. Whitespace, commas and
+/// comments are ignored tokens, as in the spec.
+fn count_tokens(text: &str, stop_after: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut tokens = 0;
+    while i < bytes.len() && tokens <= stop_after {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            // A byte order mark is ignored too.
+            0xEF if bytes[i..].starts_with(&[0xEF, 0xBB, 0xBF]) => i += 3,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 3;
+                tokens += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                tokens += 1;
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                i += 3;
+                tokens += 1;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                // Names and numbers (with sign, fraction and exponent).
+                i += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+                        || ((bytes[i] == b'+' || bytes[i] == b'-')
+                            && matches!(bytes[i - 1], b'e' | b'E')))
+                {
+                    i += 1;
+                }
+                tokens += 1;
+            }
+            _ => {
+                // Punctuators, and any other character (the parser rejects it).
+                i += text[i..].chars().next().map_or(1, char::len_utf8);
+                tokens += 1;
+            }
+        }
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_tokens_like_the_spec() {
+        assert_eq!(count_tokens("{ a }", 100), 3);
+        assert_eq!(
+            count_tokens("query Q($x: Int = -1.5e+3) { a(x: $x) }", 100),
+            19
+        );
+        assert_eq!(count_tokens("{ a # comment } \n , b }", 100), 4);
+        assert_eq!(
+            count_tokens(r#"{ a(s: "x \" y", t: """ "" """) }"#, 100),
+            11
+        );
+        assert_eq!(count_tokens("{ ...F } fragment F on T { a }", 100), 11);
+        assert_eq!(count_tokens("", 100), 0);
+        // Stops counting early on huge inputs.
+        assert_eq!(count_tokens(&"{ a }".repeat(1000), 10), 11);
+    }
+
+    #[test]
+    fn connections_cost_their_page_size() {
+        assert_eq!(page_cost(Some(100), None, 3), 301);
+        assert_eq!(page_cost(None, Some(5), 2), 11);
+        assert_eq!(page_cost(None, None, 1), 21);
+        assert_eq!(page_cost(Some(-5), None, 4), 5);
+        assert_eq!(page_cost(Some(i32::MAX), None, usize::MAX), usize::MAX);
+    }
+}

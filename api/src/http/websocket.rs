@@ -1,0 +1,404 @@
+//! GraphQL over WebSocket (`graphql-transport-ws`, and the legacy
+//! `graphql-ws` of subscriptions-transport-ws). async-graphql runs the
+//! protocol; this module stands between it and the socket to enforce what the
+//! protocol demands and async-graphql leaves out: close codes for protocol
+//! violations, a connection-init deadline, a cap on running operations,
+//! server pings, and a clean close frame when the server shuts down.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_graphql::http::{WebSocket as GraphQLSession, WebSocketProtocols, WsMessage};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::http::{HeaderMap, header};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HttpLimits;
+use crate::graphql::AppSchema;
+
+/// Close codes of graphql-transport-ws, plus the standard "going away".
+mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+}
+
+/// A peer that sends nothing (not even a pong) for this many keep-alive
+/// intervals is gone.
+const MISSED_PINGS_BEFORE_CLOSE: u32 = 3;
+
+/// The first subprotocol the client offers that we speak.
+pub fn negotiate(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
+/// What the client says, as far as the guard needs to know.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    payload: Option<serde_json::Value>,
+}
+
+enum Verdict {
+    /// Hand the frame to async-graphql.
+    Forward,
+    /// Answer the client ourselves, keep the socket.
+    Reply(String),
+    Close(u16, String),
+}
+
+/// Protocol state the guard tracks for one socket.
+struct Guard {
+    protocol: WebSocketProtocols,
+    init_received: bool,
+    /// Running operations, each counted in the subscriptions gauge.
+    running: HashMap<String, crate::metrics::Subscription>,
+    max_running: usize,
+    /// Operations that have not sent a result yet.
+    fresh: HashSet<String>,
+    /// Operations refused with an `error` message: no `complete` follows.
+    refused: HashSet<String>,
+}
+
+impl Guard {
+    fn on_client_text(&mut self, text: &str) -> Verdict {
+        let Ok(message) = serde_json::from_str::<Envelope>(text) else {
+            return Verdict::Close(close::BAD_REQUEST, "Invalid message received".into());
+        };
+        let modern = self.protocol == WebSocketProtocols::GraphQLWS;
+        match (message.kind.as_str(), modern) {
+            ("connection_init", _) => {
+                self.init_received = true;
+                Verdict::Forward
+            }
+            ("subscribe", true) | ("start", false) => {
+                let has_query = message
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.get("query"))
+                    .is_some_and(serde_json::Value::is_string);
+                if !has_query {
+                    return Verdict::Close(
+                        close::BAD_REQUEST,
+                        "Invalid message received: the payload needs a query string".into(),
+                    );
+                }
+                self.on_subscribe(message.id)
+            }
+            ("complete", true) | ("stop", false) => {
+                if let Some(id) = &message.id {
+                    self.running.remove(id);
+                }
+                Verdict::Forward
+            }
+            ("ping" | "pong", true) | ("connection_terminate", false) => Verdict::Forward,
+            (other, _) => Verdict::Close(
+                close::BAD_REQUEST,
+                format!("Invalid message received: unknown type {other:?}"),
+            ),
+        }
+    }
+
+    fn on_subscribe(&mut self, id: Option<String>) -> Verdict {
+        let Some(id) = id.filter(|id| !id.is_empty()) else {
+            return Verdict::Close(close::BAD_REQUEST, "Invalid message received: no id".into());
+        };
+        if !self.init_received {
+            return Verdict::Close(close::UNAUTHORIZED, "Unauthorized".into());
+        }
+        if self.running.contains_key(&id) {
+            return Verdict::Close(
+                close::DUPLICATE_ID,
+                format!("Subscriber for {id} already exists"),
+            );
+        }
+        if self.running.len() >= self.max_running {
+            let error = serde_json::json!({
+                "message": format!(
+                    "at most {} operations may run at once on one connection",
+                    self.max_running
+                ),
+                "extensions": { "code": "LIMIT_EXCEEDED", "limit": "subscriptions" },
+            });
+            // graphql-transport-ws sends a list of errors; the legacy protocol one.
+            let payload = if self.protocol == WebSocketProtocols::GraphQLWS {
+                serde_json::json!([error])
+            } else {
+                error
+            };
+            let reply = serde_json::json!({ "type": "error", "id": id, "payload": payload });
+            return Verdict::Reply(reply.to_string());
+        }
+        self.fresh.insert(id.clone());
+        self.running
+            .insert(id, crate::metrics::Subscription::start());
+        Verdict::Forward
+    }
+
+    /// What to send for a message from async-graphql, if anything. An
+    /// operation that finished no longer counts against the cap; one that
+    /// could not start (parse, validation, limits) gets the protocol's
+    /// `error` message instead of a `next` and a `complete`.
+    fn on_server_text(&mut self, text: String) -> Option<String> {
+        let Ok(message) = serde_json::from_str::<Envelope>(&text) else {
+            return Some(text);
+        };
+        let Some(id) = message.id else {
+            return Some(text);
+        };
+        match message.kind.as_str() {
+            "complete" | "error" => {
+                self.running.remove(&id);
+                self.fresh.remove(&id);
+                if self.refused.remove(&id) {
+                    return None;
+                }
+            }
+            "next" if self.fresh.remove(&id) && self.protocol == WebSocketProtocols::GraphQLWS => {
+                if let Some(errors) = message.payload.as_ref().and_then(request_errors) {
+                    self.running.remove(&id);
+                    self.refused.insert(id.clone());
+                    let reply = serde_json::json!({ "type": "error", "id": id, "payload": errors });
+                    return Some(reply.to_string());
+                }
+            }
+            _ => {}
+        }
+        Some(text)
+    }
+}
+
+/// The errors of a result that never ran: no data, and no error has a path.
+fn request_errors(payload: &serde_json::Value) -> Option<&serde_json::Value> {
+    let errors = payload.get("errors")?;
+    let ran = payload.get("data").is_some_and(|d| !d.is_null())
+        || errors
+            .as_array()?
+            .iter()
+            .any(|e| e.get("path").is_some_and(|p| !p.is_null()));
+    (!ran).then_some(errors)
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    // A close reason may hold at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(&reason[..end]),
+    }))
+}
+
+/// Runs one GraphQL WebSocket session until either side ends it.
+pub async fn serve(
+    socket: WebSocket,
+    schema: AppSchema,
+    protocol: WebSocketProtocols,
+    limits: HttpLimits,
+    shutdown: CancellationToken,
+) {
+    let (mut sink, mut source) = socket.split();
+    let (to_session, from_client) = mpsc::channel::<Vec<u8>>(16);
+    let mut session = GraphQLSession::new(schema, ReceiverStream::new(from_client), protocol);
+    let mut guard = Guard {
+        protocol,
+        init_received: false,
+        running: HashMap::new(),
+        max_running: limits.ws_max_subscriptions,
+        fresh: HashSet::new(),
+        refused: HashSet::new(),
+    };
+    let opened = Instant::now();
+    let init_deadline = tokio::time::sleep_until(opened + limits.ws_init_timeout);
+    tokio::pin!(init_deadline);
+    let mut pings = tokio::time::interval_at(opened + limits.ws_keepalive, limits.ws_keepalive);
+    pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = opened;
+    let silence_limit = limits.ws_keepalive * MISSED_PINGS_BEFORE_CLOSE;
+
+    let closing: Option<Message> = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                break Some(close_message(close::GOING_AWAY, "server shutting down"));
+            }
+            () = &mut init_deadline, if !guard.init_received => {
+                break Some(close_message(close::INIT_TIMEOUT, "Connection initialisation timeout"));
+            }
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= silence_limit {
+                    tracing::debug!("closing a silent WebSocket");
+                    break None;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+                // The legacy protocol's own keep-alive message.
+                if protocol == WebSocketProtocols::SubscriptionsTransportWS
+                    && sink.send(Message::Text(r#"{"type":"ka"}"#.into())).await.is_err()
+                {
+                    break None;
+                }
+            }
+            frame = source.next() => {
+                last_heard = Instant::now();
+                let text = match frame {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        break Some(close_message(close::BAD_REQUEST, "Binary frames are not supported"));
+                    }
+                    Some(Ok(Message::Text(text))) => text,
+                };
+                match guard.on_client_text(text.as_str()) {
+                    Verdict::Forward => {
+                        if to_session.send(text.as_bytes().to_vec()).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Verdict::Reply(reply) => {
+                        if sink.send(Message::Text(reply.into())).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Verdict::Close(code, reason) => break Some(close_message(code, &reason)),
+                }
+            }
+            outgoing = session.next() => match outgoing {
+                Some(WsMessage::Text(text)) => {
+                    if let Some(text) = guard.on_server_text(text)
+                        && sink.send(Message::Text(text.into())).await.is_err()
+                    {
+                        break None;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => break Some(close_message(code, &reason)),
+                None => break Some(close_message(1000, "")),
+            },
+        }
+    };
+    if let Some(message) = closing {
+        // Best effort: the peer may already be gone.
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(message)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(protocol: WebSocketProtocols) -> Guard {
+        Guard {
+            protocol,
+            init_received: false,
+            running: HashMap::new(),
+            max_running: 2,
+            fresh: HashSet::new(),
+            refused: HashSet::new(),
+        }
+    }
+
+    fn closes_with(verdict: Verdict) -> Option<u16> {
+        match verdict {
+            Verdict::Close(code, _) => Some(code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn enforces_graphql_transport_ws_order_and_ids() {
+        let mut g = guard(WebSocketProtocols::GraphQLWS);
+        let subscribe = |id: &str| {
+            format!(r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"{{a}}"}}}}"#)
+        };
+        assert_eq!(closes_with(g.on_client_text(&subscribe("1"))), Some(4401));
+        assert!(matches!(
+            g.on_client_text(r#"{"type":"connection_init"}"#),
+            Verdict::Forward
+        ));
+        assert!(matches!(
+            g.on_client_text(&subscribe("1")),
+            Verdict::Forward
+        ));
+        assert_eq!(closes_with(g.on_client_text(&subscribe("1"))), Some(4409));
+        assert!(matches!(
+            g.on_client_text(&subscribe("2")),
+            Verdict::Forward
+        ));
+        assert!(matches!(
+            g.on_client_text(&subscribe("3")),
+            Verdict::Reply(_)
+        ));
+        assert!(
+            g.on_server_text(r#"{"type":"complete","id":"2"}"#.into())
+                .is_some()
+        );
+        assert!(matches!(
+            g.on_client_text(&subscribe("3")),
+            Verdict::Forward
+        ));
+        assert_eq!(closes_with(g.on_client_text("{nope")), Some(4400));
+        assert_eq!(
+            closes_with(g.on_client_text(r#"{"type":"start","id":"9"}"#)),
+            Some(4400)
+        );
+        assert_eq!(
+            closes_with(g.on_client_text(r#"{"type":"subscribe","payload":{"query":"{a}"}}"#)),
+            Some(4400)
+        );
+        assert_eq!(
+            closes_with(g.on_client_text(r#"{"type":"subscribe","id":"8"}"#)),
+            Some(4400)
+        );
+    }
+
+    #[test]
+    fn results_that_never_ran_become_error_messages() {
+        let mut g = guard(WebSocketProtocols::GraphQLWS);
+        g.init_received = true;
+        let _ = g.on_client_text(r#"{"type":"subscribe","id":"1","payload":{"query":"{"}}"#);
+        let refused = g
+            .on_server_text(
+                r#"{"type":"next","id":"1","payload":{"data":null,"errors":[{"message":"x"}]}}"#
+                    .into(),
+            )
+            .expect("a message");
+        let refused: serde_json::Value = serde_json::from_str(&refused).expect("JSON");
+        assert_eq!(refused["type"], "error");
+        assert_eq!(refused["payload"][0]["message"], "x");
+        assert!(
+            g.on_server_text(r#"{"type":"complete","id":"1"}"#.into())
+                .is_none()
+        );
+        assert!(g.running.is_empty());
+        // A field error in a running subscription stays a `next`.
+        let _ = g.on_client_text(r#"{"type":"subscribe","id":"2","payload":{"query":"{a}"}}"#);
+        let next = r#"{"type":"next","id":"2","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
+        assert_eq!(g.on_server_text(next.into()).as_deref(), Some(next));
+    }
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        let long = "é".repeat(100);
+        let Message::Close(Some(frame)) = close_message(4400, &long) else {
+            panic!("not a close frame");
+        };
+        assert!(frame.reason.as_str().len() <= 123);
+    }
+}
