@@ -5,13 +5,15 @@ use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnAcquireErr, ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+};
 
 use crate::config::{Config, redact};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("could not reach the database at {url} within {waited:?}: {source}")]
+    #[error("could not reach the database at {url} within {waited:.1?}: {source}")]
     Unreachable {
         url: String,
         waited: Duration,
@@ -28,18 +30,32 @@ pub enum StartupError {
     Migration(#[source] DbErr),
 }
 
+/// How long a request waits for a PostgreSQL connection before it fails with
+/// SERVICE_UNAVAILABLE. This bound is also what "fail fast" means when the
+/// database goes away: the pool then retries a refused connection until this
+/// deadline (sqlx treats a refused connection as "starting up"), so a shorter
+/// bound answers sooner. 2 s still leaves a local or same-region database
+/// ample time to accept a new connection (tens of milliseconds) and lets a
+/// burst queue for a free connection; a request that waits longer than that
+/// for a connection is better shed so the client can retry.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// SQLite cannot go away like a server; its single connection is how writes
+/// queue, so a burst may wait longer.
+pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub fn connect_options(config: &Config) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .connect_timeout(Duration::from_secs(5))
-        // A request waiting longer than this for a connection fails fast with
-        // SERVICE_UNAVAILABLE instead of piling up.
-        .acquire_timeout(Duration::from_secs(5))
+        // Each connection is pinged as it leaves the pool: connections broken
+        // by a database restart are dropped and replaced there, so the pool
+        // recovers by itself once the database is back.
+        .test_before_acquire(true)
         .sqlx_logging(false);
     if config.is_sqlite() {
         // One writer at a time is how SQLite works; a single connection turns
         // "database is locked" races into an orderly queue.
         options
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .max_connections(config.db_max_connections.unwrap_or(1))
             .min_connections(1)
             .map_sqlx_sqlite_opts(|opts| {
@@ -50,54 +66,92 @@ pub fn connect_options(config: &Config) -> ConnectOptions {
                     .create_if_missing(true)
             });
     } else {
-        options.max_connections(config.db_max_connections.unwrap_or(10));
+        options
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            .max_connections(config.db_max_connections.unwrap_or(10));
     }
     options
 }
 
 /// Connects, retrying with exponential backoff until `db_connect_timeout`.
+/// Cancel-safe: dropping the future stops the attempts.
 pub async fn connect_with_retry(config: &Config) -> Result<DatabaseConnection, StartupError> {
+    let url = redact(&config.database_url);
+    let deadline = config.db_connect_timeout;
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
+    tracing::info!(database = %url, timeout_secs = deadline.as_secs_f64(), "connecting to the database");
     loop {
-        match Database::connect(connect_options(config)).await {
+        // One attempt never outlasts the deadline (the pool itself retries a
+        // refused connection for up to its acquire timeout).
+        let remaining = deadline.saturating_sub(started.elapsed());
+        let result = match tokio::time::timeout(remaining, attempt_connect(config)).await {
+            Ok(result) => result,
+            Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        };
+        let source = match result {
             Ok(db) => {
-                if attempt > 1 {
-                    tracing::info!(attempt, "database reachable");
-                }
+                tracing::info!(
+                    database = %url,
+                    attempt,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "database connected"
+                );
                 return Ok(db);
             }
-            Err(source) => {
-                let waited = started.elapsed();
-                if waited + delay > config.db_connect_timeout {
-                    return Err(StartupError::Unreachable {
-                        url: redact(&config.database_url),
-                        waited,
-                        source,
-                    });
-                }
-                tracing::warn!(
-                    attempt,
-                    retry_in_ms = delay.as_millis() as u64,
-                    error = %source,
-                    "database not reachable yet"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
-            }
+            Err(source) => source,
+        };
+        let waited = started.elapsed();
+        if waited + delay >= deadline {
+            return Err(StartupError::Unreachable {
+                url,
+                waited,
+                source,
+            });
         }
+        tracing::warn!(
+            database = %url,
+            attempt,
+            retry_in_ms = delay.as_millis() as u64,
+            gives_up_in_secs = (deadline - waited).as_secs(),
+            error = %source,
+            "database not reachable yet; retrying"
+        );
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        attempt += 1;
     }
+}
+
+async fn attempt_connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    if !config.is_sqlite() {
+        // One plain connection first: it fails at once with the real cause
+        // (refused, authentication, unknown database), where the pool retries
+        // a refused connection until its acquire timeout and reports only that.
+        use sea_orm::sqlx::Connection;
+        let probe = sea_orm::sqlx::postgres::PgConnection::connect(&config.database_url)
+            .await
+            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e.into())))?;
+        let _ = probe.close().await;
+    }
+    Database::connect(connect_options(config)).await
 }
 
 /// SQLite (the embedded default) and `AUTO_MIGRATE=true` migrate at start;
 /// otherwise a schema that is behind stops the start with a clear message.
 pub async fn prepare_schema(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
     if db.get_database_backend() == DbBackend::Sqlite || config.auto_migrate {
+        let pending = pending_migrations(db)
+            .await
+            .map_err(StartupError::Migration)?;
+        if pending > 0 {
+            tracing::info!(pending, "applying database migrations");
+        }
         Migrator::up(db, None)
             .await
             .map_err(StartupError::Migration)?;
+        tracing::info!("database schema is current");
         return Ok(());
     }
     let pending = pending_migrations(db)
@@ -106,6 +160,7 @@ pub async fn prepare_schema(db: &DatabaseConnection, config: &Config) -> Result<
     if pending > 0 {
         return Err(StartupError::SchemaBehind { pending });
     }
+    tracing::info!("database schema is current");
     Ok(())
 }
 

@@ -92,19 +92,88 @@ impl From<DbErr> for AppError {
 /// Errors that mean "the database cannot be reached right now", as opposed to
 /// a bad statement: those are worth a retry by the client.
 fn is_connection_error(err: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as SqlxError;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                SqlxError::Io(_)
-                    | SqlxError::PoolTimedOut
-                    | SqlxError::PoolClosed
-                    | SqlxError::WorkerCrashed
-                    | SqlxError::Tls(_)
-            )
+            is_unavailable(e)
         }
         _ => false,
+    }
+}
+
+fn is_unavailable(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as SqlxError;
+    match err {
+        // The connection broke (the server went away mid-statement), or no
+        // connection could be had in time.
+        SqlxError::Io(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed
+        | SqlxError::Tls(_) => true,
+        SqlxError::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+                is_unavailable_sqlstate(pg.code())
+            } else if db
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                db.code().is_some_and(|code| is_sqlite_busy(&code))
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL: the server is stopping, restarting, not accepting connections
+/// yet, or has no connection slot left. The message a stopping server sends
+/// each session (57P01 "terminating connection due to administrator
+/// command") is the first thing a pooled connection sees of an outage.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") // connection_exception
+        || matches!(
+            code,
+            "57P01" // admin_shutdown
+            | "57P02" // crash_shutdown
+            | "57P03" // cannot_connect_now
+            | "53300" // too_many_connections
+        )
+}
+
+/// SQLite: another process held the database locked for longer than the
+/// busy timeout (SQLITE_BUSY and SQLITE_LOCKED, with their extended codes).
+fn is_sqlite_busy(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailability_is_told_from_bad_statements() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001", "57014"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["5", "6", "517", "261", "262"] {
+            assert!(is_sqlite_busy(code), "{code}");
+        }
+        for code in ["1", "19", "2067", "11"] {
+            assert!(!is_sqlite_busy(code), "{code}");
+        }
+        assert!(matches!(
+            AppError::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+            AppError::Unavailable(_)
+        ));
+        assert!(matches!(
+            AppError::from(DbErr::Custom("bad".into())),
+            AppError::Internal(_)
+        ));
     }
 }

@@ -7,6 +7,8 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
+pub mod server;
 pub mod service;
 pub mod telemetry;
 
@@ -60,6 +62,7 @@ impl App {
             graphiql_assets_url: config.graphiql_assets_url.as_deref().map(Into::into),
             serve_example_app: config.serve_example_app,
             cors_allowed_origins: config.cors_allowed_origins.clone(),
+            metrics_enabled: config.metrics_enabled,
         };
         Self {
             router: http::router(state),

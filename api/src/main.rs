@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use api::config::Config;
-use api::{App, telemetry};
+use api::telemetry;
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,9 +26,25 @@ enum Command {
     Healthcheck,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Whatever outlived the shutdown grace period is dropped, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", api::graphql::sdl());
@@ -53,43 +69,60 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Listens first (so `/healthz` and `/readyz` answer while the database is
+/// awaited), then serves until SIGTERM or SIGINT.
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    telemetry::init(config.log_format);
+    let _telemetry = telemetry::init(config.log_format);
+    // Before anything slow: a signal during start must stop us cleanly.
+    let signals = ShutdownSignals::install()?;
     tracing::info!(
         database = %api::config::redact(&config.database_url),
         "starting"
     );
-    let app = App::build(&config).await?;
     let listener = TcpListener::bind(config.listen_addr())
         .await
         .map_err(|e| format!("cannot listen on {} (HOST/PORT): {e}", config.listen_addr()))?;
     tracing::info!(address = %config.listen_addr(), "listening");
-    app.serve(listener, shutdown_signal()).await?;
-    tracing::info!("stopped");
+    api::server::run(&config, listener, signals.recv()).await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+
+    #[cfg(unix)]
+    async fn recv(mut self) {
+        let name = tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(self) {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(signal = "ctrl-c", "shutdown requested");
+    }
 }
 
 /// A bare HTTP/1.1 GET of /healthz: enough for a health probe, without
