@@ -23,6 +23,8 @@ pub struct Config {
     /// Apply pending migrations at start on PostgreSQL too (SQLite always does).
     pub auto_migrate: bool,
     pub log_format: LogFormat,
+    /// METRICS_ENABLED: Prometheus text at `GET /metrics`.
+    pub metrics_enabled: bool,
     pub graphiql: bool,
     /// Where the GraphiQL page loads GraphiQL and React from instead of the
     /// api itself: a base URL in npm-CDN layout
@@ -291,6 +293,7 @@ impl Config {
                 })?),
             },
             serve_example_app: parse_bool(&get, "SERVE_EXAMPLE_APP", false)?,
+            metrics_enabled: parse_bool(&get, "METRICS_ENABLED", true)?,
             cors_allowed_origins: match get("CORS_ALLOWED_ORIGINS") {
                 None => CorsOrigins::None,
                 Some(v) => parse_origins(&v).map_err(|reason| ConfigError {
@@ -616,6 +619,20 @@ mod tests {
             let err = url(bad).expect_err(bad);
             assert_eq!(err.var, "GRAPHIQL_ASSETS_URL", "{bad}");
         }
+    }
+
+    #[test]
+    fn metrics_are_on_unless_switched_off() {
+        assert!(config(&[]).unwrap().metrics_enabled);
+        assert!(
+            !config(&[("METRICS_ENABLED", "false")])
+                .unwrap()
+                .metrics_enabled
+        );
+        assert_eq!(
+            config(&[("METRICS_ENABLED", "maybe")]).unwrap_err().var,
+            "METRICS_ENABLED"
+        );
     }
 
     #[test]

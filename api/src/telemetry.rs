@@ -1,18 +1,192 @@
-//! Logging: `RUST_LOG` picks what, `LOG_FORMAT` picks how.
+//! Logging and tracing: `RUST_LOG` picks what, `LOG_FORMAT` picks how.
+//!
+//! Built with the `otlp` feature, spans are also exported over OTLP/HTTP
+//! (protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; `OTEL_SERVICE_NAME` names
+//! the service (default `todo-api`). Keep the [`TelemetryGuard`] that
+//! [`init`] returns until the end: dropping it flushes what is buffered.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-pub fn init(format: LogFormat) {
+/// The service name exported spans carry unless `OTEL_SERVICE_NAME` is set.
+pub const DEFAULT_SERVICE_NAME: &str = "todo-api";
+
+/// How to set telemetry up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub log_format: LogFormat,
+    /// OTLP/HTTP base URL (`/v1/traces` is appended), as
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` gives it. Only used with `otlp`.
+    pub otlp_endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set: the exporter reads it.
+    pub otlp_traces_endpoint_set: bool,
+    pub service_name: String,
+}
+
+impl Settings {
+    /// `LOG_FORMAT` from the configuration, the rest from the environment.
+    pub fn from_env(log_format: LogFormat) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            log_format,
+            otlp_endpoint: var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otlp_traces_endpoint_set: var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some(),
+            service_name: var("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned()),
+        }
+    }
+
+    fn wants_otlp(&self) -> bool {
+        self.otlp_endpoint.is_some() || self.otlp_traces_endpoint_set
+    }
+}
+
+/// Flushes and shuts the trace exporter down when dropped (a no-op without
+/// one).
+#[must_use = "dropping the guard shuts trace export down"]
+pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Whether spans are exported over OTLP.
+    pub fn exporting(&self) -> bool {
+        #[cfg(feature = "otlp")]
+        return self.provider.is_some();
+        #[cfg(not(feature = "otlp"))]
+        false
+    }
+
+    /// Sends the spans buffered so far. Blocks until the exporter answered
+    /// (or timed out).
+    pub fn flush(&self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = &self.provider
+            && let Err(err) = provider.force_flush()
+        {
+            tracing::warn!(error = %err, "flushing spans failed");
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = self.provider.take()
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("warning: shutting trace export down failed: {err}");
+        }
+    }
+}
+
+/// Installs the process-wide subscriber from `LOG_FORMAT` and the
+/// environment. A second call (tests) keeps the first subscriber.
+pub fn init(format: LogFormat) -> TelemetryGuard {
+    init_with(Settings::from_env(format))
+}
+
+pub fn init_with(settings: Settings) -> TelemetryGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // A second init (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
+    let fmt = match settings.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
     };
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+
+    #[cfg(feature = "otlp")]
+    {
+        let provider = if settings.wants_otlp() {
+            match otlp::provider(&settings) {
+                Ok(provider) => Some(provider),
+                Err(err) => {
+                    eprintln!("warning: OTLP trace export is off: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let layer = provider.as_ref().map(otlp::layer);
+        if registry.with(layer).try_init().is_err() {
+            // Another subscriber was first: nothing would reach this exporter.
+            if let Some(provider) = provider {
+                let _ = provider.shutdown();
+            }
+            return TelemetryGuard { provider: None };
+        }
+        if provider.is_some() {
+            tracing::info!(service = %settings.service_name, "exporting traces over OTLP/HTTP");
+        }
+        TelemetryGuard { provider }
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = registry.try_init();
+        if settings.wants_otlp() {
+            tracing::warn!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set but this build has no OTLP export \
+                 (build with `--features otlp`)"
+            );
+        }
+        TelemetryGuard {}
+    }
+}
+
+#[cfg(feature = "otlp")]
+mod otlp {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::registry::LookupSpan;
+
+    use super::Settings;
+
+    pub fn provider(
+        settings: &Settings,
+    ) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary);
+        // A programmatic endpoint is used as is; the per-signal variable, if
+        // set, wins and is read by the exporter itself.
+        if !settings.otlp_traces_endpoint_set
+            && let Some(base) = &settings.otlp_endpoint
+        {
+            exporter = exporter.with_endpoint(format!("{}/v1/traces", base.trim_end_matches('/')));
+        }
+        let exporter = exporter.build()?;
+        let resource = Resource::builder()
+            .with_service_name(settings.service_name.clone())
+            .with_attribute(opentelemetry::KeyValue::new(
+                "service.version",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .build();
+        Ok(SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build())
+    }
+
+    pub fn layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("api"))
+    }
 }

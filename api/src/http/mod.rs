@@ -4,14 +4,20 @@ mod cors;
 mod example_app;
 pub mod graphiql;
 mod graphql;
+mod websocket;
+
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::graphql::AppSchema;
 
@@ -32,6 +38,8 @@ pub struct AppState {
     pub http_limits: crate::config::HttpLimits,
     /// Cancelled when shutdown begins: long-lived sockets close themselves.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// METRICS_ENABLED: serve `GET /metrics`.
+    pub metrics_enabled: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,15 +49,28 @@ pub fn router(state: AppState) -> Router {
             &format!("{}/{{*path}}", graphiql::ROUTE),
             get(graphiql::serve_asset),
         )
-        .route(
-            "/graphql",
-            get(graphql::get_or_websocket).post(graphql::post),
-        )
+        .route("/graphql", graphql::route(&state.http_limits))
         .route("/schema.graphql", get(schema_sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if state.serve_example_app {
         router = router.merge(example_app::routes());
+    }
+    if state.metrics_enabled
+        && let Some(handle) = crate::metrics::install()
+    {
+        router = router.route(
+            "/metrics",
+            get(move |State(state): State<AppState>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    crate::metrics::render(&handle, &state.db),
+                )
+            }),
+        );
     }
     // Browsers apply no CORS to WebSockets: the same origins, checked here.
     router = router.layer(axum::middleware::from_fn_with_state(
@@ -60,7 +81,87 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors::layer(&state.cors_allowed_origins) {
         router = router.layer(cors);
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // Outermost last: a sane request id first, then the span that carries
+    // it, then the in-flight gauge.
+    router
+        .layer(axum::middleware::from_fn(track_in_flight))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(|response: &Response, latency: Duration, span: &Span| {
+                    let status = response.status().as_u16();
+                    span.record("status", status);
+                    tracing::debug!(
+                        status,
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request finished"
+                    );
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_invalid_request_id))
+        .with_state(state)
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Incoming request ids are honoured when they look like ids: at most 128
+/// characters of letters, digits and `-_.:`, sent once. Others are replaced
+/// by a generated one (they end up in logs and response headers).
+async fn drop_invalid_request_id(mut request: Request) -> Request {
+    let mut ids = request.headers().get_all(&X_REQUEST_ID).iter();
+    let valid = match (ids.next(), ids.next()) {
+        (None, _) => true,
+        (Some(id), None) => {
+            let id = id.as_bytes();
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        }
+        (Some(_), Some(_)) => false,
+    };
+    if !valid {
+        request.headers_mut().remove(&X_REQUEST_ID);
+    }
+    request
+}
+
+/// One span per request: method, route, path (never the query string, which
+/// may carry GraphQL variables) and request id.
+fn request_span(request: &Request) -> Span {
+    let request_id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let method = request.method().as_str();
+    tracing::info_span!(
+        "http.request",
+        otel.name = %match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        },
+        otel.kind = "server",
+        method,
+        route = route.unwrap_or_default(),
+        path = request.uri().path(),
+        request_id,
+        status = tracing::field::Empty,
+    )
+}
+
+async fn track_in_flight(request: Request, next: Next) -> Response {
+    let in_flight = crate::metrics::InFlight::start();
+    let response = next.run(request).await;
+    in_flight.finish(response.status().as_u16());
+    response
 }
 
 async fn graphiql(State(state): State<AppState>) -> Response {

@@ -4,12 +4,20 @@
 mod common;
 
 mod categories;
+mod concurrency;
+mod corpus;
 mod cors;
+mod failures;
+mod fuzz;
 mod http;
+mod limits;
 mod lists;
 mod migrations;
 mod nplus1;
+mod observability;
 mod pages;
 mod schema;
+mod shutdown;
 mod subscriptions;
+mod support;
 mod tasks;

@@ -1,0 +1,563 @@
+//! Prometheus metrics: the process-wide recorder, the `/metrics` rendering,
+//! and the small helpers and guards the rest of the code records through.
+//!
+//! The recorder is installed once per process ([`install`]); every `App` in
+//! the process (tests start many) renders the same handle. Recording before
+//! installation, or with `METRICS_ENABLED=false`, costs next to nothing: the
+//! `metrics` facade then has no recorder and drops the values.
+//!
+//! Label values are bounded: operation names are capped at
+//! [`MAX_OPERATION_NAMES`] distinct values (the rest, and anonymous or
+//! unknown operations, are `other`), outcomes are `ok` or an error code.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, ServerResult, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sea_orm::{DatabaseConnection, DatabaseConnectionType};
+use tracing::Instrument;
+
+/// Distinct operation names kept as label values; later ones count as `other`.
+pub const MAX_OPERATION_NAMES: usize = 200;
+/// Longer operation names count as `other`.
+const MAX_OPERATION_NAME_LEN: usize = 100;
+/// The label for anonymous, unknown and over-the-cap operations.
+pub const OTHER: &str = "other";
+
+pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
+pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+pub const GRAPHQL_OPERATIONS_TOTAL: &str = "graphql_operations_total";
+pub const GRAPHQL_OPERATION_DURATION: &str = "graphql_operation_duration_seconds";
+pub const WS_CONNECTIONS: &str = "graphql_ws_connections";
+pub const WS_CONNECTIONS_TOTAL: &str = "graphql_ws_connections_total";
+pub const SUBSCRIPTIONS: &str = "graphql_subscriptions";
+pub const SUBSCRIPTIONS_TOTAL: &str = "graphql_subscriptions_total";
+pub const DB_POOL_SIZE: &str = "db_pool_size";
+pub const DB_POOL_IDLE: &str = "db_pool_idle";
+pub const DB_POOL_MAX_SIZE: &str = "db_pool_max_size";
+pub const BUILD_INFO: &str = "api_build_info";
+
+/// Latency buckets, in seconds.
+const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder the first time it is
+/// called, and returns its handle (the same one on every call). `None` when
+/// another recorder was installed first (then this one cannot render).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let handle = match builder.install_recorder() {
+                Ok(handle) => handle,
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        "metrics recorder not installed; /metrics stays empty"
+                    );
+                    return None;
+                }
+            };
+            describe();
+            // Present from the first scrape on, before any traffic.
+            gauge!(HTTP_REQUESTS_IN_FLIGHT).increment(0.0);
+            gauge!(WS_CONNECTIONS).increment(0.0);
+            gauge!(SUBSCRIPTIONS).increment(0.0);
+            counter!(WS_CONNECTIONS_TOTAL).increment(0);
+            counter!(SUBSCRIPTIONS_TOTAL).increment(0);
+            let revision = option_env!("GIT_SHA").unwrap_or("unknown");
+            gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "revision" => revision)
+                .set(1.0);
+            // Histograms keep raw samples until upkeep folds them into buckets:
+            // without scrapes they would grow, so fold them regularly.
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_INTERVAL);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::warn!(error = %err, "metrics upkeep thread not started");
+            }
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_gauge!(HTTP_REQUESTS_IN_FLIGHT, "HTTP requests being served now");
+    describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP responses sent, by status class");
+    describe_counter!(
+        GRAPHQL_OPERATIONS_TOTAL,
+        "GraphQL operations run, by operation name, type and outcome"
+    );
+    describe_histogram!(
+        GRAPHQL_OPERATION_DURATION,
+        ::metrics::Unit::Seconds,
+        "GraphQL operation latency (for subscriptions: how long they were open)"
+    );
+    describe_gauge!(WS_CONNECTIONS, "open GraphQL WebSocket connections");
+    describe_counter!(WS_CONNECTIONS_TOTAL, "GraphQL WebSocket connections opened");
+    describe_gauge!(SUBSCRIPTIONS, "active GraphQL subscriptions");
+    describe_counter!(SUBSCRIPTIONS_TOTAL, "GraphQL subscriptions started");
+    describe_gauge!(DB_POOL_SIZE, "database connections open (idle and in use)");
+    describe_gauge!(DB_POOL_IDLE, "database connections open and idle");
+    describe_gauge!(DB_POOL_MAX_SIZE, "most database connections the pool opens");
+    describe_gauge!(BUILD_INFO, "always 1; the labels name the build");
+}
+
+/// The Prometheus text exposition, with the pool sampled now.
+pub fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> String {
+    record_pool(db);
+    handle.render()
+}
+
+/// Samples the sqlx pool behind `db`. sqlx does not expose how many tasks
+/// wait for a connection, so there is no waiters gauge.
+fn record_pool(db: &DatabaseConnection) {
+    let (size, idle, max) = match &db.inner {
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        #[allow(unreachable_patterns)]
+        _ => return,
+    };
+    gauge!(DB_POOL_SIZE).set(f64::from(size));
+    gauge!(DB_POOL_IDLE).set(idle as f64);
+    gauge!(DB_POOL_MAX_SIZE).set(f64::from(max));
+}
+
+/// An HTTP request being served: counted in flight until dropped, when its
+/// response status (if [`InFlight::finish`] was called) is counted too.
+pub struct InFlight {
+    _private: (),
+}
+
+impl InFlight {
+    pub fn start() -> Self {
+        gauge!(HTTP_REQUESTS_IN_FLIGHT).increment(1.0);
+        Self { _private: () }
+    }
+
+    pub fn finish(self, status: u16) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        counter!(HTTP_REQUESTS_TOTAL, "status" => class).increment(1);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(HTTP_REQUESTS_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+/// An open GraphQL WebSocket: hold it for the socket's life.
+pub struct WsConnection {
+    _private: (),
+}
+
+impl WsConnection {
+    pub fn open() -> Self {
+        counter!(WS_CONNECTIONS_TOTAL).increment(1);
+        gauge!(WS_CONNECTIONS).increment(1.0);
+        Self { _private: () }
+    }
+}
+
+impl WsConnection {
+    /// Runs a socket's whole life as an open connection.
+    pub async fn track<F: std::future::Future>(socket: F) -> F::Output {
+        let _connection = Self::open();
+        socket.await
+    }
+}
+
+impl Drop for WsConnection {
+    fn drop(&mut self) {
+        gauge!(WS_CONNECTIONS).decrement(1.0);
+    }
+}
+
+/// An active subscription: hold it while the subscription streams.
+pub struct Subscription {
+    _private: (),
+}
+
+impl Subscription {
+    pub fn start() -> Self {
+        counter!(SUBSCRIPTIONS_TOTAL).increment(1);
+        gauge!(SUBSCRIPTIONS).increment(1.0);
+        Self { _private: () }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        gauge!(SUBSCRIPTIONS).decrement(1.0);
+    }
+}
+
+/// The label for an operation name: the name itself while fewer than
+/// [`MAX_OPERATION_NAMES`] distinct names were seen, else [`OTHER`].
+/// Names must be GraphQL names (callers pass names from a parsed document).
+pub fn operation_label(name: Option<&str>) -> String {
+    static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let Some(name) = name else {
+        return OTHER.to_owned();
+    };
+    let valid = !name.is_empty()
+        && name.len() <= MAX_OPERATION_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name != OTHER;
+    if !valid {
+        return OTHER.to_owned();
+    }
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if names.contains(name) {
+        return name.to_owned();
+    }
+    if names.len() < MAX_OPERATION_NAMES {
+        names.insert(name.into());
+        return name.to_owned();
+    }
+    OTHER.to_owned()
+}
+
+/// `ok`, or the first error's `extensions.code` (`error` if it has none).
+pub fn outcome(response: &Response) -> String {
+    let Some(error) = response.errors.first() else {
+        return "ok".to_owned();
+    };
+    let code = error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .and_then(|v| match v {
+            async_graphql::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        });
+    match code {
+        // Codes are set by the server (see graphql/errors.rs); the shape check
+        // keeps the label bounded whatever happens there.
+        Some(code)
+            if !code.is_empty()
+                && code.len() <= 40
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            code.to_owned()
+        }
+        _ => "error".to_owned(),
+    }
+}
+
+fn type_label(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// The async-graphql extension that gives each operation a span
+/// (`graphql.operation`, with its name and type, never its variables) and
+/// records `graphql_operations_total` and its latency histogram. Register
+/// it before `ErrorCodes`, so that it sees the final error codes.
+pub struct GraphqlMetrics;
+
+impl ExtensionFactory for GraphqlMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationExtension(Arc::new(Operation {
+            span: tracing::info_span!(
+                "graphql.operation",
+                otel.name = "graphql",
+                graphql.operation.name = tracing::field::Empty,
+                graphql.operation.type = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            ),
+            state: Mutex::new(OperationState::default()),
+        })))
+    }
+}
+
+#[derive(Default)]
+struct OperationState {
+    /// The `operationName` the client sent (only looked up in the document).
+    requested: Option<String>,
+    /// Set once the document parsed: (label, type).
+    operation: Option<(String, &'static str)>,
+}
+
+/// One operation: its span and what is known about it so far.
+struct Operation {
+    span: tracing::Span,
+    state: Mutex<OperationState>,
+}
+
+impl Operation {
+    fn state(&self) -> std::sync::MutexGuard<'_, OperationState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn finish(&self, outcome: String, elapsed: Duration) {
+        let (operation, ty) = self
+            .state()
+            .operation
+            .clone()
+            .unwrap_or_else(|| (OTHER.to_owned(), "unknown"));
+        self.span.record("outcome", outcome.as_str());
+        if outcome != "ok" {
+            self.span.record("otel.status_code", "error");
+        }
+        let _entered = self.span.enter();
+        tracing::debug!(
+            outcome = outcome.as_str(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "graphql operation finished"
+        );
+        let labels = [
+            ("operation", operation),
+            ("type", ty.to_owned()),
+            ("outcome", outcome),
+        ];
+        counter!(GRAPHQL_OPERATIONS_TOTAL, &labels).increment(1);
+        histogram!(GRAPHQL_OPERATION_DURATION, &labels).record(elapsed.as_secs_f64());
+    }
+}
+
+struct OperationExtension(Arc<Operation>);
+
+/// Records a streamed operation when the stream is dropped.
+struct StreamTracker {
+    operation: Arc<Operation>,
+    started: Instant,
+    outcome: Option<String>,
+}
+
+impl Drop for StreamTracker {
+    fn drop(&mut self) {
+        let outcome = self.outcome.take().unwrap_or_else(|| "ok".to_owned());
+        self.operation.finish(outcome, self.started.elapsed());
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationExtension {
+    /// Queries and mutations over HTTP.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        self.0.finish(outcome(&response), started.elapsed());
+        response
+    }
+
+    /// The span is entered from execution on: OpenTelemetry fixes a span's
+    /// name when it is first entered, and the name (operation type and name)
+    /// is only known once the document parsed. Its start time is still the
+    /// operation's start.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        next.run(ctx, operation_name)
+            .instrument(self.0.span.clone())
+            .await
+    }
+
+    /// Every operation over WebSocket (queries and mutations too): recorded
+    /// when its stream is dropped, with the first error's code if any.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let mut inner = next.run(ctx, stream);
+        let mut tracker = StreamTracker {
+            operation: self.0.clone(),
+            started: Instant::now(),
+            outcome: None,
+        };
+        futures_util::stream::poll_fn(move |cx| {
+            // Entered once the name is known (see `execute`).
+            let known = tracker.operation.state().operation.is_some();
+            let span = tracker.operation.span.clone();
+            let _entered = known.then(|| span.enter());
+            let polled = inner.poll_next_unpin(cx);
+            if let Poll::Ready(Some(response)) = &polled
+                && tracker.outcome.is_none()
+                && response.is_err()
+            {
+                tracker.outcome = Some(outcome(response));
+            }
+            polled
+        })
+        .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.0.state().requested = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut state = self.0.state();
+        if let Some((name, ty)) = selected_operation(&document, state.requested.as_deref()) {
+            let label = operation_label(name);
+            let ty = type_label(ty);
+            let span = &self.0.span;
+            span.record("graphql.operation.type", ty);
+            if let Some(name) = name {
+                // GraphQL names are ASCII: cut long ones for the logs.
+                span.record("graphql.operation.name", name.get(..128).unwrap_or(name));
+            }
+            span.record("otel.name", format!("{ty} {label}").as_str());
+            state.operation = Some((label, ty));
+        }
+        Ok(document)
+    }
+}
+
+/// The operation the executor will run: its name (if any) and type.
+fn selected_operation<'d>(
+    document: &'d ExecutableDocument,
+    requested: Option<&str>,
+) -> Option<(Option<&'d str>, OperationType)> {
+    match (&document.operations, requested) {
+        (DocumentOperations::Single(op), None) => Some((None, op.node.ty)),
+        (DocumentOperations::Single(_), Some(_)) => None,
+        (DocumentOperations::Multiple(ops), Some(requested)) => ops
+            .get_key_value(requested)
+            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_bounded() {
+        assert_eq!(operation_label(None), OTHER);
+        assert_eq!(operation_label(Some("")), OTHER);
+        assert_eq!(operation_label(Some("other")), OTHER);
+        assert_eq!(operation_label(Some("not a name")), OTHER);
+        assert_eq!(operation_label(Some(&"A".repeat(101))), OTHER);
+        assert_eq!(operation_label(Some("LabelKept")), "LabelKept");
+        for i in 0..MAX_OPERATION_NAMES {
+            operation_label(Some(&format!("Filler{i}")));
+        }
+        assert_eq!(operation_label(Some("OneTooMany")), OTHER);
+        assert_eq!(operation_label(Some("LabelKept")), "LabelKept");
+    }
+
+    #[test]
+    fn outcomes_are_ok_or_a_code() {
+        assert_eq!(outcome(&Response::new(async_graphql::Value::Null)), "ok");
+        let mut error = async_graphql::ServerError::new("boom", None);
+        assert_eq!(
+            outcome(&Response::from_errors(vec![error.clone()])),
+            "error"
+        );
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "NOT_FOUND");
+        assert_eq!(
+            outcome(&Response::from_errors(vec![error.clone()])),
+            "NOT_FOUND"
+        );
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "user text <script>");
+        assert_eq!(outcome(&Response::from_errors(vec![error])), "error");
+    }
+
+    #[test]
+    fn the_selected_operation_is_the_one_that_runs() {
+        let parse = |q: &str| async_graphql::parser::parse_query(q).expect("parses");
+        let anonymous = parse("{ a }");
+        assert_eq!(
+            selected_operation(&anonymous, None),
+            Some((None, OperationType::Query))
+        );
+        assert_eq!(selected_operation(&anonymous, Some("A")), None);
+        let named = parse("query A { a } mutation B { b }");
+        assert_eq!(
+            selected_operation(&named, Some("B")),
+            Some((Some("B"), OperationType::Mutation))
+        );
+        assert_eq!(selected_operation(&named, Some("C")), None);
+        assert_eq!(selected_operation(&named, None), None);
+        let single = parse("subscription S { s }");
+        assert_eq!(
+            selected_operation(&single, None),
+            Some((Some("S"), OperationType::Subscription))
+        );
+    }
+}
