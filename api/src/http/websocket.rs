@@ -24,11 +24,16 @@ use crate::graphql::AppSchema;
 /// Close codes of graphql-transport-ws, plus the standard "going away".
 mod close {
     pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
     pub const BAD_REQUEST: u16 = 4400;
     pub const UNAUTHORIZED: u16 = 4401;
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_ID: u16 = 4409;
 }
+
+/// Client messages waiting for async-graphql. The session drains them every
+/// turn of the loop; a client that still fills this is flooding.
+const INBOX: usize = 64;
 
 /// A peer that sends nothing (not even a pong) for this many keep-alive
 /// intervals is gone.
@@ -214,7 +219,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let (mut sink, mut source) = socket.split();
-    let (to_session, from_client) = mpsc::channel::<Vec<u8>>(16);
+    let (to_session, from_client) = mpsc::channel::<Vec<u8>>(INBOX);
     let mut session = GraphQLSession::new(schema, ReceiverStream::new(from_client), protocol);
     let mut guard = Guard {
         protocol,
@@ -266,11 +271,14 @@ pub async fn serve(
                     Some(Ok(Message::Text(text))) => text,
                 };
                 match guard.on_client_text(text.as_str()) {
-                    Verdict::Forward => {
-                        if to_session.send(text.as_bytes().to_vec()).await.is_err() {
-                            break None;
+                    // Never await here: the session is only polled by this loop.
+                    Verdict::Forward => match to_session.try_send(text.as_bytes().to_vec()) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            break Some(close_message(close::POLICY, "Too many messages"));
                         }
-                    }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break None,
+                    },
                     Verdict::Reply(reply) => {
                         if sink.send(Message::Text(reply.into())).await.is_err() {
                             break None;
