@@ -81,7 +81,11 @@ pub async fn connect_with_retry(config: &Config) -> Result<DatabaseConnection, S
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
-    tracing::info!(database = %url, timeout_secs = deadline.as_secs_f64(), "connecting to the database");
+    tracing::info!(
+        database = %url,
+        timeout_secs = deadline.as_secs_f64(),
+        "connecting to the database"
+    );
     loop {
         // One attempt never outlasts the deadline (the pool itself retries a
         // refused connection for up to its acquire timeout).
@@ -114,7 +118,7 @@ pub async fn connect_with_retry(config: &Config) -> Result<DatabaseConnection, S
             database = %url,
             attempt,
             retry_in_ms = delay.as_millis() as u64,
-            gives_up_in_secs = (deadline - waited).as_secs(),
+            gives_up_in_secs = deadline.saturating_sub(waited).as_secs(),
             error = %source,
             "database not reachable yet; retrying"
         );

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(run(cli));
     // Whatever outlived the shutdown grace period is dropped, not waited for.
-    runtime.shutdown_timeout(Duration::from_millis(500));
+    runtime.shutdown_timeout(Duration::from_millis(250));
     code
 }
 

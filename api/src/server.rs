@@ -98,9 +98,11 @@ pub async fn run(
     tracing::info!("ready: serving requests");
 
     stopping.cancelled().await;
+    let deadline = tokio::time::Instant::now() + config.shutdown_grace;
     app.shutdown.cancel();
     drain(server, &connections, config.shutdown_grace).await?;
-    if tokio::time::timeout(Duration::from_secs(2), app.db.close())
+    // Within what is left of the grace period too.
+    if tokio::time::timeout_at(deadline, app.db.close())
         .await
         .is_err()
     {

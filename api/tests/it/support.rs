@@ -439,7 +439,13 @@ impl ApiProcess {
         loop {
             match tokio::net::TcpStream::connect(self.addr()).await {
                 Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => return,
-                Err(err) => panic!("connecting failed otherwise than refused: {err}"),
+                // Caught in the accept queue as the listener closed: try again.
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(err) => panic!("connecting failed otherwise than refused: {err:?}"),
                 Ok(stream) => drop(stream),
             }
             assert!(
