@@ -325,3 +325,60 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A GraphQL WebSocket client for the tests, on top of tokio-tungstenite.
+pub mod ws {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+    /// Connects to `url` offering `protocol`, and checks the server chose it.
+    pub async fn connect(url: &str, protocol: &'static str) -> Socket {
+        let mut request = url.into_client_request().expect("ws request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connect");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol)
+        );
+        socket
+    }
+
+    pub async fn send(socket: &mut Socket, message: Value) {
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON message, skipping keep-alives, pings and pongs.
+    pub async fn receive(socket: &mut Socket) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
+                .await
+                .expect("a message within 15 s")
+                .expect("socket open")
+                .expect("ws frame");
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).expect("JSON message");
+                if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
+                    return value;
+                }
+            }
+        }
+    }
+}

@@ -9,10 +9,8 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, ws};
 
 const UPDATE: &str = "mutation($id: ID!, $d: String!) { updateTask(input: {id: $id, description: $d}) { task { description } } }";
 
@@ -142,20 +140,8 @@ async fn requests_over_the_concurrency_limit_are_shed_with_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_get_pings_and_the_default_limits_allow_real_queries() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("WS_KEEPALIVE_SECS", "0.2")]).await;
-    let mut request = app.ws_url().into_client_request().expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("ws connect");
-    futures_util::SinkExt::send(
-        &mut socket,
-        Message::text(json!({ "type": "connection_init" }).to_string()),
-    )
-    .await
-    .expect("send");
+    let mut socket = ws::connect(&app.ws_url(), "graphql-transport-ws").await;
+    ws::send(&mut socket, json!({ "type": "connection_init" })).await;
     let mut pings = 0;
     while pings < 3 {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())

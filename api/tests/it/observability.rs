@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, ws};
 
 crate::on_both_backends!(metrics_move_with_traffic, request_ids_are_honoured_or_made);
 
@@ -96,25 +95,15 @@ async fn metrics_move_with_traffic(app: TestApp) {
         .await;
 
     // A WebSocket, with one query over it.
-    let mut request = app.ws_url().into_client_request().expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("ws connect");
-    let send = |message: Value| Message::text(message.to_string());
-    socket
-        .send(send(json!({"type": "connection_init"})))
-        .await
-        .expect("init");
-    socket
-        .send(send(json!({"id": "1", "type": "subscribe", "payload": {
+    let mut socket = ws::connect(&app.ws_url(), "graphql-transport-ws").await;
+    ws::send(&mut socket, json!({"type": "connection_init"})).await;
+    ws::send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {
             "query": format!("query {over_ws} {{ tasks(first: 1) {{ totalCount }} }}")
-        }})))
-        .await
-        .expect("subscribe");
+        }}),
+    )
+    .await;
     // Until `complete` for our operation.
     tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(Ok(message)) = socket.next().await {

@@ -10,26 +10,21 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait,
 };
-use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::common::ws::{self, Socket};
 use crate::common::{Backend, TestDb};
 use crate::support::{ApiProcess, CREATE_TASK, Outcome, post_graphql, task_uuid};
 
 const GRACE_SECS: u64 = 15;
 const RECEIVED: &str = "request received";
 const LIST: &str = "query { tasks(first: 50) { totalCount nodes { id description } } }";
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_on_sqlite() {
@@ -89,19 +84,14 @@ impl TableLock {
 }
 
 async fn subscribe(api: &ApiProcess) -> Socket {
-    let mut request = format!("ws://{}/graphql", api.addr())
-        .into_client_request()
-        .expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("ws connect");
-    send(&mut socket, json!({ "type": "connection_init" })).await;
-    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
-    send(
+    let mut socket = ws::connect(
+        &format!("ws://{}/graphql", api.addr()),
+        "graphql-transport-ws",
+    )
+    .await;
+    ws::send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(ws::receive(&mut socket).await["type"], "connection_ack");
+    ws::send(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": {
             "query": "subscription { taskEvents { kind taskId } }" } }),
@@ -125,29 +115,6 @@ async fn subscribe(api: &ApiProcess) -> Socket {
         }
     }
     panic!("the subscription never delivered an event");
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("ws send");
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
-            .await
-            .expect("a message within 15 s")
-            .expect("socket open")
-            .expect("ws frame");
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).expect("JSON");
-            if !matches!(value["type"].as_str(), Some("ping" | "pong")) {
-                return value;
-            }
-        }
-    }
 }
 
 /// The close code the server ends the socket with (events still queued are

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::TestApp;
+use crate::common::ws::{Socket, connect, receive, send};
 
 crate::on_both_backends!(
     graphql_transport_ws_sees_every_kind_after_commit,
@@ -17,51 +15,7 @@ crate::on_both_backends!(
     filters_select_events,
 );
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 const EVENTS: &str = "subscription($filter: TaskEventFilter) { taskEvents(filter: $filter) { kind taskId task { description done version } } }";
-
-async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
-    let mut request = app.ws_url().into_client_request().expect("ws request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("ws connect");
-    assert_eq!(
-        response
-            .headers()
-            .get("sec-websocket-protocol")
-            .map(|v| v.to_str().unwrap()),
-        Some(protocol)
-    );
-    socket
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("ws send");
-}
-
-/// The next JSON message, skipping keep-alives and pings.
-async fn receive(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
-            .await
-            .expect("a message within 15 s")
-            .expect("socket open")
-            .expect("ws frame");
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).expect("JSON message");
-            if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
-                return value;
-            }
-        }
-    }
-}
 
 /// The next task event that is not one of our probes.
 async fn next_event(socket: &mut Socket) -> Value {
@@ -96,7 +50,7 @@ async fn wait_until_live(app: &TestApp, socket: &mut Socket) {
 }
 
 async fn graphql_transport_ws_sees_every_kind_after_commit(app: TestApp) {
-    let mut socket = connect(&app, "graphql-transport-ws").await;
+    let mut socket = connect(&app.ws_url(), "graphql-transport-ws").await;
     send(&mut socket, json!({ "type": "connection_init" })).await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     send(
@@ -143,7 +97,7 @@ async fn graphql_transport_ws_sees_every_kind_after_commit(app: TestApp) {
 }
 
 async fn legacy_graphql_ws_protocol_works(app: TestApp) {
-    let mut socket = connect(&app, "graphql-ws").await;
+    let mut socket = connect(&app.ws_url(), "graphql-ws").await;
     send(
         &mut socket,
         json!({ "type": "connection_init", "payload": {} }),
@@ -172,7 +126,7 @@ async fn legacy_graphql_ws_protocol_works(app: TestApp) {
 
 async fn filters_select_events(app: TestApp) {
     let parent = app.create_task(json!({ "description": "Parent" })).await;
-    let mut socket = connect(&app, "graphql-transport-ws").await;
+    let mut socket = connect(&app.ws_url(), "graphql-transport-ws").await;
     send(&mut socket, json!({ "type": "connection_init" })).await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     // Only updates of sub-tasks of `parent`.
