@@ -43,13 +43,18 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// queue, so a burst may wait longer.
 pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle at least this long is pinged before use.
+pub const PING_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(1);
+
 pub fn connect_options(config: &Config) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        // Each connection is pinged as it leaves the pool: connections broken
-        // by a database restart are dropped and replaced there, so the pool
-        // recovers by itself once the database is back.
-        .test_before_acquire(true)
+        // sqlx pings every connection as it goes back to the pool; one that
+        // sat idle since is pinged again as it leaves the pool: connections
+        // broken by a database restart are dropped and replaced there, so the
+        // pool recovers by itself once the database is back. A busy pool
+        // skips that second round trip on every statement.
+        .test_before_acquire_if_idle_for(PING_IDLE_CONNECTIONS_AFTER)
         .sqlx_logging(false);
     if config.is_sqlite() {
         // One writer at a time is how SQLite works; a single connection turns
