@@ -3,10 +3,10 @@
 //! what is left is the cost of the server itself.
 //!
 //! At start it records: each request of the read scenarios runs once against
-//! the real, seeded PostgreSQL (`DATABASE_URL`), each statement it issued
-//! (SQL and values) runs once more to keep its rows, as PostgreSQL sent them.
-//! Then it serves those rows (as typed values) from a hash map on `PORT`,
-//! with the api's configuration read from the environment as the api would.
+//! the real, seeded PostgreSQL (`DATABASE_URL`), and each statement it issued
+//! (SQL and values) runs once more to keep its rows, as sea-orm values. Then
+//! it serves those rows from a hash map on `PORT`, with the api's
+//! configuration read from the environment as the api would.
 //! A statement it has not recorded fails (and is counted at
 //! `GET /__bench/stats`). Values are compared as a multiset: DataLoader
 //! batches list the same ids in another order each time.
@@ -15,8 +15,8 @@
 //! `MockDatabaseTrait`: sea-orm 2.0.4's "proxy" feature does not build
 //! alongside sqlx-sqlite.
 
-use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +26,6 @@ use api::App;
 use api::events::InProcessBus;
 use axum::routing::get;
 use bench::Scenario;
-use std::collections::BTreeMap;
-
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{Column as _, Row as _, TypeInfo as _};
 use sea_orm::{
