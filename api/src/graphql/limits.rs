@@ -107,10 +107,13 @@ impl Extension for LimitsExtension {
         })?;
         self.check_document(&document)?;
         check_required_variables(&document, variables)?;
-        *self
-            .variable_arguments
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = variable_arguments(&document);
+        // Without variable values no validation error can be about them.
+        if !variables.is_empty() {
+            *self
+                .variable_arguments
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = variable_arguments(&document);
+        }
         Ok(document)
     }
 

@@ -58,6 +58,15 @@ struct Envelope {
     payload: Option<serde_json::Value>,
 }
 
+/// What async-graphql sends, as far as the guard needs to know: every
+/// subscription event passes here, so its payload is skipped, not built.
+#[derive(serde::Deserialize)]
+struct ServerEnvelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
 enum Verdict {
     /// Hand the frame to async-graphql.
     Forward,
@@ -159,7 +168,7 @@ impl Guard {
     /// could not start (parse, validation, limits) gets the protocol's
     /// `error` message instead of a `next` and a `complete`.
     fn on_server_text(&mut self, text: String) -> Option<String> {
-        let Ok(message) = serde_json::from_str::<Envelope>(&text) else {
+        let Ok(message) = serde_json::from_str::<ServerEnvelope>(&text) else {
             return Some(text);
         };
         let Some(id) = message.id else {
@@ -174,7 +183,9 @@ impl Guard {
                 }
             }
             "next" if self.fresh.remove(&id) && self.protocol == WebSocketProtocols::GraphQLWS => {
-                if let Some(errors) = message.payload.as_ref().and_then(request_errors) {
+                // Only an operation's first result can be a refusal.
+                let first: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(errors) = first.get("payload").and_then(request_errors) {
                     self.running.remove(&id);
                     self.refused.insert(id.clone());
                     let reply = serde_json::json!({ "type": "error", "id": id, "payload": errors });
