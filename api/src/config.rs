@@ -1,132 +1,252 @@
-//! Configuration, read once at start: `.env` (if any), then the environment.
+//! Configuration, declared once: every setting is an environment variable
+//! (read after `.env`), with its default, checked when the process starts.
+//! `api serve --help` lists them all; `.env.example` documents each one (a
+//! test keeps the two in step).
+//!
+//! The same declaration serves two sources: the process environment (the
+//! binary) and any lookup function (tests and the bench pass maps), so no
+//! other module reads the environment.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use std::error::Error as _;
+
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Every setting of the api.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "api serve", about = None, long_about = None)]
+pub struct Config {
+    /// sqlite:PATH (the embedded default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL,
+          value_parser = parse_database_url)]
+    pub database_url: String,
+
+    /// Address to listen on; 0.0.0.0 in containers.
+    #[arg(long, env = "HOST", value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Pool size. Default: 1 on SQLite (one writer), 10 on PostgreSQL.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", value_name = "DB_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: Option<u32>,
+
+    /// Seconds to keep retrying an unreachable database at start.
+    #[arg(long = "db-connect-timeout-secs", env = "DB_CONNECT_TIMEOUT_SECS", value_name = "DB_CONNECT_TIMEOUT_SECS",
+          default_value = "30", value_parser = parse_secs)]
+    pub db_connect_timeout: Duration,
+
+    /// Apply pending migrations at start on PostgreSQL too (SQLite always does).
+    #[arg(long, env = "AUTO_MIGRATE", value_name = "AUTO_MIGRATE", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub auto_migrate: bool,
+
+    /// development or production (production closes introspection,
+    /// suggestions and GraphiQL unless they are switched on).
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_name = "APP_ENV",
+        value_enum,
+        default_value = "development",
+        ignore_case = true
+    )]
+    pub app_env: AppEnv,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. info,api=debug.
+    #[arg(long = "rust-log", env = "RUST_LOG", value_name = "RUST_LOG", default_value = DEFAULT_LOG_FILTER)]
+    pub log_filter: String,
+
+    /// pretty (for people) or json (for log pipelines).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+
+    /// Prometheus text at GET /metrics.
+    #[arg(long, env = "METRICS_ENABLED", value_name = "METRICS_ENABLED", default_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub metrics_enabled: bool,
+
+    #[command(flatten)]
+    pub graphiql: GraphiqlSettings,
+
+    /// Origins whose pages may call the API from a browser, comma-separated
+    /// (scheme://host[:port]); `*` alone for any; empty for none.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub cors_allowed_origins: CorsOrigins,
+
+    /// Serve the example front-end under /app/.
+    #[arg(long, env = "SERVE_EXAMPLE_APP", value_name = "SERVE_EXAMPLE_APP", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub serve_example_app: bool,
+
+    #[command(flatten)]
+    pub graphql_limits: GraphqlLimits,
+
+    #[command(flatten)]
+    pub http_limits: HttpLimits,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long = "shutdown-grace-secs", env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value = "20",
+          value_parser = parse_secs)]
+    pub shutdown_grace: Duration,
+
+    #[command(flatten)]
+    pub otel: OtelSettings,
+}
+
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub database_url: String,
-    pub host: IpAddr,
-    pub port: u16,
-    /// Pool size; `None` picks a default per backend.
-    pub db_max_connections: Option<u32>,
-    /// How long to keep retrying the database at start before giving up.
-    pub db_connect_timeout: Duration,
-    /// Apply pending migrations at start on PostgreSQL too (SQLite always does).
-    pub auto_migrate: bool,
-    pub log_format: LogFormat,
-    /// METRICS_ENABLED: Prometheus text at `GET /metrics`.
-    pub metrics_enabled: bool,
-    pub graphiql: bool,
-    /// Where the GraphiQL page loads GraphiQL and React from instead of the
-    /// api itself: a base URL in npm-CDN layout
-    /// (`<base>/<package>@<version>/<file>`), without a trailing slash.
-    pub graphiql_assets_url: Option<String>,
-    /// Serve the example front-end under `/app/`.
-    pub serve_example_app: bool,
-    /// Origins whose pages may call the API from a browser (CORS).
-    pub cors_allowed_origins: CorsOrigins,
-    /// `APP_ENV`: production turns introspection, suggestions and GraphiQL
-    /// off unless they are switched on explicitly.
-    pub app_env: AppEnv,
-    /// What one GraphQL document may ask for.
-    pub graphql_limits: GraphqlLimits,
-    /// What one HTTP request or WebSocket may take.
-    pub http_limits: HttpLimits,
-    /// How long shutdown waits for in-flight requests before it gives up.
-    pub shutdown_grace: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AppEnv {
+    #[value(alias = "dev")]
     Development,
+    #[value(alias = "prod")]
     Production,
 }
 
+/// The GraphiQL page at `/`.
+#[derive(Debug, Clone, Args)]
+pub struct GraphiqlSettings {
+    /// Serve GraphiQL at /. Default: on in development, off in production.
+    #[arg(long = "graphiql", env = "GRAPHIQL", value_name = "GRAPHIQL", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub enabled: Option<bool>,
+
+    /// Base URL (npm-CDN layout) or path to load GraphiQL's files from
+    /// instead of the api itself.
+    #[arg(long = "graphiql-assets-url", env = "GRAPHIQL_ASSETS_URL", value_name = "GRAPHIQL_ASSETS_URL", default_value = "",
+          value_parser = parse_assets_url)]
+    pub assets_url: AssetsUrl,
+}
+
+/// `GRAPHIQL_ASSETS_URL`: without a trailing slash; `None` when unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetsUrl(pub Option<String>);
+
 /// Abuse limits on GraphQL documents, checked before anything runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct GraphqlLimits {
-    /// GRAPHQL_MAX_DEPTH: nesting of selection sets.
+    /// Nesting of selection sets.
+    #[arg(long = "graphql-max-depth", env = "GRAPHQL_MAX_DEPTH", value_name = "GRAPHQL_MAX_DEPTH", default_value = "10",
+          value_parser = parse_limit)]
     pub max_depth: usize,
-    /// GRAPHQL_MAX_COMPLEXITY: each field costs 1; a connection costs its
-    /// page size (`first`/`last`, default 20) times its selection.
+    /// Each field costs 1; a connection costs its page size (first/last,
+    /// default 20) times its selection.
+    #[arg(long = "graphql-max-complexity", env = "GRAPHQL_MAX_COMPLEXITY", value_name = "GRAPHQL_MAX_COMPLEXITY", default_value = "5000",
+          value_parser = parse_limit)]
     pub max_complexity: usize,
-    /// GRAPHQL_MAX_RECURSIVE_DEPTH: nesting the parser accepts (fragments,
-    /// lists, objects).
+    /// Nesting the parser accepts (fragments, lists, objects).
+    #[arg(long = "graphql-max-recursive-depth", env = "GRAPHQL_MAX_RECURSIVE_DEPTH", value_name = "GRAPHQL_MAX_RECURSIVE_DEPTH",
+          default_value = "32", value_parser = parse_limit)]
     pub max_recursive_depth: usize,
-    /// GRAPHQL_MAX_DIRECTIVES: directives on one field.
+    /// Directives on one field.
+    #[arg(long = "graphql-max-directives", env = "GRAPHQL_MAX_DIRECTIVES", value_name = "GRAPHQL_MAX_DIRECTIVES", default_value = "10",
+          value_parser = parse_limit)]
     pub max_directives: usize,
-    /// GRAPHQL_MAX_ALIASES: aliases in the whole document.
+    /// Aliases in the whole document.
+    #[arg(long = "graphql-max-aliases", env = "GRAPHQL_MAX_ALIASES", value_name = "GRAPHQL_MAX_ALIASES", default_value = "30",
+          value_parser = parse_limit)]
     pub max_aliases: usize,
-    /// GRAPHQL_MAX_ROOT_FIELDS: fields selected at the root of an operation.
+    /// Fields selected at the root of an operation.
+    #[arg(long = "graphql-max-root-fields", env = "GRAPHQL_MAX_ROOT_FIELDS", value_name = "GRAPHQL_MAX_ROOT_FIELDS", default_value = "20",
+          value_parser = parse_limit)]
     pub max_root_fields: usize,
-    /// GRAPHQL_MAX_DOCUMENT_BYTES: size of the query text.
+    /// Size of the query text in bytes.
+    #[arg(long = "graphql-max-document-bytes", env = "GRAPHQL_MAX_DOCUMENT_BYTES", value_name = "GRAPHQL_MAX_DOCUMENT_BYTES",
+          default_value = "16384", value_parser = parse_limit)]
     pub max_document_bytes: usize,
-    /// GRAPHQL_MAX_TOKENS: lexical tokens in the query text.
+    /// Lexical tokens in the query text.
+    #[arg(long = "graphql-max-tokens", env = "GRAPHQL_MAX_TOKENS", value_name = "GRAPHQL_MAX_TOKENS", default_value = "2000",
+          value_parser = parse_limit)]
     pub max_tokens: usize,
-    /// GRAPHQL_MAX_BATCH: operations in one batched HTTP request.
+    /// Operations in one batched HTTP request.
+    #[arg(long = "graphql-max-batch", env = "GRAPHQL_MAX_BATCH", value_name = "GRAPHQL_MAX_BATCH", default_value = "10",
+          value_parser = parse_limit)]
     pub max_batch: usize,
-    /// GRAPHQL_INTROSPECTION: `__schema`/`__type` queries.
-    pub introspection: bool,
-    /// GRAPHQL_SUGGESTIONS: "did you mean ...?" in validation errors.
-    pub suggestions: bool,
+    /// `__schema`/`__type` queries. Default: on in development, off in production.
+    #[arg(long = "graphql-introspection", env = "GRAPHQL_INTROSPECTION", value_name = "GRAPHQL_INTROSPECTION", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub introspection: Option<bool>,
+    /// "Did you mean ...?" hints in validation errors. Default: as introspection.
+    #[arg(long = "graphql-suggestions", env = "GRAPHQL_SUGGESTIONS", value_name = "GRAPHQL_SUGGESTIONS", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub suggestions: Option<bool>,
 }
 
 /// Limits on the HTTP and WebSocket transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct HttpLimits {
-    /// HTTP_MAX_BODY_BYTES: larger bodies get 413.
+    /// Larger request bodies get 413.
+    #[arg(long = "http-max-body-bytes", env = "HTTP_MAX_BODY_BYTES", value_name = "HTTP_MAX_BODY_BYTES", default_value = "262144",
+          value_parser = parse_limit)]
     pub max_body_bytes: usize,
-    /// HTTP_REQUEST_TIMEOUT_SECS: a request running longer gets 503.
+    /// Seconds a /graphql request may take before it gets 503.
+    #[arg(long = "http-request-timeout-secs", env = "HTTP_REQUEST_TIMEOUT_SECS", value_name = "HTTP_REQUEST_TIMEOUT_SECS",
+          default_value = "30", value_parser = parse_secs)]
     pub request_timeout: Duration,
-    /// HTTP_MAX_CONCURRENT_REQUESTS: more at once are shed with 503.
+    /// /graphql requests served at once; more are shed with 503.
+    #[arg(long = "http-max-concurrent-requests", env = "HTTP_MAX_CONCURRENT_REQUESTS", value_name = "HTTP_MAX_CONCURRENT_REQUESTS",
+          default_value = "512", value_parser = parse_limit)]
     pub max_concurrent_requests: usize,
-    /// WS_INIT_TIMEOUT_SECS: a socket must send `connection_init` by then.
+    /// Seconds a WebSocket has to send connection_init (close 4408 after).
+    #[arg(long = "ws-init-timeout-secs", env = "WS_INIT_TIMEOUT_SECS", value_name = "WS_INIT_TIMEOUT_SECS", default_value = "10",
+          value_parser = parse_secs)]
     pub ws_init_timeout: Duration,
-    /// WS_MAX_SUBSCRIPTIONS: operations running at once on one socket.
+    /// Operations running at once on one WebSocket.
+    #[arg(long = "ws-max-subscriptions", env = "WS_MAX_SUBSCRIPTIONS", value_name = "WS_MAX_SUBSCRIPTIONS", default_value = "20",
+          value_parser = parse_limit)]
     pub ws_max_subscriptions: usize,
-    /// WS_KEEPALIVE_SECS: interval of server pings on idle sockets.
+    /// Seconds between server pings on a WebSocket; a peer silent for three
+    /// intervals is dropped.
+    #[arg(long = "ws-keepalive-secs", env = "WS_KEEPALIVE_SECS", value_name = "WS_KEEPALIVE_SECS", default_value = "30",
+          value_parser = parse_secs)]
     pub ws_keepalive: Duration,
 }
 
-impl Default for GraphqlLimits {
-    fn default() -> Self {
-        Self {
-            max_depth: 10,
-            max_complexity: 5000,
-            max_recursive_depth: 32,
-            max_directives: 10,
-            max_aliases: 30,
-            max_root_fields: 20,
-            max_document_bytes: 16 * 1024,
-            max_tokens: 2000,
-            max_batch: 10,
-            introspection: true,
-            suggestions: true,
-        }
-    }
+/// Trace export (builds with the `otlp` feature).
+#[derive(Debug, Clone, Args)]
+pub struct OtelSettings {
+    /// OTLP/HTTP collector base URL (/v1/traces is appended). Unset: no export.
+    #[arg(long = "otel-exporter-otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_ENDPOINT",
+          default_value = "", value_parser = parse_optional)]
+    pub endpoint: Optional,
+    /// Full traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
+    #[arg(long = "otel-exporter-otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+          default_value = "", value_parser = parse_optional)]
+    pub traces_endpoint: Optional,
+    /// Service name on exported spans.
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        value_name = "OTEL_SERVICE_NAME",
+        default_value = "todo-api"
+    )]
+    pub service_name: String,
 }
 
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 256 * 1024,
-            request_timeout: Duration::from_secs(30),
-            max_concurrent_requests: 512,
-            ws_init_timeout: Duration::from_secs(10),
-            ws_max_subscriptions: 20,
-            ws_keepalive: Duration::from_secs(30),
-        }
-    }
-}
+/// A text setting where empty means unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Optional(pub Option<String>);
 
 /// `CORS_ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,7 +263,7 @@ pub enum CorsOrigins {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {var}={value:?}: {reason}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    pub var: String,
     pub value: String,
     pub reason: String,
 }
@@ -151,158 +271,44 @@ pub struct ConfigError {
 impl Config {
     /// Loads `.env` if present, then reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        // A missing .env is normal; a malformed one is worth a warning only.
-        if let Err(err) = dotenvy::dotenv()
-            && !err.not_found()
-        {
-            eprintln!("warning: ignoring .env: {err}");
-        }
-        Self::from_lookup(|var| std::env::var(var).ok())
+        load_dotenv();
+        Self::try_parse_from(["api"]).map_err(|err| config_error(&Self::command(), &err))
     }
 
-    /// Builds a configuration from any variable source (tests pass a map).
+    /// Builds a configuration from any variable source (tests pass a map),
+    /// exactly as [`Config::from_env`] would from the environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &str| get(var).filter(|v| !v.trim().is_empty());
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError {
-                var: "DATABASE_URL",
-                value: redact(&database_url),
-                reason: "expected sqlite:PATH or postgres://USER@HOST/DB".into(),
-            });
-        }
-        let app_env = match get("APP_ENV")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("development" | "dev") => AppEnv::Development,
-            Some("production" | "prod") => AppEnv::Production,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "APP_ENV",
-                    value: other.into(),
-                    reason: "expected `development` or `production`".into(),
-                });
+        let command = Self::command();
+        let mut argv: Vec<OsString> = vec!["api".into()];
+        for arg in command.get_arguments() {
+            let (Some(var), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            if let Some(value) = var.to_str().and_then(&get) {
+                argv.push(format!("--{long}={value}").into());
             }
-        };
-        let open_by_default = app_env == AppEnv::Development;
-        let graphql_defaults = GraphqlLimits::default();
-        let introspection = parse_bool(&get, "GRAPHQL_INTROSPECTION", open_by_default)?;
-        let graphql_limits = GraphqlLimits {
-            max_depth: parse_limit(&get, "GRAPHQL_MAX_DEPTH", graphql_defaults.max_depth)?,
-            max_complexity: parse_limit(
-                &get,
-                "GRAPHQL_MAX_COMPLEXITY",
-                graphql_defaults.max_complexity,
-            )?,
-            max_recursive_depth: parse_limit(
-                &get,
-                "GRAPHQL_MAX_RECURSIVE_DEPTH",
-                graphql_defaults.max_recursive_depth,
-            )?,
-            max_directives: parse_limit(
-                &get,
-                "GRAPHQL_MAX_DIRECTIVES",
-                graphql_defaults.max_directives,
-            )?,
-            max_aliases: parse_limit(&get, "GRAPHQL_MAX_ALIASES", graphql_defaults.max_aliases)?,
-            max_root_fields: parse_limit(
-                &get,
-                "GRAPHQL_MAX_ROOT_FIELDS",
-                graphql_defaults.max_root_fields,
-            )?,
-            max_document_bytes: parse_limit(
-                &get,
-                "GRAPHQL_MAX_DOCUMENT_BYTES",
-                graphql_defaults.max_document_bytes,
-            )?,
-            max_tokens: parse_limit(&get, "GRAPHQL_MAX_TOKENS", graphql_defaults.max_tokens)?,
-            max_batch: parse_limit(&get, "GRAPHQL_MAX_BATCH", graphql_defaults.max_batch)?,
-            introspection,
-            suggestions: parse_bool(&get, "GRAPHQL_SUGGESTIONS", introspection)?,
-        };
-        let http_defaults = HttpLimits::default();
-        let http_limits = HttpLimits {
-            max_body_bytes: parse_limit(&get, "HTTP_MAX_BODY_BYTES", http_defaults.max_body_bytes)?,
-            request_timeout: parse_secs(
-                &get,
-                "HTTP_REQUEST_TIMEOUT_SECS",
-                http_defaults.request_timeout,
-            )?,
-            max_concurrent_requests: parse_limit(
-                &get,
-                "HTTP_MAX_CONCURRENT_REQUESTS",
-                http_defaults.max_concurrent_requests,
-            )?,
-            ws_init_timeout: parse_secs(
-                &get,
-                "WS_INIT_TIMEOUT_SECS",
-                http_defaults.ws_init_timeout,
-            )?,
-            ws_max_subscriptions: parse_limit(
-                &get,
-                "WS_MAX_SUBSCRIPTIONS",
-                http_defaults.ws_max_subscriptions,
-            )?,
-            ws_keepalive: parse_secs(&get, "WS_KEEPALIVE_SECS", http_defaults.ws_keepalive)?,
-        };
-        Ok(Self {
-            app_env,
-            graphql_limits,
-            http_limits,
-            shutdown_grace: parse_secs(&get, "SHUTDOWN_GRACE_SECS", Duration::from_secs(20))?,
-            database_url,
-            host: parse(&get, "HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
-            port: parse(&get, "PORT", 8080)?,
-            db_max_connections: match get("DB_MAX_CONNECTIONS") {
-                None => None,
-                Some(v) => Some(
-                    v.parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=1000).contains(n))
-                        .ok_or_else(|| ConfigError {
-                            var: "DB_MAX_CONNECTIONS",
-                            value: v.clone(),
-                            reason: "expected a whole number from 1 to 1000".into(),
-                        })?,
-                ),
-            },
-            db_connect_timeout: Duration::from_secs(parse(&get, "DB_CONNECT_TIMEOUT_SECS", 30)?),
-            auto_migrate: parse_bool(&get, "AUTO_MIGRATE", false)?,
-            log_format: match get("LOG_FORMAT").as_deref() {
-                None | Some("pretty") => LogFormat::Pretty,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
-                    return Err(ConfigError {
-                        var: "LOG_FORMAT",
-                        value: other.into(),
-                        reason: "expected `pretty` or `json`".into(),
-                    });
-                }
-            },
-            graphiql: parse_bool(&get, "GRAPHIQL", open_by_default)?,
-            graphiql_assets_url: match get("GRAPHIQL_ASSETS_URL") {
-                None => None,
-                Some(v) => Some(parse_assets_url(&v).map_err(|reason| ConfigError {
-                    var: "GRAPHIQL_ASSETS_URL",
-                    value: v.clone(),
-                    reason,
-                })?),
-            },
-            serve_example_app: parse_bool(&get, "SERVE_EXAMPLE_APP", false)?,
-            metrics_enabled: parse_bool(&get, "METRICS_ENABLED", true)?,
-            cors_allowed_origins: match get("CORS_ALLOWED_ORIGINS") {
-                None => CorsOrigins::None,
-                Some(v) => parse_origins(&v).map_err(|reason| ConfigError {
-                    var: "CORS_ALLOWED_ORIGINS",
-                    value: v.clone(),
-                    reason,
-                })?,
-            },
-        })
+        }
+        // Values come from `get` only: the environment is not read again.
+        let command = command.mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(argv)
+            .map_err(|err| config_error(&Self::command(), &err))?;
+        Self::from_arg_matches(&matches).map_err(|err| config_error(&Self::command(), &err))
+    }
+
+    /// Every variable with its default, in declaration order.
+    pub fn variables() -> Vec<(String, Option<String>)> {
+        Self::command()
+            .get_arguments()
+            .filter_map(|arg| {
+                let var = arg.get_env()?.to_string_lossy().into_owned();
+                let default = arg
+                    .get_default_values()
+                    .first()
+                    .map(|d| d.to_string_lossy().into_owned());
+                Some((var, default))
+            })
+            .collect()
     }
 
     pub fn listen_addr(&self) -> SocketAddr {
@@ -312,84 +318,128 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+
+    fn open_by_default(&self) -> bool {
+        self.app_env == AppEnv::Development
+    }
+
+    pub fn introspection(&self) -> bool {
+        self.graphql_limits
+            .introspection
+            .unwrap_or_else(|| self.open_by_default())
+    }
+
+    pub fn suggestions(&self) -> bool {
+        self.graphql_limits
+            .suggestions
+            .unwrap_or_else(|| self.introspection())
+    }
+
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql
+            .enabled
+            .unwrap_or_else(|| self.open_by_default())
+    }
 }
 
-fn parse<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: T,
-) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
-            var,
-            value: v.clone(),
-            reason: e.to_string(),
-        }),
+/// `.env` in the working directory, if there is one. A missing file is
+/// normal; a malformed one is worth a warning only.
+pub fn load_dotenv() {
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("warning: ignoring .env: {err}");
+    }
+}
+
+/// Turns clap's error about a value into one that names the variable;
+/// `None` for other errors (help, version, usage).
+pub fn describe_error(err: &clap::Error) -> Option<ConfigError> {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue | ErrorKind::NoEquals => {
+            Some(config_error(&Config::command(), err))
+        }
+        _ => None,
+    }
+}
+
+/// Turns clap's error into one that names the variable.
+fn config_error(command: &clap::Command, err: &clap::Error) -> ConfigError {
+    let context = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    // "--port <PORT>" → the argument whose long name that is.
+    let var = context(ContextKind::InvalidArg)
+        .and_then(|shown| {
+            let long = shown
+                .trim_start_matches("--")
+                .split([' ', '='])
+                .next()?
+                .to_owned();
+            command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long.as_str()))
+                .and_then(|a| a.get_env())
+                .map(|v| v.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "configuration".to_owned());
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    let value = if var == "DATABASE_URL" {
+        redact(&value)
+    } else {
+        value
+    };
+    // clap's own sentence, without its "error:" prefix and usage lines.
+    let reason = err.source().map(ToString::to_string).unwrap_or_else(|| {
+        let rendered = err.render().to_string();
+        rendered
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned()
+    });
+    ConfigError { var, value, reason }
+}
+
+fn parse_database_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(url.to_owned())
+    } else {
+        Err("expected sqlite:PATH or postgres://USER@HOST/DB".into())
     }
 }
 
 /// A positive whole number (a limit of 0 would refuse everything).
-fn parse_limit(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: usize,
-) -> Result<usize, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| ConfigError {
-                var,
-                value: v.clone(),
-                reason: "expected a whole number greater than 0".into(),
-            }),
-    }
+fn parse_limit(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "expected a whole number greater than 0".into())
 }
 
 /// Seconds, fractions allowed (`0.5`), greater than 0 and at most a day.
-fn parse_secs(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| *s > 0.0 && *s <= 86_400.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| ConfigError {
-                var,
-                value: v.clone(),
-                reason: "expected seconds greater than 0 (fractions allowed), at most 86400".into(),
-            }),
-    }
+fn parse_secs(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "expected seconds greater than 0 (fractions allowed), at most 86400".into())
 }
 
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(var).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(ConfigError {
-            var,
-            value: other.into(),
-            reason: "expected true or false".into(),
-        }),
-    }
+fn parse_optional(value: &str) -> Result<Optional, String> {
+    let value = value.trim();
+    Ok(Optional((!value.is_empty()).then(|| value.to_owned())))
 }
 
 /// A comma-separated list of exact origins, or `*` alone.
@@ -484,24 +534,28 @@ fn parse_origin(entry: &str) -> Result<String, String> {
 }
 
 /// `http(s)://host[:port][/path]` or an absolute path on this host (`/npm`);
-/// no query or fragment. Returned without the trailing slash.
-fn parse_assets_url(value: &str) -> Result<String, String> {
+/// no query or fragment. Kept without the trailing slash; empty is unset.
+fn parse_assets_url(value: &str) -> Result<AssetsUrl, String> {
     let url = value.trim().trim_end_matches('/');
     const EXPECTED: &str = "expected a base URL such as https://cdn.example.com/npm or /npm";
+    if url.is_empty() {
+        return Ok(AssetsUrl(None));
+    }
     if url.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'<>`?#\\".contains(c)) {
         return Err(format!("no spaces, quotes, query or fragment; {EXPECTED}"));
     }
     let host = match url.split_once("://") {
         Some(("http" | "https", rest)) => rest.split('/').next().unwrap_or_default(),
         Some(_) => return Err(format!("the scheme must be http or https; {EXPECTED}")),
-        None if url.starts_with('/') && !url.starts_with("//") => return Ok(url.to_owned()),
-        None if url.is_empty() => return Err(EXPECTED.into()),
+        None if url.starts_with('/') && !url.starts_with("//") => {
+            return Ok(AssetsUrl(Some(url.to_owned())));
+        }
         None => return Err(EXPECTED.into()),
     };
     if host.is_empty() || host.contains('@') {
         return Err(format!("a host is required and no user name; {EXPECTED}"));
     }
-    Ok(url.to_owned())
+    Ok(AssetsUrl(Some(url.to_owned())))
 }
 
 /// A database URL without its password, for messages and logs.
@@ -532,23 +586,45 @@ mod tests {
     }
 
     #[test]
+    fn the_declaration_is_consistent() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
     fn defaults_to_sqlite_on_localhost() {
         let c = config(&[]).unwrap();
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.listen_addr().to_string(), "127.0.0.1:8080");
         assert!(c.is_sqlite());
+        assert_eq!(c.db_connect_timeout, Duration::from_secs(30));
+        assert_eq!(c.graphql_limits.max_depth, 10);
+        assert_eq!(c.http_limits.max_body_bytes, 256 * 1024);
+        assert_eq!(c.otel.service_name, "todo-api");
+        assert_eq!(c.otel.endpoint, Optional(None));
     }
 
     #[test]
     fn errors_name_the_variable() {
         let err = config(&[("PORT", "eighty")]).unwrap_err();
         assert_eq!(err.var, "PORT");
-        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(err.value, "eighty");
+        let err = config(&[("DATABASE_URL", "mysql://u:secret@x")]).unwrap_err();
         assert_eq!(err.var, "DATABASE_URL");
+        assert!(!err.to_string().contains("secret"), "{err}");
         let err = config(&[("AUTO_MIGRATE", "maybe")]).unwrap_err();
-        assert!(err.to_string().contains("AUTO_MIGRATE"));
+        assert!(err.to_string().contains("AUTO_MIGRATE"), "{err}");
         let err = config(&[("DB_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(err.var, "DB_MAX_CONNECTIONS");
+        let err = config(&[("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(err.var, "LOG_FORMAT");
+    }
+
+    #[test]
+    fn blank_lists_are_empty_and_blank_numbers_are_errors() {
+        let c = config(&[("CORS_ALLOWED_ORIGINS", ""), ("GRAPHIQL_ASSETS_URL", " ")]).unwrap();
+        assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
+        assert_eq!(c.graphiql.assets_url, AssetsUrl(None));
+        assert_eq!(config(&[("PORT", "")]).unwrap_err().var, "PORT");
     }
 
     #[test]
@@ -556,7 +632,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
         assert!(!c.serve_example_app);
-        assert_eq!(c.graphiql_assets_url, None);
+        assert_eq!(c.graphiql.assets_url, AssetsUrl(None));
     }
 
     #[test]
@@ -598,7 +674,7 @@ mod tests {
 
     #[test]
     fn graphiql_assets_url_is_a_base_url() {
-        let url = |v: &str| config(&[("GRAPHIQL_ASSETS_URL", v)]).map(|c| c.graphiql_assets_url);
+        let url = |v: &str| config(&[("GRAPHIQL_ASSETS_URL", v)]).map(|c| c.graphiql.assets_url.0);
         assert_eq!(
             url("https://cdn.example.com/npm/").unwrap().as_deref(),
             Some("https://cdn.example.com/npm")
@@ -651,14 +727,18 @@ mod tests {
     #[test]
     fn production_closes_introspection_and_graphiql_unless_asked() {
         let dev = config(&[]).unwrap();
-        assert!(dev.graphiql && dev.graphql_limits.introspection && dev.graphql_limits.suggestions);
+        assert!(dev.graphiql_enabled() && dev.introspection() && dev.suggestions());
         let prod = config(&[("APP_ENV", "production")]).unwrap();
         assert_eq!(prod.app_env, AppEnv::Production);
-        assert!(!prod.graphiql && !prod.graphql_limits.introspection);
-        assert!(!prod.graphql_limits.suggestions);
+        assert!(!prod.graphiql_enabled() && !prod.introspection());
+        assert!(!prod.suggestions());
+        assert_eq!(
+            config(&[("APP_ENV", "PROD")]).unwrap().app_env,
+            AppEnv::Production
+        );
         let opened =
             config(&[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")]).unwrap();
-        assert!(opened.graphql_limits.introspection && opened.graphql_limits.suggestions);
+        assert!(opened.introspection() && opened.suggestions());
         assert_eq!(
             config(&[("APP_ENV", "staging")]).unwrap_err().var,
             "APP_ENV"
@@ -683,6 +763,49 @@ mod tests {
             ("SHUTDOWN_GRACE_SECS", "inf"),
         ] {
             assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_env_example() {
+        let example = include_str!("../../.env.example");
+        let documented: Vec<&str> = example
+            .lines()
+            .map(|line| line.trim_start_matches('#').trim_start())
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .collect();
+        let declared: Vec<String> = Config::variables().into_iter().map(|(v, _)| v).collect();
+        for var in &declared {
+            assert!(
+                documented.contains(&var.as_str()),
+                "{var} is read by the api but not in .env.example"
+            );
+        }
+        // Variables for other readers: docker compose, the build, the tests.
+        const NOT_THE_API: &[&str] = &[
+            "TODO_IMAGE",
+            "API_PORT",
+            "POSTGRES_IMAGE",
+            "POSTGRES_USER",
+            "POSTGRES_PASSWORD",
+            "POSTGRES_DB",
+            "COMPOSE_PROJECT_NAME",
+            "NPM_CONFIG_REGISTRY",
+            "GRAPHIQL_ASSETS_DIR",
+            "GRAPHIQL_ASSETS_REQUIRED",
+            "TEST_DATABASE_URL",
+        ];
+        for var in documented {
+            assert!(
+                declared.iter().any(|d| d == var) || NOT_THE_API.contains(&var),
+                "{var} is in .env.example but the api does not read it"
+            );
         }
     }
 

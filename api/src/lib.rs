@@ -12,18 +12,16 @@ pub mod server;
 pub mod service;
 pub mod telemetry;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::events::{EventBus, InProcessBus};
+use crate::events::InProcessBus;
 
-/// A ready-to-serve application: the router and the pool behind it.
+/// Everything the api serves, over a connected and migrated database.
 pub struct App {
     pub router: Router,
     pub db: DatabaseConnection,
@@ -32,57 +30,20 @@ pub struct App {
 }
 
 impl App {
-    /// Connects (waiting for the database), checks or applies migrations and
-    /// builds the router.
-    pub async fn build(config: &Config) -> Result<Self, db::StartupError> {
-        let db = db::connect_with_retry(config).await?;
-        db::prepare_schema(&db, config).await?;
-        Ok(Self::with_database(
-            config,
-            db,
-            Arc::new(InProcessBus::default()),
-        ))
-    }
-
-    pub fn with_database(
-        config: &Config,
-        db: DatabaseConnection,
-        events: Arc<dyn EventBus>,
-    ) -> Self {
-        let schema = graphql::build_schema(db.clone(), events, &config.graphql_limits);
+    pub fn new(config: Arc<Config>, db: DatabaseConnection) -> Self {
+        let schema = graphql::build_schema(db.clone(), Arc::new(InProcessBus::default()), &config);
         let shutdown = CancellationToken::new();
         let state = http::AppState {
-            graphql_limits: config.graphql_limits.clone(),
-            http_limits: config.http_limits.clone(),
-            shutdown: shutdown.clone(),
             sdl: schema.sdl().into(),
             schema,
             db: db.clone(),
-            graphiql: config.graphiql,
-            graphiql_assets_url: config.graphiql_assets_url.as_deref().map(Into::into),
-            serve_example_app: config.serve_example_app,
-            cors_allowed_origins: config.cors_allowed_origins.clone(),
-            metrics_enabled: config.metrics_enabled,
+            shutdown: shutdown.clone(),
+            config,
         };
         Self {
-            router: http::router(state),
+            router: http::router(Arc::new(state)),
             db,
             shutdown,
         }
-    }
-
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let token = self.shutdown.clone();
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                token.cancel();
-            })
-            .await
     }
 }

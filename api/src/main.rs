@@ -1,4 +1,5 @@
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use api::config::Config;
@@ -13,7 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// GraphQL to-do service.
+/// GraphQL to-do service. Every setting is an environment variable (also
+/// read from `.env`); `api serve --help` lists them with their defaults.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -24,16 +26,34 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve,
+    Serve(Box<Config>),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
     /// Exit 0 if the configured server answers /healthz, 1 otherwise
     /// (for container health checks: the image has no curl).
-    Healthcheck,
+    Healthcheck(Box<Config>),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before the environment is read, and before any thread exists.
+    api::config::load_dotenv();
+    let command = match Cli::try_parse().map(|cli| cli.command) {
+        Ok(Some(command)) => command,
+        Ok(None) => match Config::from_env() {
+            Ok(config) => Command::Serve(Box::new(config)),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(err) => match api::config::describe_error(&err) {
+            Some(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+            None => err.exit(),
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,27 +64,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run(cli));
+    let code = runtime.block_on(run(command));
     // Whatever outlived the shutdown grace period is dropped, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(250));
     code
 }
 
-async fn run(cli: Cli) -> ExitCode {
-    match cli.command.unwrap_or(Command::Serve) {
+async fn run(command: Command) -> ExitCode {
+    match command {
         Command::Schema => {
             print!("{}", api::graphql::sdl());
             ExitCode::SUCCESS
         }
-        Command::Healthcheck => match Config::from_env() {
-            Ok(config) if healthcheck(&config).await => ExitCode::SUCCESS,
-            Ok(_) => ExitCode::FAILURE,
-            Err(err) => {
-                eprintln!("{err}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Serve => match serve().await {
+        Command::Healthcheck(config) if healthcheck(&config).await => ExitCode::SUCCESS,
+        Command::Healthcheck(_) => ExitCode::FAILURE,
+        Command::Serve(config) => match serve(Arc::new(*config)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!("{err}");
@@ -77,9 +91,8 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// Listens first (so `/healthz` and `/readyz` answer while the database is
 /// awaited), then serves until SIGTERM or SIGINT.
-async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::from_env()?;
-    let _telemetry = telemetry::init(config.log_format);
+async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
+    let _telemetry = telemetry::init(&config);
     // Before anything slow: a signal during start must stop us cleanly.
     let signals = ShutdownSignals::install()?;
     tracing::info!(
@@ -90,7 +103,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {} (HOST/PORT): {e}", config.listen_addr()))?;
     tracing::info!(address = %config.listen_addr(), "listening");
-    api::server::run(&config, listener, signals.recv()).await?;
+    api::server::run(config, listener, signals.recv()).await?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::Listener;
+use sea_orm::DatabaseConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,7 +30,6 @@ use tower::ServiceExt;
 use crate::App;
 use crate::config::Config;
 use crate::db;
-use crate::events::InProcessBus;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +48,20 @@ pub enum RunError {
 /// Serves on `listener` at once, connects and migrates, serves the API until
 /// `signal` resolves, then shuts down within `config.shutdown_grace`.
 pub async fn run(
-    config: &Config,
+    config: Arc<Config>,
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    run_with(config, listener, signal, |_| {}).await
+}
+
+/// [`run`], with a look at the database pool once it is connected (tests
+/// log its statements and share it to arrange data).
+pub async fn run_with(
+    config: Arc<Config>,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send + 'static,
+    on_connected: impl FnOnce(&mut DatabaseConnection) + Send,
 ) -> Result<(), RunError> {
     let stopping = CancellationToken::new();
     tokio::spawn({
@@ -77,7 +88,7 @@ pub async fn run(
     );
 
     let started = tokio::select! {
-        started = start(config, &gate) => Some(started),
+        started = start(&config, &gate, on_connected) => Some(started),
         () = stopping.cancelled() => None,
     };
     let app = match started {
@@ -114,16 +125,17 @@ pub async fn run(
 
 /// Connects (retrying), migrates and builds the app, telling `/readyz` what
 /// it is waiting for.
-async fn start(config: &Config, gate: &Gate) -> Result<App, db::StartupError> {
+async fn start(
+    config: &Arc<Config>,
+    gate: &Gate,
+    on_connected: impl FnOnce(&mut DatabaseConnection),
+) -> Result<App, db::StartupError> {
     gate.set_phase(Phase::Connecting);
-    let db = db::connect_with_retry(config).await?;
+    let mut db = db::connect_with_retry(config).await?;
+    on_connected(&mut db);
     gate.set_phase(Phase::Migrating);
     db::prepare_schema(&db, config).await?;
-    Ok(App::with_database(
-        config,
-        db,
-        Arc::new(InProcessBus::default()),
-    ))
+    Ok(App::new(config.clone(), db))
 }
 
 /// Waits, up to `grace`, for the server to stop accepting and finish its

@@ -11,40 +11,34 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogFormat;
-
-const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
-
-/// The service name exported spans carry unless `OTEL_SERVICE_NAME` is set.
-pub const DEFAULT_SERVICE_NAME: &str = "todo-api";
+use crate::config::{Config, LogFormat};
 
 /// How to set telemetry up.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub log_filter: String,
     pub log_format: LogFormat,
     /// OTLP/HTTP base URL (`/v1/traces` is appended), as
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` gives it. Only used with `otlp`.
     pub otlp_endpoint: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set: the exporter reads it.
-    pub otlp_traces_endpoint_set: bool,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full traces URL; wins.
+    pub otlp_traces_endpoint: Option<String>,
     pub service_name: String,
 }
 
 impl Settings {
-    /// `LOG_FORMAT` from the configuration, the rest from the environment.
-    pub fn from_env(log_format: LogFormat) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    pub fn from_config(config: &Config) -> Self {
         Self {
-            log_format,
-            otlp_endpoint: var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            otlp_traces_endpoint_set: var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some(),
-            service_name: var("OTEL_SERVICE_NAME")
-                .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned()),
+            log_filter: config.log_filter.clone(),
+            log_format: config.log_format,
+            otlp_endpoint: config.otel.endpoint.0.clone(),
+            otlp_traces_endpoint: config.otel.traces_endpoint.0.clone(),
+            service_name: config.otel.service_name.clone(),
         }
     }
 
     fn wants_otlp(&self) -> bool {
-        self.otlp_endpoint.is_some() || self.otlp_traces_endpoint_set
+        self.otlp_endpoint.is_some() || self.otlp_traces_endpoint.is_some()
     }
 }
 
@@ -88,15 +82,20 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the process-wide subscriber from `LOG_FORMAT` and the
-/// environment. A second call (tests) keeps the first subscriber.
-pub fn init(format: LogFormat) -> TelemetryGuard {
-    init_with(Settings::from_env(format))
+/// Installs the process-wide subscriber as configured. A second call
+/// (tests) keeps the first subscriber.
+pub fn init(config: &Config) -> TelemetryGuard {
+    init_with(Settings::from_config(config))
 }
 
 pub fn init_with(settings: Settings) -> TelemetryGuard {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|err| {
+        eprintln!(
+            "warning: RUST_LOG={:?} is not a valid filter ({err}); using the default",
+            settings.log_filter
+        );
+        EnvFilter::new(crate::config::DEFAULT_LOG_FILTER)
+    });
     let fmt = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -162,11 +161,10 @@ mod otlp {
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary);
-        // A programmatic endpoint is used as is; the per-signal variable, if
-        // set, wins and is read by the exporter itself.
-        if !settings.otlp_traces_endpoint_set
-            && let Some(base) = &settings.otlp_endpoint
-        {
+        // The per-signal URL is used as is; the base URL gets the path.
+        if let Some(url) = &settings.otlp_traces_endpoint {
+            exporter = exporter.with_endpoint(url.clone());
+        } else if let Some(base) = &settings.otlp_endpoint {
             exporter = exporter.with_endpoint(format!("{}/v1/traces", base.trim_end_matches('/')));
         }
         let exporter = exporter.build()?;

@@ -68,9 +68,10 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn spans_are_exported_over_otlp_http() {
     let (endpoint, received) = receiver().await;
     let telemetry = init_with(Settings {
+        log_filter: api::config::DEFAULT_LOG_FILTER.into(),
         log_format: LogFormat::Pretty,
         otlp_endpoint: Some(endpoint),
-        otlp_traces_endpoint_set: false,
+        otlp_traces_endpoint: None,
         service_name: "todo-api-otlp-test".into(),
     });
     assert!(telemetry.exporting(), "the OTLP exporter is installed");

@@ -40,7 +40,13 @@ pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
     error
 }
 
-pub struct Limits(pub Arc<GraphqlLimits>);
+/// The limits, with introspection resolved from `APP_ENV`.
+pub struct Settings {
+    pub limits: GraphqlLimits,
+    pub introspection: bool,
+}
+
+pub struct Limits(pub Arc<Settings>);
 
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
@@ -53,7 +59,7 @@ impl ExtensionFactory for Limits {
 
 /// One per request.
 struct LimitsExtension {
-    limits: Arc<GraphqlLimits>,
+    limits: Arc<Settings>,
     /// Where the document passes a variable as an argument: a validation
     /// error there is about the variable's value, i.e. the client's input.
     variable_arguments: Mutex<HashSet<Pos>>,
@@ -68,7 +74,7 @@ impl Extension for LimitsExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let limits = &self.limits;
+        let limits = &self.limits.limits;
         let bytes = request.query.len();
         if bytes > limits.max_document_bytes {
             return Err(limit_error(
@@ -147,14 +153,14 @@ impl Extension for LimitsExtension {
                         format!(
                             "the query is too complex: at most {} is allowed (a connection \
                              costs its page size times what it selects)",
-                            self.limits.max_complexity
+                            self.limits.limits.max_complexity
                         ),
                     ),
                     "Query is nested too deep." => limit_error(
                         "depth",
                         format!(
                             "the query is nested too deep: at most {} levels are allowed",
-                            self.limits.max_depth
+                            self.limits.limits.max_depth
                         ),
                     ),
                     _ if about_variables && is_value_error(&error.message) => {
@@ -169,7 +175,7 @@ impl Extension for LimitsExtension {
 
 impl LimitsExtension {
     fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
-        let limits = &self.limits;
+        let limits = &self.limits.limits;
         let aliases = count_aliases(document);
         if aliases > limits.max_aliases {
             return Err(limit_error(
@@ -192,7 +198,7 @@ impl LimitsExtension {
                     ),
                 ));
             }
-            if root.introspection && !limits.introspection {
+            if root.introspection && !self.limits.introspection {
                 let mut error = ServerError::new("introspection is disabled on this server", None);
                 error
                     .extensions

@@ -56,24 +56,28 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 pub fn build_schema(
     db: DatabaseConnection,
     events: Arc<dyn EventBus>,
-    limits: &crate::config::GraphqlLimits,
+    config: &crate::config::Config,
 ) -> AppSchema {
+    let limits = &config.graphql_limits;
     let mut builder = builder()
         .data(loaders::Loaders::shared(&db))
         .data(ServiceState { db, events })
         // Outermost: sees the final error codes (metrics and the operation span).
         .extension(crate::metrics::GraphqlMetrics)
         .extension(ErrorCodes)
-        .extension(limits::Limits(Arc::new(limits.clone())))
+        .extension(limits::Limits(Arc::new(limits::Settings {
+            limits: limits.clone(),
+            introspection: config.introspection(),
+        })))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
         .limit_directives(limits.max_directives);
-    if !limits.introspection {
+    if !config.introspection() {
         // Our extension answers `__schema`/`__type` with a clear error first.
         builder = builder.disable_introspection();
     }
-    if !limits.suggestions {
+    if !config.suggestions() {
         builder = builder.disable_suggestions();
     }
     builder.finish()

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::SharedState;
 
 /// One file of a pinned npm package.
 pub struct Asset {
@@ -152,11 +152,11 @@ query Tasks {
 
 /// `GET /graphiql/<package>@<version>/<file>`: an embedded file.
 pub async fn serve_asset(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !state.graphiql {
+    if !state.config.graphiql_enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
     let found = ASSETS.iter().find_map(|a| {

@@ -14,7 +14,7 @@ use axum::routing::{MethodRouter, get};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
-use super::AppState;
+use super::SharedState;
 use crate::config::HttpLimits;
 use crate::graphql::loaders::Loaders;
 
@@ -23,7 +23,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `/graphql` with its transport limits. Only this route is limited: health
 /// probes and metrics must answer even when the api sheds load.
-pub fn route(limits: &HttpLimits) -> MethodRouter<AppState> {
+pub fn route(limits: &HttpLimits) -> MethodRouter<SharedState> {
     let limited = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
@@ -58,7 +58,7 @@ async fn overloaded(error: tower::BoxError) -> Response {
 }
 
 pub async fn post(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -77,7 +77,7 @@ pub async fn post(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let message = format!(
                 "the request body is larger than {} bytes",
-                state.http_limits.max_body_bytes
+                state.config.http_limits.max_body_bytes
             );
             return http_error(StatusCode::PAYLOAD_TOO_LARGE, media, &message);
         }
@@ -85,7 +85,7 @@ pub async fn post(
             return http_error(StatusCode::BAD_REQUEST, media, &rejection.body_text());
         }
     };
-    let batch = match parse_body(&body, state.graphql_limits.max_batch) {
+    let batch = match parse_body(&body, state.config.graphql_limits.max_batch) {
         Ok(batch) => batch,
         Err(BodyError::Invalid(message)) => {
             return http_error(StatusCode::BAD_REQUEST, media, &message);
@@ -104,7 +104,7 @@ pub async fn post(
 }
 
 pub async fn get_or_websocket(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     request: axum::extract::Request,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
@@ -130,7 +130,7 @@ pub async fn get_or_websocket(
     execute(&state, BatchRequest::Single(request), media).await
 }
 
-async fn websocket(state: AppState, parts: &mut axum::http::request::Parts) -> Response {
+async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -> Response {
     let Some(protocol) = super::websocket::negotiate(&parts.headers) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -142,12 +142,9 @@ async fn websocket(state: AppState, parts: &mut axum::http::request::Parts) -> R
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let AppState {
-        schema,
-        http_limits,
-        shutdown,
-        ..
-    } = state;
+    let schema = state.schema.clone();
+    let http_limits = state.config.http_limits.clone();
+    let shutdown = state.shutdown.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -289,7 +286,7 @@ fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> 
     }
 }
 
-async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> Response {
+async fn execute(state: &SharedState, batch: BatchRequest, media: &'static str) -> Response {
     // Each operation gets its own caching loaders: rows are loaded once per
     // request and never served to another.
     let with_loaders = |request: Request| request.data(Loaders::per_request(&state.db));
@@ -327,7 +324,7 @@ async fn execute(state: &AppState, batch: BatchRequest, media: &'static str) -> 
 
 /// A batch runs one operation after the other, as written: a query after a
 /// mutation in the same batch sees what the mutation did.
-async fn execute_in_order(state: &AppState, batch: BatchRequest) -> BatchResponse {
+async fn execute_in_order(state: &SharedState, batch: BatchRequest) -> BatchResponse {
     match batch {
         BatchRequest::Single(request) => BatchResponse::Single(state.schema.execute(request).await),
         BatchRequest::Batch(requests) => {

@@ -6,6 +6,7 @@ pub mod graphiql;
 mod graphql;
 mod websocket;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,49 +20,43 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use crate::config::Config;
 use crate::graphql::AppSchema;
 
-#[derive(Clone)]
+/// What every handler shares, built once (handlers get it by `Arc`).
 pub struct AppState {
+    pub config: Arc<Config>,
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     /// The SDL, rendered once.
-    pub sdl: std::sync::Arc<str>,
-    pub graphiql: bool,
-    /// GRAPHIQL_ASSETS_URL: load GraphiQL's files from there.
-    pub graphiql_assets_url: Option<std::sync::Arc<str>>,
-    /// SERVE_EXAMPLE_APP: the example front-end under `/app/`.
-    pub serve_example_app: bool,
-    /// CORS_ALLOWED_ORIGINS.
-    pub cors_allowed_origins: crate::config::CorsOrigins,
-    pub graphql_limits: crate::config::GraphqlLimits,
-    pub http_limits: crate::config::HttpLimits,
+    pub sdl: Arc<str>,
     /// Cancelled when shutdown begins: long-lived sockets close themselves.
     pub shutdown: tokio_util::sync::CancellationToken,
-    /// METRICS_ENABLED: serve `GET /metrics`.
-    pub metrics_enabled: bool,
 }
 
-pub fn router(state: AppState) -> Router {
+pub type SharedState = Arc<AppState>;
+
+pub fn router(state: SharedState) -> Router {
+    let config = state.config.clone();
     let mut router = Router::new()
         .route("/", get(graphiql))
         .route(
             &format!("{}/{{*path}}", graphiql::ROUTE),
             get(graphiql::serve_asset),
         )
-        .route("/graphql", graphql::route(&state.http_limits))
+        .route("/graphql", graphql::route(&config.http_limits))
         .route("/schema.graphql", get(schema_sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
-    if state.serve_example_app {
+    if config.serve_example_app {
         router = router.merge(example_app::routes());
     }
-    if state.metrics_enabled
+    if config.metrics_enabled
         && let Some(handle) = crate::metrics::install()
     {
         router = router.route(
             "/metrics",
-            get(move |State(state): State<AppState>| async move {
+            get(move |State(state): State<SharedState>| async move {
                 (
                     [(
                         header::CONTENT_TYPE,
@@ -74,11 +69,11 @@ pub fn router(state: AppState) -> Router {
     }
     // Browsers apply no CORS to WebSockets: the same origins, checked here.
     router = router.layer(axum::middleware::from_fn_with_state(
-        state.cors_allowed_origins.clone(),
+        config.cors_allowed_origins.clone(),
         cors::websocket_origin,
     ));
     // Inside the trace layer, so that preflights are traced too.
-    if let Some(cors) = cors::layer(&state.cors_allowed_origins) {
+    if let Some(cors) = cors::layer(&config.cors_allowed_origins) {
         router = router.layer(cors);
     }
     // Outermost last: a sane request id first, then the span that carries
@@ -164,14 +159,14 @@ async fn track_in_flight(request: Request, next: Next) -> Response {
     response
 }
 
-async fn graphiql(State(state): State<AppState>) -> Response {
-    if !state.graphiql {
+async fn graphiql(State(state): State<SharedState>) -> Response {
+    if !state.config.graphiql_enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    graphiql::page_response(state.graphiql_assets_url.as_deref())
+    graphiql::page_response(state.config.graphiql.assets_url.0.as_deref())
 }
 
-async fn schema_sdl(State(state): State<AppState>) -> Response {
+async fn schema_sdl(State(state): State<SharedState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         state.sdl.to_string(),
@@ -179,7 +174,7 @@ async fn schema_sdl(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<SharedState>) -> Response {
     if crate::db::is_ready(&state.db).await {
         (StatusCode::OK, "ready").into_response()
     } else {

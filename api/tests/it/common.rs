@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use api::App;
 use api::config::Config;
-use api::events::InProcessBus;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -130,6 +128,20 @@ pub fn config_with(db: &TestDb, vars: &[(&str, &str)]) -> Config {
     .expect("test config")
 }
 
+/// Polls `/readyz` as a load balancer would, for up to 10 s.
+pub async fn wait_until_ready(addr: SocketAddr) {
+    let client = reqwest::Client::new();
+    for _ in 0..1000 {
+        if let Ok(response) = client.get(format!("http://{addr}/readyz")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the server at {addr} did not become ready");
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -149,33 +161,34 @@ impl TestApp {
     }
 
     /// A server with some configuration variables set, e.g.
-    /// `&[("GRAPHQL_MAX_DEPTH", "3")]`.
+    /// `&[("GRAPHQL_MAX_DEPTH", "3")]`, started as the binary starts it
+    /// (`api::server::run`), ready when this returns.
     pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
         let test_db = TestDb::new(backend).await;
-        let config = config_with(&test_db, vars);
-        let mut db = api::db::connect_with_retry(&config).await.expect("connect");
-        api::db::prepare_schema(&db, &config)
-            .await
-            .expect("migrate");
+        let config = Arc::new(config_with(&test_db, vars));
         let statements = Arc::new(Mutex::new(Vec::new()));
         let log = statements.clone();
-        db.set_metric_callback(move |info| {
-            if let Ok(mut log) = log.lock() {
-                log.push(info.statement.sql.clone());
-            }
-        });
-        let app = App::with_database(&config, db.clone(), Arc::new(InProcessBus::default()));
+        let (connected, pool) = oneshot::channel();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            app.serve(listener, async {
+            let stop = async {
                 let _ = rx.await;
+            };
+            api::server::run_with(config, listener, stop, move |db| {
+                db.set_metric_callback(move |info| {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(info.statement.sql.clone());
+                    }
+                });
+                let _ = connected.send(db.clone());
             })
             .await
             .expect("serve");
         });
-        Self {
+        let db = pool.await.expect("the server connected to its database");
+        let app = Self {
             addr,
             client: reqwest::Client::new(),
             db,
@@ -183,7 +196,9 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             _test_db: test_db,
-        }
+        };
+        wait_until_ready(addr).await;
+        app
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,9 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use api::App;
 use api::config::Config;
-use api::events::InProcessBus;
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -33,15 +31,14 @@ pub(crate) async fn serve(vars: &[(&str, &str)]) -> SocketAddr {
         _ => vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()),
     })
     .expect("test config");
-    let db = sea_orm::Database::connect("sqlite::memory:")
-        .await
-        .expect("in-memory SQLite");
-    let app = App::with_database(&config, db, Arc::new(InProcessBus::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let _ = app.serve(listener, std::future::pending()).await;
-    });
+    tokio::spawn(api::server::run(
+        Arc::new(config),
+        listener,
+        std::future::pending(),
+    ));
+    crate::common::wait_until_ready(addr).await;
     addr
 }
 

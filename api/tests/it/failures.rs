@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use api::App;
 use api::config::Config;
-use api::events::InProcessBus;
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -57,18 +55,15 @@ async fn losing_the_database_fails_fast_and_recovers_without_losing_acknowledged
         .await
         .expect("create database");
     admin.close().await.ok();
-    let config = config(&cluster.url("todo"));
-    let db = api::db::connect_with_retry(&config).await.expect("connect");
-    api::db::prepare_schema(&db, &config)
-        .await
-        .expect("migrate");
-    let app = App::with_database(&config, db, Arc::new(InProcessBus::default()));
+    let config = Arc::new(config(&cluster.url("todo")));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
+    let server = tokio::spawn(api::server::run(config, listener, async {
         let _ = stopped.await;
     }));
+    crate::common::wait_until_ready(addr).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -1,11 +1,15 @@
 //! Migrations go up, down and up again on both backends, and the api refuses
 //! to serve PostgreSQL with a schema that is behind.
 
-use api::App;
+use std::sync::Arc;
+use std::time::Duration;
+
 use api::config::Config;
 use api::db::StartupError;
+use api::server::RunError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::net::TcpListener;
 
 use crate::common::{Backend, TestDb};
 
@@ -66,33 +70,55 @@ fn config(url: &str, auto_migrate: bool) -> Config {
     .unwrap()
 }
 
-#[tokio::test]
+/// Starts the server as the binary does and stops it as soon as it is
+/// ready (or returns why it could not start).
+async fn start_and_stop(config: Config) -> Result<(), RunError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let ready = async move {
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    api::server::run(Arc::new(config), listener, ready).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_behind_schema_refuses_to_start_unless_auto_migrate() {
     let test_db = TestDb::new(Backend::Postgres).await;
-    let err = match App::build(&config(&test_db.url, false)).await {
-        Err(err) => err,
-        Ok(_) => panic!("started on an unmigrated database"),
-    };
+    let err = start_and_stop(config(&test_db.url, false))
+        .await
+        .expect_err("started on an unmigrated database");
     assert!(
-        matches!(err, StartupError::SchemaBehind { pending: 1 }),
+        matches!(
+            err,
+            RunError::Startup(StartupError::SchemaBehind { pending: 1 })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("migration up"), "{err}");
 
-    let app = App::build(&config(&test_db.url, true))
+    start_and_stop(config(&test_db.url, true))
         .await
         .expect("auto-migrated start");
-    assert!(tables_exist(&app.db).await);
-    app.db.close().await.ok();
+    let db = test_db.connect().await;
+    assert!(tables_exist(&db).await);
+    db.close().await.ok();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_is_created_and_migrated_at_start() {
     let test_db = TestDb::new(Backend::Sqlite).await;
-    let app = App::build(&config(&test_db.url, false))
+    start_and_stop(config(&test_db.url, false))
         .await
         .expect("start");
-    assert!(tables_exist(&app.db).await);
+    assert!(tables_exist(&test_db.connect().await).await);
 }
 
 #[tokio::test]
@@ -104,9 +130,11 @@ async fn unreachable_database_fails_after_the_deadline() {
         _ => None,
     })
     .unwrap();
-    let err = match App::build(&config).await {
-        Err(err) => err,
-        Ok(_) => panic!("connected to nothing"),
-    };
-    assert!(matches!(err, StartupError::Unreachable { .. }), "{err}");
+    let err = start_and_stop(config)
+        .await
+        .expect_err("connected to nothing");
+    assert!(
+        matches!(err, RunError::Startup(StartupError::Unreachable { .. })),
+        "{err}"
+    );
 }

@@ -1,4 +1,4 @@
-//! F: the api's own router and GraphQL schema (`api::App::with_database`),
+//! F: the api's own router and GraphQL schema (`api::App::new`),
 //! over a sea-orm connection that answers every SQL statement from memory, so
 //! what is left is the cost of the server itself.
 //!
@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use api::App;
-use api::events::InProcessBus;
 use axum::routing::get;
 use bench::Scenario;
 use sea_orm::sqlx::postgres::PgRow;
@@ -165,7 +164,7 @@ async fn run() -> Result<(), String> {
     let url = std::env::var("DATABASE_URL")
         .map_err(|_| "set DATABASE_URL to the seeded PostgreSQL database")?;
     let config = bench::config(&url)?;
-    let _telemetry = api::telemetry::init(config.log_format);
+    let _telemetry = api::telemetry::init(&config);
 
     // Record: the statements of every read request, then their rows.
     let mut db = api::db::connect_with_retry(&config)
@@ -178,7 +177,7 @@ async fn run() -> Result<(), String> {
             log.push(info.statement.clone());
         }
     });
-    let app = App::with_database(&config, db.clone(), Arc::new(InProcessBus::default()));
+    let app = App::new(Arc::new(config.clone()), db.clone());
     let requests = read_requests();
     let mut per_scenario: Vec<(Scenario, u64, usize)> = Vec::new();
     let mut statements = Vec::new();
@@ -240,7 +239,7 @@ async fn run() -> Result<(), String> {
         rows: Arc::new(rows),
         stats: stats.clone(),
     });
-    let app = App::with_database(&config, db, Arc::new(InProcessBus::default()));
+    let app = App::new(Arc::new(config.clone()), db);
     for (scenario, body) in &requests {
         bench::post(&app.router, body.clone())
             .await

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api::App;
-use api::events::InProcessBus;
 use bench::{PGBENCH_PICK_TASK, PGBENCH_TASK_ID, Scenario, hot_task, task_id};
 use sea_orm::{DbBackend, Statement, Value};
 
@@ -156,7 +155,7 @@ async fn statements(url: &str, sql_dir: Option<&str>) -> Result<(), String> {
         }
     });
     let backend = db.get_database_backend();
-    let app = App::with_database(&config, db, Arc::new(InProcessBus::default()));
+    let app = App::new(Arc::new(config.clone()), db);
     println!("scenario\tstatements_per_request");
     for scenario in Scenario::ALL {
         let mut total = 0;
