@@ -7,7 +7,7 @@
 // (on by default) wants every list in the schema to be a list of edges. That is
 // not part of the Relay connection spec, and this schema has lists on purpose
 // (run with RELAY_STRICT=1 to see them): the `nodes` shortcut beside `edges` on
-// CategoryConnection and TaskConnection, QueryRoot.nodes(ids:), Task.categories
+// CategoryConnection and TaskConnection, Query.nodes(ids:), Task.categories
 // (a small, bounded set), and the payload lists
 // DeleteTaskPayload.deletedTaskIds, DeleteCompletedTasksPayload.deletedTaskIds and
 // SetTasksDonePayload.tasks.

@@ -34,7 +34,7 @@ impl App {
         let schema = graphql::build_schema(db.clone(), Arc::new(InProcessBus::default()), &config);
         let shutdown = CancellationToken::new();
         let state = http::AppState {
-            sdl: schema.sdl().into(),
+            sdl: graphql::sdl_of(&schema).into(),
             schema,
             db: db.clone(),
             shutdown: shutdown.clone(),

@@ -1,14 +1,18 @@
 //! The GraphQL schema: one module per resource, merged into the roots.
 
+mod connection;
 mod errors;
 pub mod ids;
+mod inputs;
 pub mod limits;
 pub mod loaders;
 mod mutation;
+mod objects;
 mod prefetch;
 mod query;
+mod scalars;
 mod subscription;
-pub mod types;
+mod types;
 
 use std::sync::Arc;
 
@@ -17,11 +21,11 @@ use sea_orm::DatabaseConnection;
 
 use crate::events::EventBus;
 pub use errors::ErrorCodes;
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
-pub use subscription::SubscriptionRoot;
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What every resolver can reach.
 pub struct ServiceState {
@@ -44,12 +48,8 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ServiceS
 }
 
 /// The roots, before any data is attached.
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot,
-    )
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 /// Builds the schema over a database and an event bus.
@@ -85,5 +85,10 @@ pub fn build_schema(
 
 /// The schema's SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    sdl_of(&builder().finish())
+}
+
+/// A schema's SDL, with `@specifiedBy` on custom scalars.
+pub fn sdl_of(schema: &AppSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -1,17 +1,18 @@
 use async_graphql::{
     Context, ID, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject,
 };
-use chrono::{DateTime, Utc};
 
 use super::ids::{self, NodeKind};
+use super::inputs::{clearable, not_null};
+use super::objects::{Category, Priority, Task};
+use super::scalars::DateTime;
 use super::state;
-use super::types::{Category, Priority, Task, clearable, not_null};
 use crate::events::TaskEvent;
 use crate::service::categories as category_service;
 use crate::service::tasks::{self as task_service, NewTask, TaskPatch};
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(TaskMutation, CategoryMutation);
+pub struct Mutation(TaskMutation, CategoryMutation);
 
 #[derive(InputObject)]
 pub struct CreateTaskInput {
@@ -19,8 +20,8 @@ pub struct CreateTaskInput {
     /// 1 to 1000 characters after trimming.
     pub description: String,
     pub priority: Option<Priority>,
-    pub start_at: Option<DateTime<Utc>>,
-    pub due_at: Option<DateTime<Utc>>,
+    pub start_at: Option<DateTime>,
+    pub due_at: Option<DateTime>,
     pub parent_id: Option<ID>,
     pub category_ids: Option<Vec<ID>>,
 }
@@ -40,8 +41,8 @@ pub struct UpdateTaskInput {
     pub expected_version: Option<i32>,
     pub description: MaybeUndefined<String>,
     pub priority: MaybeUndefined<Priority>,
-    pub start_at: MaybeUndefined<DateTime<Utc>>,
-    pub due_at: MaybeUndefined<DateTime<Utc>>,
+    pub start_at: MaybeUndefined<DateTime>,
+    pub due_at: MaybeUndefined<DateTime>,
     pub done: MaybeUndefined<bool>,
     /// Null makes the task top-level.
     pub parent_id: MaybeUndefined<ID>,
@@ -136,8 +137,8 @@ impl TaskMutation {
         let new = NewTask {
             description: input.description,
             priority: input.priority.map(Into::into),
-            start_at: input.start_at,
-            due_at: input.due_at,
+            start_at: input.start_at.map(Into::into),
+            due_at: input.due_at.map(Into::into),
             parent_id: input
                 .parent_id
                 .map(|id| ids::decode(&id, NodeKind::Task, "parentId"))
@@ -167,8 +168,8 @@ impl TaskMutation {
             expected_version: input.expected_version,
             description: not_null(input.description, "description")?,
             priority: not_null(input.priority, "priority")?.map(Into::into),
-            start_at: clearable(input.start_at),
-            due_at: clearable(input.due_at),
+            start_at: clearable(input.start_at).map(|t| t.map(Into::into)),
+            due_at: clearable(input.due_at).map(|t| t.map(Into::into)),
             done: not_null(input.done, "done")?,
             parent_id: clearable(input.parent_id)
                 .map(|p| {

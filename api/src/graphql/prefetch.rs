@@ -15,13 +15,13 @@ use entity::task;
 use futures_util::future::BoxFuture;
 use sea_orm::prelude::Uuid;
 
+use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
-use super::types::{TaskFilter, TaskListArgs, TaskOrder};
 use crate::service::page::PageArgs;
 use crate::service::tasks::Scope;
 
 /// The selection on each node of a connection (`nodes` and `edges.node`).
-pub fn task_selection<'a>(connection: &Lookahead<'a>) -> Option<Lookahead<'a>> {
+pub fn node_selection<'a>(connection: &Lookahead<'a>) -> Option<Lookahead<'a>> {
     let mut fields = connection.field("nodes").selection_fields();
     fields.extend(connection.field("edges").field("node").selection_fields());
     Lookahead::try_from(fields.as_slice()).ok()
@@ -97,7 +97,7 @@ pub async fn scoped(loaders: &Loaders, scope: Scope, owners: &[Uuid], field: Sel
         });
         let _ = loaders.scoped_counts.load_many(keys).await;
     }
-    let Some(selection) = task_selection(&lookahead) else {
+    let Some(selection) = node_selection(&lookahead) else {
         return;
     };
     let keys = owners.iter().map(|&owner| ScopedPageKey {

@@ -1,14 +1,15 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 
+use super::connection;
 use super::ids::{self, NodeKind};
+use super::inputs::{
+    CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
+};
 use super::limits;
 use super::loaders::Loaders;
-use super::prefetch;
+use super::objects::{Category, CategoryConnection, Task, TaskConnection};
 use super::state;
-use super::types::{
-    Category, CategoryConnection, CategoryFilter, CategoryOrder, Node, Task, TaskConnection,
-    TaskFilter, TaskListArgs, TaskOrder, category_query,
-};
+use super::types::Node;
 use crate::error::AppError;
 use crate::service::categories as category_service;
 use crate::service::page::PageArgs;
@@ -17,7 +18,7 @@ use crate::service::page::PageArgs;
 const MAX_NODES: usize = 100;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(NodeQuery, TaskQuery, CategoryQuery);
+pub struct Query(NodeQuery, TaskQuery, CategoryQuery);
 
 #[derive(Default)]
 pub struct NodeQuery;
@@ -82,17 +83,13 @@ impl TaskQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
+        let page = PageArgs::new(first, after, last, before);
         let args = TaskListArgs {
             filter,
             order_by,
-            page: PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            page,
         };
-        TaskConnection::all(ctx, args).await
+        connection::tasks(ctx, args).await
     }
 }
 
@@ -120,21 +117,12 @@ impl CategoryQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<CategoryConnection> {
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let query = category_query(filter, order_by, page)?;
-        let page = category_service::list(state(ctx)?.db(), &query).await?;
-        if let Some(selection) = prefetch::task_selection(&ctx.look_ahead()) {
-            let ids = page.items.iter().map(|(_, c)| c.id).collect();
-            prefetch::categories(ctx.data::<Loaders>()?, selection, ids).await;
-        }
-        Ok(CategoryConnection {
+        let page = PageArgs::new(first, after, last, before);
+        let args = CategoryListArgs {
+            filter,
+            order_by,
             page,
-            filter: query.filter,
-        })
+        };
+        connection::categories(ctx, args).await
     }
 }

@@ -5,8 +5,8 @@ use futures_util::{Stream, StreamExt};
 use sea_orm::prelude::Uuid;
 
 use super::ids::{self, NodeKind};
+use super::objects::Task;
 use super::state;
-use super::types::Task;
 use crate::events::{TaskEvent as BusEvent, TaskEventKind as BusKind};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -54,10 +54,10 @@ impl Matcher {
     }
 }
 
-pub struct SubscriptionRoot;
+pub struct Subscription;
 
 #[Subscription]
-impl SubscriptionRoot {
+impl Subscription {
     /// Task changes, each sent once its transaction has committed.
     async fn task_events(
         &self,

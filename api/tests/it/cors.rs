@@ -66,7 +66,7 @@ async fn post(addr: SocketAddr, origin: &str) -> HeaderMap {
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     let body: serde_json::Value = response.json().await.expect("JSON");
-    assert_eq!(body["data"]["__typename"], "QueryRoot");
+    assert_eq!(body["data"]["__typename"], "Query");
     headers
 }
 

@@ -132,7 +132,7 @@ async fn still_serving(app: &TestApp) -> Result<(), TestCaseError> {
         .json()
         .await
         .map_err(|e| TestCaseError::fail(format!("health query body: {e}")))?;
-    prop_assert_eq!(&body["data"]["__typename"], "QueryRoot");
+    prop_assert_eq!(&body["data"]["__typename"], "Query");
     Ok(())
 }
 
@@ -378,7 +378,7 @@ const NAMES: &[&str] = &[
     "DESCRIPTION",
     "Task",
     "Category",
-    "QueryRoot",
+    "Query",
     "TaskFilter",
     "CreateTaskInput",
     "ID",

@@ -56,8 +56,8 @@ async fn create_echoes_client_mutation_id_and_is_fetchable(app: TestApp) {
     assert_eq!(&task["id"], id);
     assert_eq!(task["description"], "Write report");
     assert_eq!(task["priority"], "HIGH");
-    assert_eq!(task["startAt"], "2026-12-01T09:00:00+00:00");
-    assert_eq!(task["dueAt"], "2026-12-02T17:30:00.123456+00:00");
+    assert_eq!(task["startAt"], "2026-12-01T09:00:00Z");
+    assert_eq!(task["dueAt"], "2026-12-02T17:30:00.123456Z");
 }
 
 const UPDATE: &str = "mutation($input: UpdateTaskInput!) { updateTask(input: $input) {
@@ -80,8 +80,8 @@ async fn update_is_partial_and_null_clears(app: TestApp) {
     assert_eq!(data["updateTask"]["clientMutationId"], "u1");
     assert_eq!(updated["description"], "Plan the trip");
     assert_eq!(updated["priority"], "LOW");
-    assert_eq!(updated["startAt"], "2026-12-01T00:00:00+00:00");
-    assert_eq!(updated["dueAt"], "2026-12-10T00:00:00+00:00");
+    assert_eq!(updated["startAt"], "2026-12-01T00:00:00Z");
+    assert_eq!(updated["dueAt"], "2026-12-10T00:00:00Z");
     assert_eq!(updated["version"], 2);
 
     let data = app
@@ -92,7 +92,7 @@ async fn update_is_partial_and_null_clears(app: TestApp) {
         .await;
     let updated = &data["updateTask"]["task"];
     assert!(updated["dueAt"].is_null());
-    assert_eq!(updated["startAt"], "2026-12-01T00:00:00+00:00");
+    assert_eq!(updated["startAt"], "2026-12-01T00:00:00Z");
     assert_eq!(updated["priority"], "MEDIUM");
     assert_eq!(updated["version"], 3);
 

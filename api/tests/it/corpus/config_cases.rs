@@ -215,11 +215,11 @@ pub fn sets() -> Vec<ConfigSet> {
         ),
         (
             "__schema in a fragment",
-            q("{ ...F } fragment F on QueryRoot { __schema { queryType { name } } }"),
+            q("{ ...F } fragment F on Query { __schema { queryType { name } } }"),
         ),
         (
             "__type in an inline fragment",
-            q("{ ... on QueryRoot { __type(name: \"Task\") { fields { name } } } }"),
+            q("{ ... on Query { __type(name: \"Task\") { fields { name } } } }"),
         ),
         (
             "__schema beside a field",

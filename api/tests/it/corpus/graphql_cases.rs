@@ -87,9 +87,9 @@ pub fn fragment_chain(n: usize) -> String {
     let mut query = "{ ...F0 }".to_owned();
     for i in 0..n {
         if i + 1 == n {
-            query.push_str(&format!(" fragment F{i} on QueryRoot {{ __typename }}"));
+            query.push_str(&format!(" fragment F{i} on Query {{ __typename }}"));
         } else {
-            query.push_str(&format!(" fragment F{i} on QueryRoot {{ ...F{} }}", i + 1));
+            query.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
         }
     }
     query
@@ -224,7 +224,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
         ("unused variable", "query($n: Int) { __typename }"),
         (
             "unused fragment",
-            "{ __typename } fragment F on QueryRoot { __typename }",
+            "{ __typename } fragment F on Query { __typename }",
         ),
         (
             "impossible fragment spread",
@@ -569,7 +569,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
         ),
         (
             "complexity hidden in a fragment",
-            "{ ...F } fragment F on QueryRoot { tasks(first: 100) { nodes { subtasks(first: 100) { nodes { id } } } } }".into(),
+            "{ ...F } fragment F on Query { tasks(first: 100) { nodes { subtasks(first: 100) { nodes { id } } } } }".into(),
             "complexity",
         ),
         (
@@ -620,7 +620,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
         (
             "root fields through a fragment",
             format!(
-                "{{ ...R }} fragment R on QueryRoot {}",
+                "{{ ...R }} fragment R on Query {}",
                 root_fields(MAX_ROOT_FIELDS + 1)
             ),
             "rootFields",
@@ -628,7 +628,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
         (
             "root fields through inline fragments",
             format!(
-                "{{ ... on QueryRoot {} ... on QueryRoot {{ {} }} }}",
+                "{{ ... on Query {} ... on Query {{ {} }} }}",
                 root_fields(10),
                 (10..=MAX_ROOT_FIELDS)
                     .map(|i| format!("c{i}: categories(first: 1) {{ totalCount }}"))
@@ -693,7 +693,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
             "inline fragment nesting 40",
             format!(
                 "{{ {}__typename{} }}",
-                "... on QueryRoot { ".repeat(40),
+                "... on Query { ".repeat(40),
                 " }".repeat(40)
             ),
             "recursiveDepth",
@@ -721,7 +721,7 @@ pub fn cases(f: &Fixture) -> Vec<Case> {
         ("fragment chain of 40", fragment_chain(40), "recursiveDepth"),
         (
             "fragment cycle",
-            "{ ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A }".into(),
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".into(),
             "recursiveDepth",
         ),
         (

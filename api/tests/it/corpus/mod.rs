@@ -706,7 +706,7 @@ pub async fn still_serving(app: &TestApp) -> Result<(), String> {
         .map_err(|e| format!("query: {e}"))?;
     let status = response.status();
     let body: Value = response.json().await.map_err(|e| format!("query: {e}"))?;
-    if status != 200 || body["data"]["__typename"] != "QueryRoot" {
+    if status != 200 || body["data"]["__typename"] != "Query" {
         return Err(format!("query: {status} {body}"));
     }
     Ok(())

@@ -1,0 +1,133 @@
+//! Relay connections: async-graphql's generic connection, edge and page-info
+//! shape for every list, with a `totalCount` computed only when selected;
+//! and the three ways a list is fetched (all tasks, a nested task list,
+//! categories).
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, OutputType, Result};
+use entity::task;
+use sea_orm::prelude::Uuid;
+
+use super::inputs::{CategoryListArgs, TaskListArgs};
+use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
+use super::objects::{Category, CategoryConnection, Task, TaskConnection};
+use super::{prefetch, state};
+use crate::service::categories::{self as category_service, CategoryFilter};
+use crate::service::page::Page;
+use crate::service::tasks::{self as task_service, Scope, TaskFilter};
+
+/// How a connection's `totalCount` is found, only when asked for.
+pub enum TotalCount {
+    Tasks(TaskFilter),
+    Scoped(ScopedCountKey),
+    Categories(CategoryFilter),
+}
+
+#[Object]
+impl TotalCount {
+    /// How many match the filter, across every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = match self {
+            Self::Tasks(filter) => task_service::count(state(ctx)?.db(), filter).await?,
+            Self::Scoped(key) => ctx
+                .data::<Loaders>()?
+                .scoped_counts
+                .load_one(key.clone())
+                .await?
+                .unwrap_or(0),
+            Self::Categories(filter) => category_service::count(state(ctx)?.db(), filter).await?,
+        };
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+fn connection<M, N: OutputType>(
+    page: Page<M>,
+    node: impl Fn(M) -> N,
+    total: TotalCount,
+) -> Connection<String, N, TotalCount> {
+    let mut connection =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, total);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, model)| Edge::new(cursor, node(model))),
+    );
+    connection
+}
+
+/// `tasks(...)` at the root.
+pub async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnection> {
+    let query = args.into_query()?;
+    let page = task_service::list(state(ctx)?.db(), &query).await?;
+    prefetch_below(ctx, &page).await?;
+    Ok(connection(page, Task, TotalCount::Tasks(query.filter)))
+}
+
+/// A nested task list: `Task.subtasks` or `Category.tasks` of `owner`.
+pub async fn scoped_tasks(
+    ctx: &Context<'_>,
+    scope: Scope,
+    owner: Uuid,
+    args: TaskListArgs,
+) -> Result<TaskConnection> {
+    let query = Arc::new(args.into_query()?);
+    let page = if selects_rows(ctx) {
+        let key = ScopedPageKey {
+            scope,
+            owner,
+            query: query.clone(),
+        };
+        let page = ctx
+            .data::<Loaders>()?
+            .scoped_pages
+            .load_one(key)
+            .await?
+            .unwrap_or_else(Page::empty);
+        prefetch_below(ctx, &page).await?;
+        page
+    } else {
+        Page::empty()
+    };
+    let total = TotalCount::Scoped(ScopedCountKey {
+        scope,
+        owner,
+        filter: Arc::new(query.filter.clone()),
+    });
+    Ok(connection(page, Task, total))
+}
+
+/// `categories(...)` at the root.
+pub async fn categories(ctx: &Context<'_>, args: CategoryListArgs) -> Result<CategoryConnection> {
+    let query = args.into_query()?;
+    let page = category_service::list(state(ctx)?.db(), &query).await?;
+    if let Some(selection) = prefetch::node_selection(&ctx.look_ahead()) {
+        let ids = page.items.iter().map(|(_, c)| c.id).collect();
+        prefetch::categories(ctx.data::<Loaders>()?, selection, ids).await;
+    }
+    Ok(connection(
+        page,
+        Category,
+        TotalCount::Categories(query.filter),
+    ))
+}
+
+/// Whether the query wants anything of the page itself; `{ totalCount }`
+/// alone needs only the count.
+fn selects_rows(ctx: &Context<'_>) -> bool {
+    let connection = ctx.look_ahead();
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| connection.field(field).exists())
+}
+
+/// Loads what the query selects below this page for all its tasks at once.
+async fn prefetch_below(ctx: &Context<'_>, page: &Page<task::Model>) -> Result<()> {
+    if let Some(selection) = prefetch::node_selection(&ctx.look_ahead()) {
+        let tasks = page.items.iter().map(|(_, t)| t.clone()).collect();
+        prefetch::tasks(ctx.data::<Loaders>()?, selection, tasks).await;
+    }
+    Ok(())
+}

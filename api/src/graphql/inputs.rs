@@ -1,0 +1,175 @@
+//! What clients send: filters, orders and the arguments of every list.
+
+use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
+
+use super::ids::{self, NodeKind};
+use super::objects::Priority;
+use super::scalars::DateTime;
+use crate::error::{AppError, AppResult};
+use crate::service::categories::{
+    CategoryFilter as CategoryFilterModel, CategoryListQuery, CategoryOrder as CategoryOrderModel,
+    CategoryOrderField as CategoryOrderFieldModel,
+};
+use crate::service::page::{Direction, PageArgs};
+use crate::service::tasks::{
+    TaskFilter as TaskFilterModel, TaskListQuery, TaskOrder as TaskOrderModel,
+    TaskOrderField as TaskOrderFieldModel,
+};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+#[graphql(name = "OrderDirection", remote = "Direction")]
+pub enum OrderDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "TaskOrderFieldModel")]
+pub enum TaskOrderField {
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Priority,
+    Description,
+}
+
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct TaskOrder {
+    pub field: TaskOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "CategoryOrderFieldModel")]
+pub enum CategoryOrderField {
+    Name,
+    CreatedAt,
+}
+
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct CategoryOrder {
+    pub field: CategoryOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Which tasks a list keeps; all given conditions must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct TaskFilter {
+    /// Case-insensitive substring of the description.
+    pub search: Option<String>,
+    /// Any of these priorities.
+    pub priority: Option<Vec<Priority>>,
+    pub done: Option<bool>,
+    /// Due strictly before this instant.
+    pub due_before: Option<DateTime>,
+    /// Due strictly after this instant.
+    pub due_after: Option<DateTime>,
+    /// Linked to any of these categories.
+    pub category_ids: Option<Vec<ID>>,
+    /// Direct sub-tasks of this task.
+    pub parent_id: Option<ID>,
+    /// Only tasks without a parent (true) or only sub-tasks (false).
+    pub top_level: Option<bool>,
+}
+
+impl TaskFilter {
+    fn into_model(self) -> AppResult<TaskFilterModel> {
+        Ok(TaskFilterModel {
+            search: self.search,
+            priority: self
+                .priority
+                .map(|ps| ps.into_iter().map(Into::into).collect()),
+            done: self.done,
+            due_before: self.due_before.map(Into::into),
+            due_after: self.due_after.map(Into::into),
+            category_ids: self
+                .category_ids
+                .map(|ids| ids::decode_all(&ids, NodeKind::Category, "filter.categoryIds"))
+                .transpose()?,
+            parent_id: self
+                .parent_id
+                .map(|id| ids::decode(&id, NodeKind::Task, "filter.parentId"))
+                .transpose()?,
+            top_level: self.top_level,
+        })
+    }
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct CategoryFilter {
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+}
+
+/// The arguments every task list takes, as sent.
+pub struct TaskListArgs {
+    pub filter: Option<TaskFilter>,
+    pub order_by: Option<Vec<TaskOrder>>,
+    pub page: PageArgs,
+}
+
+impl TaskListArgs {
+    /// Decodes ids and cursors and checks the page: the service's query.
+    pub fn into_query(self) -> AppResult<TaskListQuery> {
+        let filter = self.filter.unwrap_or_default().into_model()?;
+        let order = self
+            .order_by
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| TaskOrderModel {
+                field: o.field.into(),
+                direction: o.direction.into(),
+            })
+            .collect();
+        TaskListQuery::new(filter, order, &self.page)
+    }
+}
+
+/// The arguments of the category list, as sent.
+pub struct CategoryListArgs {
+    pub filter: Option<CategoryFilter>,
+    pub order_by: Option<Vec<CategoryOrder>>,
+    pub page: PageArgs,
+}
+
+impl CategoryListArgs {
+    pub fn into_query(self) -> AppResult<CategoryListQuery> {
+        let filter = CategoryFilterModel {
+            search: self.filter.and_then(|f| f.search),
+        };
+        let order = self
+            .order_by
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| CategoryOrderModel {
+                field: o.field.into(),
+                direction: o.direction.into(),
+            })
+            .collect();
+        CategoryListQuery::new(filter, order, &self.page)
+    }
+}
+
+/// `MaybeUndefined` for a field that may be omitted but never set to null.
+pub fn not_null<T>(value: MaybeUndefined<T>, field: &str) -> AppResult<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(AppError::bad_input(
+            field,
+            format!("`{field}` cannot be null"),
+        )),
+        MaybeUndefined::Value(v) => Ok(Some(v)),
+    }
+}
+
+/// `MaybeUndefined` for a clearable field: omitted, cleared, or set.
+pub fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
