@@ -35,7 +35,7 @@ impl App {
         let shutdown = CancellationToken::new();
         let state = http::AppState {
             sdl: graphql::sdl_of(&schema).into(),
-            schema,
+            engine: graphql::Engine::new(schema, db.clone(), &config),
             db: db.clone(),
             shutdown: shutdown.clone(),
             config,

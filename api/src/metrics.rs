@@ -12,20 +12,12 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest, NextSubscribe,
-};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Variables};
-use futures_util::stream::{BoxStream, StreamExt};
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use async_graphql::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType};
-use tracing::Instrument;
 
 /// Distinct operation names kept as label values; later ones count as `other`.
 pub const MAX_OPERATION_NAMES: usize = 200;
@@ -280,7 +272,7 @@ pub fn outcome(response: &Response) -> String {
             _ => None,
         });
     match code {
-        // Codes are set by the server (see graphql/errors.rs); the shape check
+        // Codes are set by the server (graphql/engine/codes.rs); the shape check
         // keeps the label bounded whatever happens there.
         Some(code)
             if !code.is_empty()
@@ -292,207 +284,6 @@ pub fn outcome(response: &Response) -> String {
             code.to_owned()
         }
         _ => "error".to_owned(),
-    }
-}
-
-fn type_label(ty: OperationType) -> &'static str {
-    match ty {
-        OperationType::Query => "query",
-        OperationType::Mutation => "mutation",
-        OperationType::Subscription => "subscription",
-    }
-}
-
-/// The async-graphql extension that gives each operation a span
-/// (`graphql.operation`, with its name and type, never its variables) and
-/// records `graphql_operations_total` and its latency histogram. Register
-/// it before `ErrorCodes`, so that it sees the final error codes.
-pub struct GraphqlMetrics;
-
-impl ExtensionFactory for GraphqlMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationExtension(Arc::new(Operation {
-            span: tracing::info_span!(
-                "graphql.operation",
-                otel.name = "graphql",
-                graphql.operation.name = tracing::field::Empty,
-                graphql.operation.type = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-            ),
-            state: Mutex::new(OperationState::default()),
-        })))
-    }
-}
-
-#[derive(Default)]
-struct OperationState {
-    /// The `operationName` the client sent (only looked up in the document).
-    requested: Option<String>,
-    /// Set once the document parsed: (label, type).
-    operation: Option<(String, &'static str)>,
-}
-
-/// One operation: its span and what is known about it so far.
-struct Operation {
-    span: tracing::Span,
-    state: Mutex<OperationState>,
-}
-
-impl Operation {
-    fn state(&self) -> std::sync::MutexGuard<'_, OperationState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn finish(&self, outcome: String, elapsed: Duration) {
-        let (operation, ty) = self
-            .state()
-            .operation
-            .clone()
-            .unwrap_or_else(|| (OTHER.to_owned(), "unknown"));
-        self.span.record("outcome", outcome.as_str());
-        if outcome != "ok" {
-            self.span.record("otel.status_code", "error");
-        }
-        let _entered = self.span.enter();
-        tracing::debug!(
-            outcome = outcome.as_str(),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "graphql operation finished"
-        );
-        let labels = [
-            ("operation", operation),
-            ("type", ty.to_owned()),
-            ("outcome", outcome),
-        ];
-        counter!(GRAPHQL_OPERATIONS_TOTAL, &labels).increment(1);
-        histogram!(GRAPHQL_OPERATION_DURATION, &labels).record(elapsed.as_secs_f64());
-    }
-}
-
-struct OperationExtension(Arc<Operation>);
-
-/// Records a streamed operation when the stream is dropped.
-struct StreamTracker {
-    operation: Arc<Operation>,
-    started: Instant,
-    outcome: Option<String>,
-}
-
-impl Drop for StreamTracker {
-    fn drop(&mut self) {
-        let outcome = self.outcome.take().unwrap_or_else(|| "ok".to_owned());
-        self.operation.finish(outcome, self.started.elapsed());
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationExtension {
-    /// Queries and mutations over HTTP.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        self.0.finish(outcome(&response), started.elapsed());
-        response
-    }
-
-    /// The span is entered from execution on: OpenTelemetry fixes a span's
-    /// name when it is first entered, and the name (operation type and name)
-    /// is only known once the document parsed. Its start time is still the
-    /// operation's start.
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        next.run(ctx, operation_name)
-            .instrument(self.0.span.clone())
-            .await
-    }
-
-    /// Every operation over WebSocket (queries and mutations too): recorded
-    /// when its stream is dropped, with the first error's code if any.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let mut inner = next.run(ctx, stream);
-        let mut tracker = StreamTracker {
-            operation: self.0.clone(),
-            started: Instant::now(),
-            outcome: None,
-        };
-        futures_util::stream::poll_fn(move |cx| {
-            // Entered once the name is known (see `execute`).
-            let known = tracker.operation.state().operation.is_some();
-            let span = tracker.operation.span.clone();
-            let _entered = known.then(|| span.enter());
-            let polled = inner.poll_next_unpin(cx);
-            if let Poll::Ready(Some(response)) = &polled
-                && tracker.outcome.is_none()
-                && response.is_err()
-            {
-                tracker.outcome = Some(outcome(response));
-            }
-            polled
-        })
-        .boxed()
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.0.state().requested = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let mut state = self.0.state();
-        if let Some((name, ty)) = selected_operation(&document, state.requested.as_deref()) {
-            let label = operation_label(name);
-            let ty = type_label(ty);
-            let span = &self.0.span;
-            span.record("graphql.operation.type", ty);
-            if let Some(name) = name {
-                // GraphQL names are ASCII: cut long ones for the logs.
-                span.record("graphql.operation.name", name.get(..128).unwrap_or(name));
-            }
-            span.record("otel.name", format!("{ty} {label}").as_str());
-            state.operation = Some((label, ty));
-        }
-        Ok(document)
-    }
-}
-
-/// The operation the executor will run: its name (if any) and type.
-fn selected_operation<'d>(
-    document: &'d ExecutableDocument,
-    requested: Option<&str>,
-) -> Option<(Option<&'d str>, OperationType)> {
-    match (&document.operations, requested) {
-        (DocumentOperations::Single(op), None) => Some((None, op.node.ty)),
-        (DocumentOperations::Single(_), Some(_)) => None,
-        (DocumentOperations::Multiple(ops), Some(requested)) => ops
-            .get_key_value(requested)
-            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
-            .iter()
-            .next()
-            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
-        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 
@@ -536,28 +327,5 @@ mod tests {
             .get_or_insert_with(Default::default)
             .set("code", "user text <script>");
         assert_eq!(outcome(&Response::from_errors(vec![error])), "error");
-    }
-
-    #[test]
-    fn the_selected_operation_is_the_one_that_runs() {
-        let parse = |q: &str| async_graphql::parser::parse_query(q).expect("parses");
-        let anonymous = parse("{ a }");
-        assert_eq!(
-            selected_operation(&anonymous, None),
-            Some((None, OperationType::Query))
-        );
-        assert_eq!(selected_operation(&anonymous, Some("A")), None);
-        let named = parse("query A { a } mutation B { b }");
-        assert_eq!(
-            selected_operation(&named, Some("B")),
-            Some((Some("B"), OperationType::Mutation))
-        );
-        assert_eq!(selected_operation(&named, Some("C")), None);
-        assert_eq!(selected_operation(&named, None), None);
-        let single = parse("subscription S { s }");
-        assert_eq!(
-            selected_operation(&single, None),
-            Some((Some("S"), OperationType::Subscription))
-        );
     }
 }

@@ -1,7 +1,7 @@
 //! DataLoaders: nested fields of a page of tasks cost one statement per field,
 //! not one per row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{
@@ -68,7 +68,7 @@ impl Loader<ScopedPageKey> for ScopedPages {
         }
         let mut out = HashMap::with_capacity(keys.len());
         for ((scope, query), owners) in groups {
-            let owners = unique(owners);
+            let owners = crate::service::unique(owners);
             for (owner, page) in tasks::list_scoped(&self.0, scope, &owners, query).await? {
                 out.insert(
                     ScopedPageKey {
@@ -111,7 +111,7 @@ impl Loader<ScopedCountKey> for ScopedCounts {
         }
         let mut out = HashMap::with_capacity(keys.len());
         for ((scope, filter), owners) in groups {
-            let owners = unique(owners);
+            let owners = crate::service::unique(owners);
             for (owner, n) in tasks::count_scoped(&self.0, scope, &owners, filter).await? {
                 out.insert(
                     ScopedCountKey {
@@ -127,15 +127,9 @@ impl Loader<ScopedCountKey> for ScopedCounts {
     }
 }
 
-fn unique(ids: Vec<Uuid>) -> Vec<Uuid> {
-    let mut seen = HashSet::with_capacity(ids.len());
-    ids.into_iter().filter(|id| seen.insert(*id)).collect()
-}
-
-/// The loaders of one request (caching: a row is loaded at most once per
-/// request, and prefetched rows are served from memory), or of the schema as
-/// a whole (no cache: used where no request-scoped set was given, such as
-/// subscriptions, so no one ever sees another request's stale rows).
+/// The loaders of one operation: for queries and mutations caching (a row
+/// is loaded at most once per request, and prefetched rows are served from
+/// memory); for subscriptions not (each event reads fresh rows).
 pub struct Loaders {
     pub task_by_id: DataLoader<TaskById, AnyCache>,
     pub categories_of_task: DataLoader<CategoriesOfTask, AnyCache>,
@@ -168,7 +162,7 @@ impl Loaders {
         Self::build(db, true)
     }
 
-    pub fn shared(db: &DatabaseConnection) -> Self {
+    pub fn uncached(db: &DatabaseConnection) -> Self {
         Self::build(db, false)
     }
 

@@ -1,10 +1,9 @@
 //! The GraphQL schema: one module per resource, merged into the roots.
 
 mod connection;
-mod errors;
+pub mod engine;
 pub mod ids;
 mod inputs;
-pub mod limits;
 pub mod loaders;
 mod mutation;
 mod objects;
@@ -20,7 +19,7 @@ use async_graphql::{Context, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::events::EventBus;
-pub use errors::ErrorCodes;
+pub use engine::Engine;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
@@ -52,7 +51,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
-/// Builds the schema over a database and an event bus.
+/// Builds the schema over a database and an event bus. It has no
+/// extensions: see [`engine`] for what runs around every operation.
 pub fn build_schema(
     db: DatabaseConnection,
     events: Arc<dyn EventBus>,
@@ -60,21 +60,13 @@ pub fn build_schema(
 ) -> AppSchema {
     let limits = &config.graphql_limits;
     let mut builder = builder()
-        .data(loaders::Loaders::shared(&db))
         .data(ServiceState { db, events })
-        // Outermost: sees the final error codes (metrics and the operation span).
-        .extension(crate::metrics::GraphqlMetrics)
-        .extension(ErrorCodes)
-        .extension(limits::Limits(Arc::new(limits::Settings {
-            limits: limits.clone(),
-            introspection: config.introspection(),
-        })))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
         .limit_directives(limits.max_directives);
     if !config.introspection() {
-        // Our extension answers `__schema`/`__type` with a clear error first.
+        // The engine answers `__schema`/`__type` with a clear error first.
         builder = builder.disable_introspection();
     }
     if !config.suggestions() {

@@ -5,7 +5,6 @@ use super::ids::{self, NodeKind};
 use super::inputs::{
     CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
 };
-use super::limits;
 use super::loaders::Loaders;
 use super::objects::{Category, CategoryConnection, Task, TaskConnection};
 use super::state;
@@ -72,7 +71,7 @@ impl TaskQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -106,7 +105,7 @@ impl CategoryQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
     async fn categories(
         &self,
         ctx: &Context<'_>,

@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 use super::connection;
 use super::ids::{self, NodeKind};
 use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
-use super::limits;
 use super::loaders::Loaders;
 use super::objects::{Category, Priority, Task, TaskConnection};
 use super::scalars::DateTime;
@@ -73,7 +72,7 @@ impl Task {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
     async fn subtasks(
         &self,
         ctx: &Context<'_>,
@@ -120,7 +119,7 @@ impl Category {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "limits::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

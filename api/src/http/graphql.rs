@@ -1,8 +1,8 @@
 //! GraphQL over HTTP (POST and query-only GET) and over WebSocket, on `/graphql`.
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Variables};
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::SharedState;
 use crate::config::HttpLimits;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::engine::{is_request_error, limit_error};
 
 const JSON: &str = "application/json";
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -91,13 +91,8 @@ pub async fn post(
             return http_error(StatusCode::BAD_REQUEST, media, &message);
         }
         Err(BodyError::BatchTooLarge(message)) => {
-            let body = serde_json::json!({
-                "errors": [{
-                    "message": message,
-                    "extensions": { "code": crate::graphql::limits::LIMIT_EXCEEDED, "limit": "batch" },
-                }]
-            });
-            return json_response(StatusCode::BAD_REQUEST, media, &body);
+            let refusal = async_graphql::Response::from_errors(vec![limit_error("batch", message)]);
+            return json_response(StatusCode::BAD_REQUEST, media, &ResponseBody::of(&refusal));
         }
     };
     execute(&state, batch, media).await
@@ -116,7 +111,16 @@ pub async fn get_or_websocket(
         Ok(request) => request,
         Err(message) => return http_error(StatusCode::BAD_REQUEST, media, &message),
     };
-    if !is_query(&request) {
+    let prepared = match state.engine.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(refusal) => return respond(BatchResponse::Single(refusal), media),
+    };
+    // Mutations and subscriptions change state or hold a stream: never
+    // over GET. A name that selects nothing is the executor's to report.
+    if prepared
+        .operation_type()
+        .is_some_and(|ty| ty != OperationType::Query)
+    {
         let mut response = http_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -127,7 +131,8 @@ pub async fn get_or_websocket(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, BatchRequest::Single(request), media).await
+    let response = state.engine.run(prepared).await;
+    respond(BatchResponse::Single(response), media)
 }
 
 async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -> Response {
@@ -142,7 +147,7 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let schema = state.schema.clone();
+    let engine = state.engine.clone();
     let http_limits = state.config.http_limits.clone();
     let shutdown = state.shutdown.clone();
     upgrade
@@ -150,7 +155,7 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
         .on_upgrade(move |socket| {
             crate::metrics::WsConnection::track(super::websocket::serve(
                 socket,
-                schema,
+                engine,
                 protocol,
                 http_limits,
                 shutdown,
@@ -190,23 +195,6 @@ fn parse_get_request(uri: &axum::http::Uri) -> Result<Request, String> {
             .map_err(|e| format!("`extensions` is not a valid JSON object: {e}"))?;
     }
     Ok(request)
-}
-
-/// Mutations and subscriptions change state or hold a stream: never over GET.
-/// A query that does not parse is left to the executor to report.
-fn is_query(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return true;
-    };
-    let ty = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    ty.is_none_or(|ty| ty == OperationType::Query)
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -287,23 +275,18 @@ fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> 
 }
 
 async fn execute(state: &SharedState, batch: BatchRequest, media: &'static str) -> Response {
-    // Each operation gets its own caching loaders: rows are loaded once per
-    // request and never served to another.
-    let with_loaders = |request: Request| request.data(Loaders::per_request(&state.db));
-    let batch = match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(with_loaders(request)),
-        BatchRequest::Batch(requests) => {
-            BatchRequest::Batch(requests.into_iter().map(with_loaders).collect())
-        }
-    };
-    // Each operation gets its own `graphql.operation` span, with its name
-    // and type, from `metrics::GraphqlMetrics`; this one only groups a batch.
+    // Each operation gets its own `graphql.operation` span from the engine;
+    // this one only groups a batch.
     let size = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(rs) => rs.len(),
     };
     let span = tracing::debug_span!("graphql.batch", size);
     let response = execute_in_order(state, batch).instrument(span).await;
+    respond(response, media)
+}
+
+fn respond(response: BatchResponse, media: &'static str) -> Response {
     match &response {
         // A request error is the client's: 400 for clients that understand
         // the newer media type.
@@ -326,21 +309,15 @@ async fn execute(state: &SharedState, batch: BatchRequest, media: &'static str) 
 /// mutation in the same batch sees what the mutation did.
 async fn execute_in_order(state: &SharedState, batch: BatchRequest) -> BatchResponse {
     match batch {
-        BatchRequest::Single(request) => BatchResponse::Single(state.schema.execute(request).await),
+        BatchRequest::Single(request) => BatchResponse::Single(state.engine.execute(request).await),
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(state.schema.execute(request).await);
+                responses.push(state.engine.execute(request).await);
             }
             BatchResponse::Batch(responses)
         }
     }
-}
-
-/// Nothing was executed (parsing, validation or variable coercion failed):
-/// no data, and no error has a field path.
-fn is_request_error(r: &async_graphql::Response) -> bool {
-    r.data == async_graphql::Value::Null && r.is_err() && r.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// One result as written: the GraphQL spec (and GraphQL over HTTP) wants no

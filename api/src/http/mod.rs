@@ -21,12 +21,12 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::config::Config;
-use crate::graphql::AppSchema;
+use crate::graphql::Engine;
 
 /// What every handler shares, built once (handlers get it by `Arc`).
 pub struct AppState {
     pub config: Arc<Config>,
-    pub schema: AppSchema,
+    pub engine: Engine,
     pub db: DatabaseConnection,
     /// The SDL, rendered once.
     pub sdl: Arc<str>,

@@ -19,7 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpLimits;
-use crate::graphql::AppSchema;
+use crate::graphql::Engine;
 
 /// Close codes of graphql-transport-ws, plus the standard "going away".
 mod close {
@@ -224,14 +224,14 @@ fn close_message(code: u16, reason: &str) -> Message {
 /// Runs one GraphQL WebSocket session until either side ends it.
 pub async fn serve(
     socket: WebSocket,
-    schema: AppSchema,
+    engine: Engine,
     protocol: WebSocketProtocols,
     limits: HttpLimits,
     shutdown: CancellationToken,
 ) {
     let (mut sink, mut source) = socket.split();
     let (to_session, from_client) = mpsc::channel::<Vec<u8>>(INBOX);
-    let mut session = GraphQLSession::new(schema, ReceiverStream::new(from_client), protocol);
+    let mut session = GraphQLSession::new(engine, ReceiverStream::new(from_client), protocol);
     let mut guard = Guard {
         protocol,
         init_received: false,

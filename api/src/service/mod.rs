@@ -6,6 +6,9 @@ pub mod page;
 pub mod sql;
 pub mod tasks;
 
+use std::collections::HashSet;
+use std::hash::Hash;
+
 use chrono::{DateTime, SubsecRound, Utc};
 
 /// The current time at the precision every backend stores (microseconds), so a
@@ -16,4 +19,13 @@ pub fn now() -> DateTime<Utc> {
 
 pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
+}
+
+/// `items` without repeats, in first-seen order.
+pub fn unique<T: Eq + Hash + Copy>(items: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|item| seen.insert(*item))
+        .collect()
 }

@@ -449,7 +449,7 @@ pub async fn create(db: &DatabaseConnection, new: NewTask) -> AppResult<task::Mo
     let start_at = new.start_at.map(to_stored_precision);
     let due_at = new.due_at.map(to_stored_precision);
     validate_dates(start_at, due_at)?;
-    let category_ids = dedup(new.category_ids);
+    let category_ids = super::unique(new.category_ids);
 
     let txn = db.begin().await?;
     if let Some(parent) = new.parent_id {
@@ -737,7 +737,7 @@ pub async fn set_done(
     ids: Vec<Uuid>,
     done: bool,
 ) -> AppResult<Vec<task::Model>> {
-    let ids = dedup(ids);
+    let ids = super::unique(ids);
     let txn = db.begin().await?;
     let mut found = task::Entity::find()
         .filter(task::Column::Id.is_in(ids.iter().copied()))
@@ -775,7 +775,7 @@ pub async fn change_categories(
     category_ids: Vec<Uuid>,
     add: bool,
 ) -> AppResult<task::Model> {
-    let category_ids = dedup(category_ids);
+    let category_ids = super::unique(category_ids);
     let txn = db.begin().await?;
     let current = task::Entity::find_by_id(task_id)
         .one(&txn)
@@ -802,9 +802,4 @@ pub async fn change_categories(
     }
     txn.commit().await?;
     Ok(next)
-}
-
-fn dedup(ids: Vec<Uuid>) -> Vec<Uuid> {
-    let mut seen = HashSet::with_capacity(ids.len());
-    ids.into_iter().filter(|id| seen.insert(*id)).collect()
 }

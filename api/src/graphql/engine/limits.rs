@@ -1,23 +1,18 @@
 //! Abuse limits on GraphQL documents. async-graphql enforces depth,
-//! complexity, directives and parser recursion itself; this extension adds the
-//! limits it lacks (document size, tokens, aliases, root fields, introspection)
-//! and gives every violation the same error: `LIMIT_EXCEEDED` with
+//! complexity, directives and parser recursion itself (their errors are
+//! renamed in `codes.rs`); these are the limits it lacks: document size,
+//! tokens, aliases, root fields, closed introspection and missing required
+//! variables. Every violation is the same error: `LIMIT_EXCEEDED` with
 //! `extensions.limit` naming the limit.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-    NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::parser::{Pos, Positioned};
-use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Name, ServerError, Value, Variables};
 
+use super::codes::{self, Code};
 use crate::config::GraphqlLimits;
-
-pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
 
 /// The cost of a connection field: its page size (as the service clamps it)
 /// times what is selected inside it.
@@ -34,197 +29,75 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 /// A `LIMIT_EXCEEDED` error naming the limit.
 pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
     let mut error = ServerError::new(message, None);
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", LIMIT_EXCEEDED);
-    extensions.set("limit", limit);
+    codes::set(&mut error, Code::LimitExceeded);
+    codes::set_extension(&mut error, "limit", limit);
     error
 }
 
-/// The limits, with introspection resolved from `APP_ENV`.
-pub struct Settings {
-    pub limits: GraphqlLimits,
-    pub introspection: bool,
-}
-
-pub struct Limits(pub Arc<Settings>);
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension {
-            limits: self.0.clone(),
-            variable_arguments: Mutex::default(),
-        })
+/// Size checks, before the parser spends any time on the text.
+pub fn check_text(limits: &GraphqlLimits, query: &str) -> Result<(), ServerError> {
+    let bytes = query.len();
+    if bytes > limits.max_document_bytes {
+        return Err(limit_error(
+            "documentBytes",
+            format!(
+                "the query is {bytes} bytes long; at most {} are allowed",
+                limits.max_document_bytes
+            ),
+        ));
     }
+    if count_tokens(query, limits.max_tokens) > limits.max_tokens {
+        return Err(limit_error(
+            "tokens",
+            format!("the query has more than {} tokens", limits.max_tokens),
+        ));
+    }
+    Ok(())
 }
 
-/// One per request.
-struct LimitsExtension {
-    limits: Arc<Settings>,
-    /// Where the document passes a variable as an argument: a validation
-    /// error there is about the variable's value, i.e. the client's input.
-    variable_arguments: Mutex<HashSet<Pos>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LimitsExtension {
-    /// Size checks come before the parser spends any time on the text.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let limits = &self.limits.limits;
-        let bytes = request.query.len();
-        if bytes > limits.max_document_bytes {
+/// What the document alone decides: aliases, root fields, introspection.
+pub fn check_document(
+    limits: &GraphqlLimits,
+    introspection: bool,
+    document: &ExecutableDocument,
+) -> Result<(), ServerError> {
+    let aliases = count_aliases(document);
+    if aliases > limits.max_aliases {
+        return Err(limit_error(
+            "aliases",
+            format!(
+                "the query uses {aliases} aliases; at most {} are allowed",
+                limits.max_aliases
+            ),
+        ));
+    }
+    for (_, operation) in document.operations.iter() {
+        let mut root = RootFields::new(document);
+        root.visit(&operation.node.selection_set.node);
+        if root.count > limits.max_root_fields {
             return Err(limit_error(
-                "documentBytes",
+                "rootFields",
                 format!(
-                    "the query is {bytes} bytes long; at most {} are allowed",
-                    limits.max_document_bytes
+                    "an operation selects {} root fields; at most {} are allowed",
+                    root.count, limits.max_root_fields
                 ),
             ));
         }
-        if count_tokens(&request.query, limits.max_tokens) > limits.max_tokens {
-            return Err(limit_error(
-                "tokens",
-                format!("the query has more than {} tokens", limits.max_tokens),
-            ));
+        if root.introspection && !introspection {
+            let mut error = ServerError::new("introspection is disabled on this server", None);
+            codes::set(&mut error, Code::ValidationFailed);
+            return Err(error);
         }
-        next.run(ctx, request).await
     }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await.map_err(|error| {
-            // async-graphql checks these while parsing; same error as ours.
-            if error.message.to_ascii_lowercase().contains("recursion") {
-                limit_error("recursiveDepth", error.message)
-            } else if error.message.contains("number of directives") {
-                limit_error("directives", error.message)
-            } else {
-                error
-            }
-        })?;
-        self.check_document(&document)?;
-        check_required_variables(&document, variables)?;
-        // Without variable values no validation error can be about them.
-        if !variables.is_empty() {
-            *self
-                .variable_arguments
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = variable_arguments(&document);
-        }
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            let variable_arguments = self
-                .variable_arguments
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            // async-graphql checks variable values while validating; a value
-            // of the wrong type is bad input, not a bad document.
-            let about_defaults = errors
-                .iter()
-                .any(|e| e.message.starts_with("Invalid default value"));
-            let about_variables = !about_defaults
-                && errors.iter().any(|e| {
-                    is_value_error(&e.message)
-                        && e.locations
-                            .iter()
-                            .any(|pos| variable_arguments.contains(pos))
-                });
-            errors
-                .into_iter()
-                .map(|error| match error.message.as_str() {
-                    "Query is too complex." => limit_error(
-                        "complexity",
-                        format!(
-                            "the query is too complex: at most {} is allowed (a connection \
-                             costs its page size times what it selects)",
-                            self.limits.limits.max_complexity
-                        ),
-                    ),
-                    "Query is nested too deep." => limit_error(
-                        "depth",
-                        format!(
-                            "the query is nested too deep: at most {} levels are allowed",
-                            self.limits.limits.max_depth
-                        ),
-                    ),
-                    _ if about_variables && is_value_error(&error.message) => {
-                        with_code(error, "BAD_USER_INPUT")
-                    }
-                    _ => error,
-                })
-                .collect()
-        })
-    }
-}
-
-impl LimitsExtension {
-    fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
-        let limits = &self.limits.limits;
-        let aliases = count_aliases(document);
-        if aliases > limits.max_aliases {
-            return Err(limit_error(
-                "aliases",
-                format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    limits.max_aliases
-                ),
-            ));
-        }
-        for (_, operation) in document.operations.iter() {
-            let mut root = RootFields::new(document);
-            root.visit(&operation.node.selection_set.node);
-            if root.count > limits.max_root_fields {
-                return Err(limit_error(
-                    "rootFields",
-                    format!(
-                        "an operation selects {} root fields; at most {} are allowed",
-                        root.count, limits.max_root_fields
-                    ),
-                ));
-            }
-            if root.introspection && !self.limits.introspection {
-                let mut error = ServerError::new("introspection is disabled on this server", None);
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "GRAPHQL_VALIDATION_FAILED");
-                return Err(error);
-            }
-        }
-        Ok(())
-    }
-}
-
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
+    Ok(())
 }
 
 /// A required variable that is missing or null is the client's mistake, said
 /// before anything runs (async-graphql would only notice in the resolver).
-fn check_required_variables(
+pub fn check_required_variables(
     document: &ExecutableDocument,
     variables: &Variables,
-) -> ServerResult<()> {
+) -> Result<(), ServerError> {
     for (_, operation) in document.operations.iter() {
         for definition in &operation.node.variable_definitions {
             let definition = &definition.node;
@@ -233,30 +106,19 @@ fn check_required_variables(
                 .is_some_and(|value| *value != Value::Null);
             if !definition.var_type.node.nullable && definition.default_value.is_none() && !provided
             {
-                return Err(with_code(
-                    ServerError::new(
-                        format!(
-                            "variable ${} of type {} was not provided",
-                            definition.name.node, definition.var_type.node
-                        ),
-                        Some(definition.name.pos),
+                let mut error = ServerError::new(
+                    format!(
+                        "variable ${} of type {} was not provided",
+                        definition.name.node, definition.var_type.node
                     ),
-                    "BAD_USER_INPUT",
-                ));
+                    Some(definition.name.pos),
+                );
+                codes::set(&mut error, Code::BadUserInput);
+                return Err(error);
             }
         }
     }
     Ok(())
-}
-
-fn is_value_error(message: &str) -> bool {
-    [
-        "Invalid value for argument",
-        "Expected input type",
-        "Failed to parse",
-    ]
-    .iter()
-    .any(|start| message.starts_with(start))
 }
 
 fn has_variable(value: &async_graphql_value::Value) -> bool {
@@ -273,7 +135,7 @@ type Argument = (Positioned<Name>, Positioned<async_graphql_value::Value>);
 
 /// Where validation reports a bad variable value: the variable definitions,
 /// and the arguments (with their fields and directives) that use variables.
-fn variable_arguments(document: &ExecutableDocument) -> HashSet<Pos> {
+pub fn variable_positions(document: &ExecutableDocument) -> HashSet<Pos> {
     fn arguments(list: &[Argument], owner: Pos, out: &mut HashSet<Pos>) {
         for (name, value) in list {
             if has_variable(&value.node) {

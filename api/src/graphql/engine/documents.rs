@@ -1,0 +1,135 @@
+//! Documents are parsed and checked once: a bounded cache keyed by the
+//! SHA-256 of the query text keeps the parsed document with what the
+//! document alone decides (its limits), so a repeated query skips the parser.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_graphql::ServerError;
+use async_graphql::parser::Pos;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use quick_cache::sync::Cache;
+use sha2::{Digest, Sha256};
+
+use super::{codes, limits};
+use crate::config::GraphqlLimits;
+
+pub type Hash = [u8; 32];
+
+/// A parsed document and what is known of it without variables.
+pub struct Document {
+    pub parsed: ExecutableDocument,
+    /// Why it may not run whatever the variables (a limit, introspection).
+    pub refusal: Option<ServerError>,
+    /// Where it uses variables (see `codes::classify`).
+    pub variable_positions: HashSet<Pos>,
+}
+
+impl Document {
+    /// The operation the executor will run for `requested`: its name (if
+    /// any) and type; `None` when the name does not select one.
+    pub fn selected(&self, requested: Option<&str>) -> Option<(Option<&str>, OperationType)> {
+        match (&self.parsed.operations, requested) {
+            (DocumentOperations::Single(op), None) => Some((None, op.node.ty)),
+            (DocumentOperations::Single(_), Some(_)) => None,
+            (DocumentOperations::Multiple(ops), Some(requested)) => ops
+                .get_key_value(requested)
+                .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+                .iter()
+                .next()
+                .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+            (DocumentOperations::Multiple(_), None) => None,
+        }
+    }
+}
+
+pub struct Documents {
+    cache: Cache<Hash, Arc<Document>>,
+    limits: GraphqlLimits,
+    introspection: bool,
+}
+
+pub fn hash(query: &str) -> Hash {
+    Sha256::digest(query.as_bytes()).into()
+}
+
+impl Documents {
+    pub fn new(capacity: usize, limits: GraphqlLimits, introspection: bool) -> Self {
+        Self {
+            cache: Cache::new(capacity.max(1)),
+            limits,
+            introspection,
+        }
+    }
+
+    /// The document of `query`, parsed now or earlier; a document that does
+    /// not parse is not kept.
+    pub fn get(&self, query: &str) -> Result<Arc<Document>, ServerError> {
+        limits::check_text(&self.limits, query)?;
+        let key = hash(query);
+        if let Some(document) = self.cache.get(&key) {
+            return Ok(document);
+        }
+        let parsed = async_graphql::parser::parse_query(query).map_err(codes::parse_failed)?;
+        let document = Arc::new(Document {
+            refusal: limits::check_document(&self.limits, self.introspection, &parsed).err(),
+            variable_positions: limits::variable_positions(&parsed),
+            parsed,
+        });
+        self.cache.insert(key, document.clone());
+        Ok(document)
+    }
+
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documents(capacity: usize) -> Documents {
+        let limits = crate::config::Config::from_lookup(|_| None)
+            .unwrap()
+            .graphql_limits;
+        Documents::new(capacity, limits, true)
+    }
+
+    #[test]
+    fn parses_once_and_stays_bounded() {
+        let documents = documents(2);
+        let first = documents.get("{ a }").unwrap();
+        assert!(Arc::ptr_eq(&first, &documents.get("{ a }").unwrap()));
+        for i in 0..10 {
+            documents.get(&format!("{{ a{i} }}")).unwrap();
+        }
+        assert!(documents.len() <= 2, "{}", documents.len());
+        assert!(documents.get("{").is_err());
+    }
+
+    #[test]
+    fn the_selected_operation_is_the_one_that_runs() {
+        let documents = documents(8);
+        let anonymous = documents.get("{ a }").unwrap();
+        assert_eq!(anonymous.selected(None), Some((None, OperationType::Query)));
+        assert_eq!(anonymous.selected(Some("A")), None);
+        let named = documents.get("query A { a } mutation B { b }").unwrap();
+        assert_eq!(
+            named.selected(Some("B")),
+            Some((Some("B"), OperationType::Mutation))
+        );
+        assert_eq!(named.selected(Some("C")), None);
+        assert_eq!(named.selected(None), None);
+        let single = documents.get("subscription S { s }").unwrap();
+        assert_eq!(
+            single.selected(None),
+            Some((Some("S"), OperationType::Subscription))
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The engine every operation runs through, over HTTP and WebSocket alike:
+//! async-graphql's schema behind one `Executor` that checks the limits,
+//! parses each document once (a cache), attaches the request's DataLoaders,
+//! records the operation (span and metrics) and gives every error its code.
+//!
+//! None of this is an async-graphql extension on purpose: with any extension
+//! installed, async-graphql resolves every field through its slower path
+//! (a `ResolveInfo` and the extension chain per field), which these concerns
+//! do not need. They only look at the request before and the response after.
+
+mod codes;
+pub mod documents;
+pub mod limits;
+mod messages;
+mod operation;
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor, Request, Response};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use sea_orm::DatabaseConnection;
+
+pub use codes::is_request_error;
+use documents::{Document, Documents};
+pub use limits::{limit_error, page_cost};
+use operation::Operation;
+
+use super::AppSchema;
+use super::loaders::Loaders;
+use crate::config::Config;
+
+/// Parsed documents kept per process.
+const DOCUMENT_CACHE_SIZE: usize = 1000;
+
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+struct Inner {
+    schema: AppSchema,
+    db: DatabaseConnection,
+    documents: Documents,
+}
+
+/// A request that passed the checks, with its document, ready to run.
+pub struct Prepared {
+    request: Request,
+    document: Arc<Document>,
+    operation: Operation,
+    ty: Option<OperationType>,
+}
+
+impl Prepared {
+    /// The type of the operation the request selects, if it selects one.
+    pub fn operation_type(&self) -> Option<OperationType> {
+        self.ty
+    }
+}
+
+impl Engine {
+    pub fn new(schema: AppSchema, db: DatabaseConnection, config: &Config) -> Self {
+        let documents = Documents::new(
+            DOCUMENT_CACHE_SIZE,
+            config.graphql_limits.clone(),
+            config.introspection(),
+        );
+        Self(Arc::new(Inner {
+            schema,
+            db,
+            documents,
+        }))
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.0.schema
+    }
+
+    /// Checks `request` and finds its document; a refusal is the response.
+    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
+        let refuse = |error| {
+            let response = Response::from_errors(vec![error]);
+            Operation::start(None).finish(&response);
+            response
+        };
+        let document = self.0.documents.get(&request.query).map_err(refuse)?;
+        let selected = document.selected(request.operation_name.as_deref());
+        if let Some(refusal) = &document.refusal {
+            let response = Response::from_errors(vec![refusal.clone()]);
+            Operation::start(selected).finish(&response);
+            return Err(response);
+        }
+        if let Err(error) = limits::check_required_variables(&document.parsed, &request.variables) {
+            let response = Response::from_errors(vec![error]);
+            Operation::start(selected).finish(&response);
+            return Err(response);
+        }
+        let ty = selected.map(|(_, ty)| ty);
+        // Queries and mutations load a row at most once and never share it
+        // with another request; a subscription's events are each read fresh.
+        let loaders = if ty == Some(OperationType::Subscription) {
+            Loaders::uncached(&self.0.db)
+        } else {
+            Loaders::per_request(&self.0.db)
+        };
+        request = request.data(loaders);
+        request.set_parsed_query(document.parsed.clone());
+        Ok(Prepared {
+            operation: Operation::start(selected),
+            request,
+            document,
+            ty,
+        })
+    }
+
+    /// Runs a prepared query or mutation.
+    pub async fn run(&self, prepared: Prepared) -> Response {
+        let Prepared {
+            request,
+            document,
+            operation,
+            ..
+        } = prepared;
+        let mut response = {
+            use tracing::Instrument;
+            let span = operation.span().clone();
+            self.0.schema.execute(request).instrument(span).await
+        };
+        codes::classify(&mut response, &document.variable_positions);
+        operation.finish(&response);
+        response
+    }
+
+    fn run_stream(&self, prepared: Prepared, session: Arc<Data>) -> BoxStream<'static, Response> {
+        let Prepared {
+            request,
+            document,
+            operation,
+            ..
+        } = prepared;
+        let responses = self
+            .0
+            .schema
+            .execute_stream_with_session_data(request, session)
+            .map(move |mut response| {
+                codes::classify(&mut response, &document.variable_positions);
+                response
+            })
+            .boxed();
+        operation.track(responses)
+    }
+}
+
+impl Executor for Engine {
+    async fn execute(&self, request: Request) -> Response {
+        match self.prepare(request) {
+            Ok(prepared) => self.run(prepared).await,
+            Err(refusal) => refusal,
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        match self.prepare(request) {
+            Ok(prepared) => self.run_stream(prepared, session_data.unwrap_or_default()),
+            Err(refusal) => stream::once(async move { refusal }).boxed(),
+        }
+    }
+}
