@@ -113,7 +113,7 @@ pub async fn get_or_websocket(
     };
     let prepared = match state.engine.prepare(request) {
         Ok(prepared) => prepared,
-        Err(refusal) => return respond(BatchResponse::Single(refusal), media),
+        Err(refusal) => return respond(BatchResponse::Single(*refusal), media),
     };
     // Mutations and subscriptions change state or hold a stream: never
     // over GET. A name that selects nothing is the executor's to report.

@@ -76,23 +76,22 @@ impl Engine {
     }
 
     /// Checks `request` and finds its document; a refusal is the response.
-    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
-        let refuse = |error| {
+    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Box<Response>> {
+        let refuse = |selected, error| {
             let response = Response::from_errors(vec![error]);
-            Operation::start(None).finish(&response);
-            response
+            Operation::start(selected).finish(&response);
+            Box::new(response)
         };
-        let document = self.0.documents.get(&request.query).map_err(refuse)?;
+        let document = match self.0.documents.get(&request.query) {
+            Ok(document) => document,
+            Err(error) => return Err(refuse(None, error)),
+        };
         let selected = document.selected(request.operation_name.as_deref());
         if let Some(refusal) = &document.refusal {
-            let response = Response::from_errors(vec![refusal.clone()]);
-            Operation::start(selected).finish(&response);
-            return Err(response);
+            return Err(refuse(selected, refusal.clone()));
         }
         if let Err(error) = limits::check_required_variables(&document.parsed, &request.variables) {
-            let response = Response::from_errors(vec![error]);
-            Operation::start(selected).finish(&response);
-            return Err(response);
+            return Err(refuse(selected, error));
         }
         let ty = selected.map(|(_, ty)| ty);
         // Queries and mutations load a row at most once and never share it
@@ -154,7 +153,7 @@ impl Executor for Engine {
     async fn execute(&self, request: Request) -> Response {
         match self.prepare(request) {
             Ok(prepared) => self.run(prepared).await,
-            Err(refusal) => refusal,
+            Err(refusal) => *refusal,
         }
     }
 
@@ -165,7 +164,7 @@ impl Executor for Engine {
     ) -> BoxStream<'static, Response> {
         match self.prepare(request) {
             Ok(prepared) => self.run_stream(prepared, session_data.unwrap_or_default()),
-            Err(refusal) => stream::once(async move { refusal }).boxed(),
+            Err(refusal) => stream::once(async move { *refusal }).boxed(),
         }
     }
 }
