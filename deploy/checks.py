@@ -4,9 +4,11 @@
     python checks.py policy     KUSTOMIZE_DIR
     python checks.py promql     DASHBOARD_JSON OUT_RULES_YAML
     python checks.py metrics    METRICS_RS FILE...
-    python checks.py podman     KUSTOMIZE_DIR IMAGE HOST_PORT DATABASE_URL OUT_YAML [secret-env|secret-ref]
+    python checks.py podman     KUSTOMIZE_DIR IMAGE HOST_PORT SUFFIX OUT_YAML [MODE [DATABASE_URL]]
+    python checks.py scrape     METRICS_TEXT METRICS_RS DASHBOARD_JSON
     python checks.py env        KUSTOMIZE_DIR          (the ConfigMap as KEY=VALUE lines)
     python checks.py probes     KUSTOMIZE_DIR          (liveness and readiness paths)
+    python checks.py jobcmd     KUSTOMIZE_DIR          (the migration Job's command line)
 
 Each check prints what it found and exits 1 (with the reasons) on a problem.
 Needs PyYAML (the venv deploy/validate installs has it pinned).
@@ -282,44 +284,90 @@ def cmd_env(directory):
         print(f"{key}={value}")
 
 
+def cmd_jobcmd(directory):
+    c = pod_spec(find(directory, "Job"))["containers"][0]
+    print(" ".join(c["command"] + c.get("args", [])))
+
+
 def cmd_probes(directory):
     api = pod_spec(find(directory, "Deployment"))["containers"][0]
     print(api["livenessProbe"]["httpGet"]["path"], api["readinessProbe"]["httpGet"]["path"])
 
 
-def cmd_podman(directory, image, host_port, database_url, out_path, secret_mode="secret-env"):
-    """The ConfigMap, Secret and Deployment as `podman kube play` (4.3) takes them.
+def cmd_podman(directory, image, host_port, suffix, out_path, secret_mode="podman-secret", database_url=""):
+    """The ConfigMap and Deployment as `podman kube play` (4.3) takes them.
 
-    Changes, and only these: podman's local image name with IfNotPresent,
-    one replica, a hostPort, the preStop sleep dropped (podman 4.3's schema
-    predates it) and, in the default mode, DATABASE_URL given as a plain
-    value instead of a secretKeyRef (podman 4.3 cannot read the Secret).
-    `secret-ref` keeps the Secret and the reference, to show where podman
-    stops. DATABASE_URL replaces the Secret's placeholder either way.
+    Changes, and only these (deploy/README.md says why):
+    - names get SUFFIX, volumes too (podman makes an emptyDir a named
+      volume, shared by every pod that uses the same name), so runs can
+      go side by side and `podman kube down` removes what play made;
+    - podman's local image name, IfNotPresent, one replica, a hostPort;
+    - no livenessProbe: podman turns it into a `CMD-SHELL curl ...
+      localhost:0` healthcheck (no /bin/sh or curl in the image, named
+      port unresolved) and stops the container after three failures;
+      the caller polls the probe paths itself.
+    The preStop `sleep` stays: podman 4.3 accepts it and ignores it.
+    DATABASE_URL, by SECRET_MODE (podman 4.3 cannot read a Secret object):
+      podman-secret  keep the secretKeyRef; the caller creates the podman
+                     secret todo-graphql-db-SUFFIX as {"DATABASE_URL": base64}
+      secret-doc     the Secret object in the same file (fails on 4.3)
+      env            DATABASE_URL as a plain value
     """
     config = copy.deepcopy(find(directory, "ConfigMap"))
     secret = copy.deepcopy(find(directory, "Secret"))
     deployment = copy.deepcopy(find(directory, "Deployment"))
+    config["metadata"]["name"] += f"-{suffix}"
+    secret["metadata"]["name"] += f"-{suffix}"
+    deployment["metadata"]["name"] += f"-{suffix}"
     deployment["spec"]["replicas"] = 1
     spec = pod_spec(deployment)
     api = spec["containers"][0]
     api["image"] = image
     api["imagePullPolicy"] = "IfNotPresent"
     api["ports"][0]["hostPort"] = int(host_port)
-    api.pop("lifecycle", None)
+    api.pop("livenessProbe", None)
+    for volume in spec.get("volumes", []):
+        volume["name"] += f"-{suffix}"
+    for mount in api.get("volumeMounts", []):
+        mount["name"] += f"-{suffix}"
+    for source in api.get("envFrom", []):
+        source["configMapRef"]["name"] += f"-{suffix}"
+    for e in api["env"]:
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            ref["name"] += f"-{suffix}"
     docs = [config]
-    if secret_mode == "secret-ref":
+    if secret_mode == "secret-doc":
         secret["stringData"]["DATABASE_URL"] = database_url
         docs.append(secret)
-    else:
+    elif secret_mode == "env":
         api["env"] = [
             {"name": e["name"], "value": database_url} if e["name"] == "DATABASE_URL" else e
             for e in api["env"]
         ]
+    elif secret_mode != "podman-secret":
+        raise SystemExit(f"unknown secret mode {secret_mode}")
     docs.append(deployment)
     with open(out_path, "w", encoding="utf-8") as f:
         yaml.safe_dump_all(docs, f, sort_keys=False)
-    print(f"  wrote {out_path}: {', '.join(d['kind'] for d in docs)} ({secret_mode})")
+    print(f"  wrote {out_path}: {', '.join(d['kind'] for d in docs)} (DATABASE_URL: {secret_mode})")
+
+
+def cmd_scrape(metrics_text, metrics_rs, dashboard_path):
+    """Every exported metric the dashboard shows is in a real /metrics answer."""
+    with open(metrics_text, encoding="utf-8") as f:
+        text = f.read()
+    present = set(re.findall(r"^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ", text, re.M))
+    with open(dashboard_path, encoding="utf-8") as f:
+        shown = {n for _, e in dashboard_exprs(json.load(f)) for n in names_in(e)}
+    wanted = sorted(shown & exported_metrics(metrics_rs))
+    missing = [n for n in wanted if n not in present]
+    if missing:
+        fail([f"{n} is on the dashboard but not in /metrics" for n in missing])
+    print(f"  /metrics has all {len(wanted)} exported metrics the dashboard shows")
+    pending = sorted(shown & PENDING_METRICS & present)
+    if pending:
+        print(f"  and already: {', '.join(pending)}")
 
 
 COMMANDS = {
@@ -329,7 +377,9 @@ COMMANDS = {
     "metrics": cmd_metrics,
     "env": cmd_env,
     "probes": cmd_probes,
+    "jobcmd": cmd_jobcmd,
     "podman": cmd_podman,
+    "scrape": cmd_scrape,
 }
 
 if __name__ == "__main__":
