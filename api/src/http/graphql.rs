@@ -287,6 +287,18 @@ async fn execute(state: &SharedState, batch: BatchRequest, media: &'static str) 
 }
 
 fn respond(response: BatchResponse, media: &'static str) -> Response {
+    let executed = match &response {
+        BatchResponse::Single(r) => !is_request_error(r),
+        BatchResponse::Batch(rs) => !rs.iter().any(is_request_error),
+    };
+    if executed {
+        // async-graphql-axum's responder, in the media type the client asked
+        // for (it would always say application/graphql-response+json).
+        let mut out = async_graphql_axum::GraphQLResponse::from(response).into_response();
+        out.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+        return out;
+    }
     match &response {
         // A request error is the client's: 400 for clients that understand
         // the newer media type.

@@ -1,6 +1,6 @@
 //! Categories: names unique regardless of case, and their lists.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use entity::category;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query};
@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, fetch_page,
-    signature,
+    normalise_order, signature,
 };
 use super::{now, sql};
 use crate::error::{AppError, AppResult};
@@ -48,14 +48,11 @@ impl CategoryListQuery {
         order: Vec<CategoryOrder>,
         args: &PageArgs,
     ) -> AppResult<Self> {
-        let mut seen = HashSet::new();
-        let mut order: Vec<_> = order.into_iter().filter(|o| seen.insert(o.field)).collect();
-        if order.is_empty() {
-            order.push(CategoryOrder {
-                field: CategoryOrderField::Name,
-                direction: Direction::Asc,
-            });
-        }
+        let default = CategoryOrder {
+            field: CategoryOrderField::Name,
+            direction: Direction::Asc,
+        };
+        let order = normalise_order(order, |o| o.field, default);
         let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
         Ok(Self {
             filter,

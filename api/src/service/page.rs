@@ -155,6 +155,25 @@ impl PageRequest {
     }
 }
 
+/// An `orderBy` as the lists use it: later repeats of a field cannot change
+/// the order, so they are dropped; an empty order is `default`.
+pub fn normalise_order<O, F: Eq + std::hash::Hash>(
+    order: Vec<O>,
+    field: impl Fn(&O) -> F,
+    default: O,
+) -> Vec<O> {
+    let mut seen = std::collections::HashSet::new();
+    let order: Vec<O> = order
+        .into_iter()
+        .filter(|o| seen.insert(field(o)))
+        .collect();
+    if order.is_empty() {
+        vec![default]
+    } else {
+        order
+    }
+}
+
 pub fn signature<M>(keys: &[SortKey<M>]) -> String {
     keys.iter()
         .map(|k| {

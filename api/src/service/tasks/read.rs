@@ -1,0 +1,302 @@
+//! Reading tasks: lists with their filters and keyset pages, counts, nested
+//! lists of many owners in one statement, and lookups by id.
+
+use std::collections::HashMap;
+
+use entity::{category, task, task_category};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, OverStatement, Query,
+    SelectStatement, WindowStatement,
+};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, prelude::Uuid,
+};
+
+use super::{Scope, TaskFilter, TaskListQuery, TaskOrder, TaskOrderField};
+use crate::error::AppResult;
+use crate::service::page::{
+    Direction, KeyKind, KeyValue, Page, SortKey, count_rows, cursor_bounds, fetch_page, into_page,
+    order_terms, signature,
+};
+use crate::service::sql;
+
+fn col(c: task::Column) -> Expr {
+    Expr::col((task::Entity, c))
+}
+
+/// The ORDER BY of a task list: the requested fields, then `id` to break ties.
+/// Tasks without a due date sort after those with one, in both directions.
+pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
+    let mut keys = Vec::with_capacity(order.len() + 2);
+    for o in order {
+        let d = o.direction;
+        match o.field {
+            TaskOrderField::CreatedAt => keys.push(SortKey {
+                expr: col(task::Column::CreatedAt),
+                direction: d,
+                kind: KeyKind::Time,
+                value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+            }),
+            TaskOrderField::UpdatedAt => keys.push(SortKey {
+                expr: col(task::Column::UpdatedAt),
+                direction: d,
+                kind: KeyKind::Time,
+                value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+            }),
+            TaskOrderField::DueAt => {
+                keys.push(SortKey {
+                    expr: Expr::case(col(task::Column::DueAt).is_null(), 1)
+                        .finally(0)
+                        .into(),
+                    direction: Direction::Asc,
+                    kind: KeyKind::Int,
+                    value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                });
+                keys.push(SortKey {
+                    expr: col(task::Column::DueAt),
+                    direction: d,
+                    kind: KeyKind::Time,
+                    value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                });
+            }
+            TaskOrderField::Priority => keys.push(SortKey {
+                expr: col(task::Column::Priority),
+                direction: d,
+                kind: KeyKind::Int,
+                value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+            }),
+            TaskOrderField::Description => keys.push(SortKey {
+                expr: col(task::Column::Description),
+                direction: d,
+                kind: KeyKind::Text,
+                value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+            }),
+        }
+    }
+    let tie = order.last().map_or(Direction::Asc, |o| o.direction);
+    keys.push(SortKey {
+        expr: col(task::Column::Id),
+        direction: tie,
+        kind: KeyKind::Uuid,
+        value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+    });
+    keys
+}
+
+fn priority_value(p: entity::Priority) -> i64 {
+    i64::from(p.to_value())
+}
+
+fn filter_condition(filter: &TaskFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = sql::contains_pattern(search);
+        cond = cond.add(
+            Expr::expr(Func::lower(col(task::Column::Description)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    if let Some(priorities) = &filter.priority {
+        cond = cond
+            .add(col(task::Column::Priority).is_in(priorities.iter().map(|p| priority_value(*p))));
+    }
+    if let Some(done) = filter.done {
+        cond = cond.add(col(task::Column::Done).eq(done));
+    }
+    if let Some(before) = filter.due_before {
+        cond = cond.add(col(task::Column::DueAt).lt(before));
+    }
+    if let Some(after) = filter.due_after {
+        cond = cond.add(col(task::Column::DueAt).gt(after));
+    }
+    if let Some(ids) = &filter.category_ids {
+        cond = cond.add(
+            col(task::Column::Id).in_subquery(
+                Query::select()
+                    .column(task_category::Column::TaskId)
+                    .from(task_category::Entity)
+                    .and_where(
+                        Expr::col(task_category::Column::CategoryId).is_in(ids.iter().copied()),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(parent) = filter.parent_id {
+        cond = cond.add(col(task::Column::ParentId).eq(parent));
+    }
+    match filter.top_level {
+        Some(true) => cond = cond.add(col(task::Column::ParentId).is_null()),
+        Some(false) => cond = cond.add(col(task::Column::ParentId).is_not_null()),
+        None => {}
+    }
+    cond
+}
+
+fn select_tasks() -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .columns(task::Column::iter().map(|c| (task::Entity, c)))
+        .from(task::Entity);
+    select
+}
+
+/// One page of all tasks matching the query.
+pub async fn list(db: &DatabaseConnection, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
+    let mut select = select_tasks();
+    select.cond_where(filter_condition(&query.filter));
+    fetch_page(db, select, &sort_keys(&query.order), &query.page).await
+}
+
+pub async fn count(db: &DatabaseConnection, filter: &TaskFilter) -> AppResult<u64> {
+    count_rows(db, task::Entity, filter_condition(filter)).await
+}
+
+fn scoped_select(scope: Scope, owners: &[Uuid]) -> (SelectStatement, Expr) {
+    let mut select = select_tasks();
+    let owner = match scope {
+        Scope::Parent => col(task::Column::ParentId),
+        Scope::Category => {
+            select.inner_join(
+                task_category::Entity,
+                Expr::col((task_category::Entity, task_category::Column::TaskId))
+                    .equals((task::Entity, task::Column::Id)),
+            );
+            Expr::col((task_category::Entity, task_category::Column::CategoryId))
+        }
+    };
+    select.and_where(owner.clone().is_in(owners.iter().copied()));
+    (select, owner)
+}
+
+/// One page per owner in a single statement: rows are numbered within each
+/// owner by the list order, and only the first `limit + 1` of each are kept.
+pub async fn list_scoped(
+    db: &DatabaseConnection,
+    scope: Scope,
+    owners: &[Uuid],
+    query: &TaskListQuery,
+) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
+    let keys = sort_keys(&query.order);
+    let sig = signature(&keys);
+    let (mut inner, owner) = scoped_select(scope, owners);
+    let mut window = WindowStatement::new();
+    window.add_partition_by(owner.clone());
+    for (expr, order) in order_terms(&keys, query.page.backward) {
+        window.order_by_expr(expr, order);
+    }
+    inner
+        .expr_as(owner, Alias::new("scope_id"))
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
+        .cond_where(filter_condition(&query.filter))
+        .cond_where(cursor_bounds(&keys, &query.page)?);
+    let select = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("numbered"))
+        .and_where(Expr::col(Alias::new("rn")).lte(query.page.limit as i64 + 1))
+        .order_by(Alias::new("scope_id"), sea_orm::sea_query::Order::Asc)
+        .order_by(Alias::new("rn"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+
+    let mut grouped: HashMap<Uuid, Vec<task::Model>> = HashMap::new();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "scope_id")?;
+        grouped
+            .entry(owner)
+            .or_default()
+            .push(task::Model::from_query_result(&row, "")?);
+    }
+    Ok(owners
+        .iter()
+        .map(|owner| {
+            let rows = grouped.remove(owner).unwrap_or_default();
+            (*owner, into_page(rows, &keys, &sig, &query.page))
+        })
+        .collect())
+}
+
+pub async fn count_scoped(
+    db: &DatabaseConnection,
+    scope: Scope,
+    owners: &[Uuid],
+    filter: &TaskFilter,
+) -> AppResult<HashMap<Uuid, u64>> {
+    let (mut select, owner) = scoped_select(scope, owners);
+    select
+        .clear_selects()
+        .expr_as(owner.clone(), Alias::new("scope_id"))
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .cond_where(filter_condition(filter))
+        .add_group_by([owner]);
+    let mut counts: HashMap<Uuid, u64> = owners.iter().map(|o| (*o, 0)).collect();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "scope_id")?;
+        let n: i64 = row.try_get("", "n")?;
+        counts.insert(owner, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+pub async fn find_by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, task::Model>> {
+    Ok(task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<task::Model>> {
+    Ok(task::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Categories of each task, ordered by name.
+pub async fn categories_of(
+    db: &DatabaseConnection,
+    task_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<category::Model>>> {
+    let mut select = Query::select();
+    select
+        .columns(category::Column::iter().map(|c| (category::Entity, c)))
+        .expr_as(
+            Expr::col((task_category::Entity, task_category::Column::TaskId)),
+            Alias::new("owner_task_id"),
+        )
+        .from(category::Entity)
+        .inner_join(
+            task_category::Entity,
+            Expr::col((task_category::Entity, task_category::Column::CategoryId))
+                .equals((category::Entity, category::Column::Id)),
+        )
+        .and_where(
+            Expr::col((task_category::Entity, task_category::Column::TaskId))
+                .is_in(task_ids.iter().copied()),
+        )
+        .order_by(
+            (category::Entity, category::Column::NameKey),
+            sea_orm::sea_query::Order::Asc,
+        )
+        .order_by(
+            (category::Entity, category::Column::Id),
+            sea_orm::sea_query::Order::Asc,
+        );
+    let mut out: HashMap<Uuid, Vec<category::Model>> =
+        task_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for row in db.query_all(&select).await? {
+        let owner: Uuid = row.try_get("", "owner_task_id")?;
+        out.entry(owner)
+            .or_default()
+            .push(category::Model::from_query_result(&row, "")?);
+    }
+    Ok(out)
+}

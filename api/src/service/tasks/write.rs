@@ -1,0 +1,421 @@
+//! Changing tasks: validation, then every change in one transaction, with
+//! optimistic versions.
+
+use chrono::{DateTime, Utc};
+use entity::{Priority, category, task, task_category};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, TransactionTrait, prelude::Uuid,
+};
+use std::collections::HashMap;
+
+use super::{NewTask, TaskPatch};
+use crate::error::{AppError, AppResult};
+use crate::service::{now, sql, to_stored_precision, unique};
+
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// How often an update without `expectedVersion` re-reads and retries when a
+/// concurrent writer got there first.
+const MAX_UPDATE_ATTEMPTS: usize = 8;
+
+pub fn validate_description(description: &str) -> AppResult<String> {
+    let trimmed = description.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 {
+        return Err(AppError::bad_input(
+            "description",
+            "description must not be empty",
+        ));
+    }
+    if chars > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::bad_input(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
+    // RFC 3339, which clients parse our dates with, has four-digit years.
+    for (field, date) in [("startAt", start_at), ("dueAt", due_at)] {
+        if let Some(date) = date
+            && !(1..=9999).contains(&chrono::Datelike::year(&date))
+        {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must be a date in the years 0001 to 9999"),
+            ));
+        }
+    }
+    match (start_at, due_at) {
+        (Some(start), Some(due)) if start > due => Err(AppError::bad_input(
+            "startAt",
+            "startAt must not be after dueAt",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn create(db: &DatabaseConnection, new: NewTask) -> AppResult<task::Model> {
+    let description = validate_description(&new.description)?;
+    let start_at = new.start_at.map(to_stored_precision);
+    let due_at = new.due_at.map(to_stored_precision);
+    validate_dates(start_at, due_at)?;
+    let category_ids = unique(new.category_ids);
+
+    let txn = db.begin().await?;
+    if let Some(parent) = new.parent_id {
+        ensure_task_exists(&txn, parent, "parentId").await?;
+    }
+    ensure_categories_exist(&txn, &category_ids).await?;
+    let at = now();
+    let model = task::Model {
+        id: Uuid::now_v7(),
+        description,
+        priority: new.priority.unwrap_or(Priority::None),
+        start_at,
+        due_at,
+        done: false,
+        completed_at: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+        parent_id: new.parent_id,
+    };
+    task::Entity::insert(active(&model))
+        .exec_without_returning(&txn)
+        .await?;
+    link_categories(&txn, model.id, &category_ids).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+fn active(m: &task::Model) -> task::ActiveModel {
+    task::ActiveModel {
+        id: Set(m.id),
+        description: Set(m.description.clone()),
+        priority: Set(m.priority),
+        start_at: Set(m.start_at),
+        due_at: Set(m.due_at),
+        done: Set(m.done),
+        completed_at: Set(m.completed_at),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+        version: Set(m.version),
+        parent_id: Set(m.parent_id),
+    }
+}
+
+pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
+    let description = patch
+        .description
+        .as_deref()
+        .map(validate_description)
+        .transpose()?;
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let txn = db.begin().await?;
+        let current = task::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
+        if let Some(expected) = patch.expected_version
+            && expected != current.version
+        {
+            return Err(stale(expected, current.version));
+        }
+        let mut next = current.clone();
+        if let Some(d) = &description {
+            next.description = d.clone();
+        }
+        if let Some(p) = patch.priority {
+            next.priority = p;
+        }
+        if let Some(s) = patch.start_at {
+            next.start_at = s.map(to_stored_precision);
+        }
+        if let Some(d) = patch.due_at {
+            next.due_at = d.map(to_stored_precision);
+        }
+        validate_dates(next.start_at, next.due_at)?;
+        let at = now();
+        if let Some(done) = patch.done {
+            apply_done(&mut next, done, at);
+        }
+        if let Some(parent) = patch.parent_id
+            && parent != current.parent_id
+        {
+            if let Some(parent) = parent {
+                ensure_task_exists(&txn, parent, "parentId").await?;
+                ensure_not_descendant(&txn, id, parent).await?;
+            }
+            next.parent_id = parent;
+        }
+        next.updated_at = at;
+        next.version = current.version + 1;
+        if bump(&txn, &current, &next).await? {
+            txn.commit().await?;
+            return Ok(next);
+        }
+        // Someone changed the task between our read and our write.
+        txn.rollback().await?;
+        if let Some(expected) = patch.expected_version {
+            let actual = super::find(db, id)
+                .await?
+                .map_or(expected + 1, |t| t.version);
+            return Err(stale(expected, actual));
+        }
+    }
+    Err(AppError::conflict(
+        Some("id"),
+        "the task is being changed by others too often; try again",
+    ))
+}
+
+fn stale(expected: i32, actual: i32) -> AppError {
+    AppError::conflict(
+        Some("expectedVersion"),
+        format!("the task is at version {actual}, not {expected}: it was changed by someone else"),
+    )
+}
+
+fn apply_done(task: &mut task::Model, done: bool, at: DateTime<Utc>) {
+    if done && !task.done {
+        task.completed_at = Some(at);
+    } else if !done {
+        task.completed_at = None;
+    }
+    task.done = done;
+}
+
+/// Writes `next` only if the row is still at `current.version`.
+async fn bump<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    next: &task::Model,
+) -> AppResult<bool> {
+    let result = task::Entity::update_many()
+        .set(active(next))
+        .filter(task::Column::Id.eq(current.id))
+        .filter(task::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+async fn ensure_task_exists<C: ConnectionTrait>(db: &C, id: Uuid, field: &str) -> AppResult<()> {
+    let found = task::Entity::find_by_id(id).one(db).await?;
+    if found.is_none() {
+        return Err(AppError::not_found_in("Task", field));
+    }
+    Ok(())
+}
+
+async fn ensure_categories_exist<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found = category::Entity::find()
+        .filter(category::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != ids.len() {
+        return Err(AppError::not_found_in("Category", "categoryIds"));
+    }
+    Ok(())
+}
+
+/// Refuses to hang `task` under `new_parent` when that would make the task its
+/// own ancestor.
+async fn ensure_not_descendant<C: ConnectionTrait>(
+    db: &C,
+    task: Uuid,
+    new_parent: Uuid,
+) -> AppResult<()> {
+    if task == new_parent {
+        return Err(AppError::bad_input(
+            "parentId",
+            "a task cannot be its own parent",
+        ));
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Two concurrent moves could each pass the check below and together
+        // close a loop: moves of tasks under new parents take turns.
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
+            .await?;
+    }
+    let rows = sql::query_all(
+        db,
+        "WITH RECURSIVE ancestors(id, parent_id) AS ( \
+           SELECT id, parent_id FROM tasks WHERE id = ? \
+           UNION SELECT t.id, t.parent_id FROM tasks t JOIN ancestors a ON t.id = a.parent_id \
+         ) SELECT id FROM ancestors WHERE id = ?",
+        vec![new_parent.into(), task.into()],
+    )
+    .await?;
+    if !rows.is_empty() {
+        return Err(AppError::bad_input(
+            "parentId",
+            "a task cannot be moved under one of its own sub-tasks",
+        ));
+    }
+    Ok(())
+}
+
+async fn link_categories<C: ConnectionTrait>(
+    db: &C,
+    task: Uuid,
+    categories: &[Uuid],
+) -> AppResult<()> {
+    if categories.is_empty() {
+        return Ok(());
+    }
+    let links = categories.iter().map(|c| task_category::ActiveModel {
+        task_id: Set(task),
+        category_id: Set(*c),
+    });
+    task_category::Entity::insert_many(links)
+        .on_conflict(
+            OnConflict::columns([
+                task_category::Column::TaskId,
+                task_category::Column::CategoryId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The given tasks and all their descendants.
+async fn with_descendants<C: ConnectionTrait>(db: &C, roots: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    if roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql::query_all(
+        db,
+        &format!(
+            "WITH RECURSIVE subtree(id) AS ( \
+               SELECT id FROM tasks WHERE id IN ({}) \
+               UNION SELECT t.id FROM tasks t JOIN subtree s ON t.parent_id = s.id \
+             ) SELECT id FROM subtree",
+            sql::list_placeholders(roots.len())
+        ),
+        roots.iter().map(|id| (*id).into()).collect(),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<Uuid>("", "id").map_err(AppError::from))
+        .collect()
+}
+
+/// Deletes a task with its sub-tasks; returns every deleted id.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<Vec<Uuid>> {
+    let txn = db.begin().await?;
+    ensure_task_exists(&txn, id, "id").await?;
+    let ids = with_descendants(&txn, &[id]).await?;
+    delete_ids(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+    // Children first is not needed (links and sub-tasks cascade), but deleting
+    // the whole set explicitly does not depend on the backend's FK settings.
+    task::Entity::delete_many()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every done task (with its sub-tasks, done or not).
+pub async fn delete_completed(db: &DatabaseConnection) -> AppResult<Vec<Uuid>> {
+    let txn = db.begin().await?;
+    let done: Vec<Uuid> = task::Entity::find()
+        .filter(task::Column::Done.eq(true))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let ids = with_descendants(&txn, &done).await?;
+    delete_ids(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+/// Marks tasks done or not done, all or none; returns them in request order.
+pub async fn set_done(
+    db: &DatabaseConnection,
+    ids: Vec<Uuid>,
+    done: bool,
+) -> AppResult<Vec<task::Model>> {
+    let ids = unique(ids);
+    let txn = db.begin().await?;
+    let mut found = task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect::<HashMap<_, _>>();
+    let at = now();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let current = found
+            .remove(id)
+            .ok_or_else(|| AppError::not_found_in("Task", "ids"))?;
+        let mut next = current.clone();
+        apply_done(&mut next, done, at);
+        next.updated_at = at;
+        next.version = current.version + 1;
+        if !bump(&txn, &current, &next).await? {
+            return Err(AppError::conflict(
+                Some("ids"),
+                "a task was changed concurrently; try again",
+            ));
+        }
+        out.push(next);
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Adds (or removes) category links of a task; the task's version moves on.
+pub async fn change_categories(
+    db: &DatabaseConnection,
+    task_id: Uuid,
+    category_ids: Vec<Uuid>,
+    add: bool,
+) -> AppResult<task::Model> {
+    let category_ids = unique(category_ids);
+    let txn = db.begin().await?;
+    let current = task::Entity::find_by_id(task_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_in("Task", "taskId"))?;
+    ensure_categories_exist(&txn, &category_ids).await?;
+    if add {
+        link_categories(&txn, task_id, &category_ids).await?;
+    } else if !category_ids.is_empty() {
+        task_category::Entity::delete_many()
+            .filter(task_category::Column::TaskId.eq(task_id))
+            .filter(task_category::Column::CategoryId.is_in(category_ids.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    let mut next = current.clone();
+    next.updated_at = now();
+    next.version = current.version + 1;
+    if !bump(&txn, &current, &next).await? {
+        return Err(AppError::conflict(
+            Some("taskId"),
+            "the task was changed concurrently; try again",
+        ));
+    }
+    txn.commit().await?;
+    Ok(next)
+}
