@@ -171,6 +171,30 @@ pub fn config(database_url: &str) -> Result<Config, String> {
     .map_err(|e| e.to_string())
 }
 
+/// Connects to `config`'s database as the api does, with every statement
+/// it runs kept in the returned log.
+pub async fn connect_logged(
+    config: &Config,
+) -> Result<
+    (
+        sea_orm::DatabaseConnection,
+        std::sync::Arc<std::sync::Mutex<Vec<sea_orm::Statement>>>,
+    ),
+    String,
+> {
+    let mut db = api::db::connect_with_retry(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let log: std::sync::Arc<std::sync::Mutex<Vec<sea_orm::Statement>>> = Default::default();
+    let sink = log.clone();
+    db.set_metric_callback(move |info| {
+        if let Ok(mut log) = sink.lock() {
+            log.push(info.statement.clone());
+        }
+    });
+    Ok((db, log))
+}
+
 /// POSTs `body` to `/graphql` of `router` in-process; the JSON answer.
 pub async fn post(router: &axum::Router, body: String) -> Result<serde_json::Value, String> {
     let request = Request::post("/graphql")

@@ -104,12 +104,33 @@ pub struct CategoryFilter {
     pub search: Option<String>,
 }
 
-/// The arguments every task list takes, as sent.
-pub struct TaskListArgs {
-    pub filter: Option<TaskFilter>,
-    pub order_by: Option<Vec<TaskOrder>>,
+/// The arguments of a list, as sent: its filter, its order and a page.
+pub struct ListArgs<F, O> {
+    pub filter: Option<F>,
+    pub order_by: Option<Vec<O>>,
     pub page: PageArgs,
 }
+
+impl<F, O> ListArgs<F, O> {
+    pub fn new(
+        filter: Option<F>,
+        order_by: Option<Vec<O>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Self {
+        let page = PageArgs::new(first, after, last, before);
+        Self {
+            filter,
+            order_by,
+            page,
+        }
+    }
+}
+
+pub type TaskListArgs = ListArgs<TaskFilter, TaskOrder>;
+pub type CategoryListArgs = ListArgs<CategoryFilter, CategoryOrder>;
 
 impl TaskListArgs {
     /// Decodes ids and cursors and checks the page: the service's query.
@@ -126,13 +147,6 @@ impl TaskListArgs {
             .collect();
         TaskListQuery::new(filter, order, &self.page)
     }
-}
-
-/// The arguments of the category list, as sent.
-pub struct CategoryListArgs {
-    pub filter: Option<CategoryFilter>,
-    pub order_by: Option<Vec<CategoryOrder>>,
-    pub page: PageArgs,
 }
 
 impl CategoryListArgs {

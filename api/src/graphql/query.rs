@@ -11,7 +11,6 @@ use super::state;
 use super::types::Node;
 use crate::error::AppError;
 use crate::service::categories as category_service;
-use crate::service::page::PageArgs;
 
 /// How many ids `nodes` takes at once.
 const MAX_NODES: usize = 100;
@@ -82,12 +81,7 @@ impl TaskQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
-        let page = PageArgs::new(first, after, last, before);
-        let args = TaskListArgs {
-            filter,
-            order_by,
-            page,
-        };
+        let args = TaskListArgs::new(filter, order_by, first, after, last, before);
         connection::tasks(ctx, args).await
     }
 }
@@ -116,12 +110,7 @@ impl CategoryQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<CategoryConnection> {
-        let page = PageArgs::new(first, after, last, before);
-        let args = CategoryListArgs {
-            filter,
-            order_by,
-            page,
-        };
+        let args = CategoryListArgs::new(filter, order_by, first, after, last, before);
         connection::categories(ctx, args).await
     }
 }

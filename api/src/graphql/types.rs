@@ -8,7 +8,6 @@ use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::Loaders;
 use super::objects::{Category, Priority, Task, TaskConnection};
 use super::scalars::DateTime;
-use crate::service::page::PageArgs;
 use crate::service::tasks::Scope;
 
 #[derive(Interface)]
@@ -83,12 +82,7 @@ impl Task {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
-        let page = PageArgs::new(first, after, last, before);
-        let args = TaskListArgs {
-            filter,
-            order_by,
-            page,
-        };
+        let args = TaskListArgs::new(filter, order_by, first, after, last, before);
         connection::scoped_tasks(ctx, Scope::Parent, self.0.id, args).await
     }
 
@@ -130,12 +124,7 @@ impl Category {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
-        let page = PageArgs::new(first, after, last, before);
-        let args = TaskListArgs {
-            filter,
-            order_by,
-            page,
-        };
+        let args = TaskListArgs::new(filter, order_by, first, after, last, before);
         connection::scoped_tasks(ctx, Scope::Category, self.0.id, args).await
     }
 }

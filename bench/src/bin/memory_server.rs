@@ -19,8 +19,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use api::App;
 use axum::routing::get;
@@ -167,16 +167,7 @@ async fn run() -> Result<(), String> {
     let _telemetry = api::telemetry::init(&config);
 
     // Record: the statements of every read request, then their rows.
-    let mut db = api::db::connect_with_retry(&config)
-        .await
-        .map_err(|e| e.to_string())?;
-    let log: Arc<Mutex<Vec<Statement>>> = Arc::default();
-    let sink = log.clone();
-    db.set_metric_callback(move |info| {
-        if let Ok(mut log) = sink.lock() {
-            log.push(info.statement.clone());
-        }
-    });
+    let (db, log) = bench::connect_logged(&config).await?;
     let app = App::new(Arc::new(config.clone()), db.clone());
     let requests = read_requests();
     let mut per_scenario: Vec<(Scenario, u64, usize)> = Vec::new();

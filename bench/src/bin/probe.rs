@@ -144,16 +144,7 @@ const PROBES: u32 = 40;
 
 async fn statements(url: &str, sql_dir: Option<&str>) -> Result<(), String> {
     let config = bench::config(url)?;
-    let mut db = api::db::connect_with_retry(&config)
-        .await
-        .map_err(|e| e.to_string())?;
-    let log: Arc<Mutex<Vec<Statement>>> = Arc::default();
-    let sink = log.clone();
-    db.set_metric_callback(move |info| {
-        if let Ok(mut log) = sink.lock() {
-            log.push(info.statement.clone());
-        }
-    });
+    let (db, log) = bench::connect_logged(&config).await?;
     let backend = db.get_database_backend();
     let app = App::new(Arc::new(config.clone()), db);
     println!("scenario\tstatements_per_request");
