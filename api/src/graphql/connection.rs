@@ -10,10 +10,11 @@ use async_graphql::{Context, Object, OutputType, Result};
 use entity::task;
 use sea_orm::prelude::Uuid;
 
+use super::context::state;
 use super::inputs::{CategoryListArgs, TaskListArgs};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
 use super::objects::{Category, CategoryConnection, Task, TaskConnection};
-use super::{prefetch, state};
+use super::prefetch;
 use crate::service::categories::{self as category_service, CategoryFilter};
 use crate::service::page::Page;
 use crate::service::tasks::{self as task_service, Scope, TaskFilter};

@@ -2,11 +2,11 @@ use async_graphql::{
     Context, ID, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject,
 };
 
+use super::context::state;
 use super::ids::{self, NodeKind};
 use super::inputs::{clearable, not_null};
 use super::objects::{Category, Priority, Task};
 use super::scalars::DateTime;
-use super::state;
 use crate::events::TaskEvent;
 use crate::service::categories as category_service;
 use crate::service::tasks::{self as task_service, NewTask, TaskPatch};

@@ -1,13 +1,13 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::connection;
+use super::context::state;
 use super::ids::{self, NodeKind};
 use super::inputs::{
     CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
 };
 use super::loaders::Loaders;
 use super::objects::{Category, CategoryConnection, Task, TaskConnection};
-use super::state;
 use super::types::Node;
 use crate::error::AppError;
 use crate::service::categories as category_service;

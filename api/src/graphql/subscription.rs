@@ -4,9 +4,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Result, SimpleObject, Subscr
 use futures_util::{Stream, StreamExt};
 use sea_orm::prelude::Uuid;
 
+use super::context::state;
 use super::ids::{self, NodeKind};
 use super::objects::Task;
-use super::state;
 use crate::events::{TaskEvent as BusEvent, TaskEventKind as BusKind};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]

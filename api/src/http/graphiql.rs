@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::SharedState;
+use super::state::SharedState;
 
 /// One file of a pinned npm package.
 pub struct Asset {
@@ -231,6 +231,14 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// `GET /`: the page, unless GraphiQL is switched off.
+pub async fn serve_page(State(state): State<SharedState>) -> Response {
+    if !state.config.graphiql_enabled() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    page_response(state.config.graphiql.assets_url.0.as_deref())
 }
 
 #[cfg(test)]

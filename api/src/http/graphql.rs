@@ -14,7 +14,7 @@ use axum::routing::{MethodRouter, get};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
-use super::SharedState;
+use super::state::SharedState;
 use crate::config::HttpLimits;
 use crate::graphql::engine::{is_request_error, limit_error};
 

@@ -26,8 +26,8 @@ use documents::{Document, Documents};
 pub use limits::{limit_error, page_cost};
 use operation::Operation;
 
-use super::AppSchema;
 use super::loaders::Loaders;
+use super::schema::AppSchema;
 use crate::config::Config;
 
 /// Parsed documents kept per process.

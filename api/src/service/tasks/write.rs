@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-use super::{NewTask, TaskPatch};
+use super::requests::{NewTask, TaskPatch};
 use crate::error::{AppError, AppResult};
 use crate::service::{now, sql, to_stored_precision, unique};
 
@@ -161,7 +161,7 @@ pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppR
         // Someone changed the task between our read and our write.
         txn.rollback().await?;
         if let Some(expected) = patch.expected_version {
-            let actual = super::find(db, id)
+            let actual = super::read::find(db, id)
                 .await?
                 .map_or(expected + 1, |t| t.version);
             return Err(stale(expected, actual));

@@ -1,0 +1,44 @@
+//! The small routes: health, readiness, the SDL and the metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use super::state::SharedState;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<SharedState>) -> Response {
+    if crate::db::is_ready(&state.db).await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable or schema behind",
+        )
+            .into_response()
+    }
+}
+
+pub async fn schema_sdl(State(state): State<SharedState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        state.sdl.to_string(),
+    )
+        .into_response()
+}
+
+/// Prometheus text, with the pool sampled now.
+pub async fn metrics(handle: PrometheusHandle, state: SharedState) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&handle, &state.db),
+    )
+        .into_response()
+}

@@ -1,0 +1,21 @@
+//! What every handler shares, built once: handlers get it by `Arc`.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::graphql::Engine;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub engine: Engine,
+    pub db: DatabaseConnection,
+    /// The SDL, rendered once.
+    pub sdl: Arc<str>,
+    /// Cancelled when shutdown begins: long-lived sockets close themselves.
+    pub shutdown: CancellationToken,
+}
+
+pub type SharedState = Arc<AppState>;
