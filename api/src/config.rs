@@ -104,6 +104,18 @@ pub struct Config {
           value_parser = parse_secs)]
     pub shutdown_grace: Duration,
 
+    /// Hours events are kept for subscribers to resume from (fractions
+    /// allowed); older cursors get CURSOR_EXPIRED.
+    #[arg(long = "event-retention-hours", env = "EVENT_RETENTION_HOURS", value_name = "EVENT_RETENTION_HOURS",
+          default_value = "168", value_parser = parse_hours)]
+    pub event_retention: Duration,
+
+    /// Recent events each replica keeps in memory for its subscribers; one
+    /// further behind reads the rest from the table.
+    #[arg(long = "event-buffer-size", env = "EVENT_BUFFER_SIZE", value_name = "EVENT_BUFFER_SIZE",
+          default_value = "4096", value_parser = parse_limit)]
+    pub event_buffer: usize,
+
     #[command(flatten)]
     pub otel: OtelSettings,
 }
@@ -435,6 +447,17 @@ fn parse_secs(value: &str) -> Result<Duration, String> {
         .filter(|s| *s > 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| "expected seconds greater than 0 (fractions allowed), at most 86400".into())
+}
+
+/// Hours, fractions allowed, greater than 0 and at most ten years.
+fn parse_hours(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|h| *h > 0.0 && *h <= 87_600.0)
+        .map(|h| Duration::from_secs_f64(h * 3600.0))
+        .ok_or_else(|| "expected hours greater than 0 (fractions allowed), at most 87600".into())
 }
 
 fn parse_optional(value: &str) -> Result<Optional, String> {

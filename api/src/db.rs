@@ -28,6 +28,8 @@ pub enum StartupError {
     SchemaBehind { pending: usize },
     #[error("migrating the database failed: {0}")]
     Migration(#[source] DbErr),
+    #[error("reading the event log failed: {0}")]
+    Events(#[source] crate::error::AppError),
 }
 
 /// How long a request waits for a PostgreSQL connection before it fails with

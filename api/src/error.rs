@@ -17,6 +17,11 @@ pub enum AppError {
         field: Option<String>,
         message: String,
     },
+    #[error(
+        "this event cursor is older than the events kept; fetch what you need and subscribe \
+         again without `after`"
+    )]
+    CursorExpired,
     #[error("the database is unavailable, try again later")]
     Unavailable(#[source] DbErr),
     #[error("internal error")]
@@ -60,6 +65,7 @@ impl AppError {
             Self::NotFound { .. } => "NOT_FOUND",
             Self::BadInput { .. } => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
+            Self::CursorExpired => "CURSOR_EXPIRED",
             Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -69,6 +75,7 @@ impl AppError {
         match self {
             Self::NotFound { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
             Self::BadInput { field, .. } => Some(field),
+            Self::CursorExpired => Some("after"),
             Self::Unavailable(_) | Self::Internal(_) => None,
         }
     }

@@ -19,31 +19,46 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::events::InProcessBus;
+use crate::error::AppResult;
+use crate::service::Store;
 
 /// Everything the api serves, over a connected and migrated database.
 pub struct App {
     pub router: Router,
     pub db: DatabaseConnection,
-    /// Cancelled when shutdown begins (WebSockets watch it to close cleanly).
+    /// Cancelled when shutdown begins (WebSockets watch it to close cleanly,
+    /// the event tasks stop).
     pub shutdown: CancellationToken,
 }
 
 impl App {
-    pub fn new(config: Arc<Config>, db: DatabaseConnection) -> Self {
-        let schema = graphql::build_schema(db.clone(), Arc::new(InProcessBus::default()), &config);
+    /// Builds the app and starts its event tasks (they stop on `shutdown`).
+    pub async fn start(config: Arc<Config>, db: DatabaseConnection) -> AppResult<Self> {
         let shutdown = CancellationToken::new();
+        let hub = events::start(
+            db.clone(),
+            config.event_buffer,
+            config.event_retention,
+            &shutdown,
+        )
+        .await?;
+        let store = Store {
+            db: db.clone(),
+            wake: hub.wake().clone(),
+        };
+        let schema = graphql::build_schema(store, hub.clone(), &config);
         let state = http::AppState {
             sdl: graphql::sdl_of(&schema).into(),
             engine: graphql::Engine::new(schema, db.clone(), &config),
             db: db.clone(),
+            events: hub,
             shutdown: shutdown.clone(),
             config,
         };
-        Self {
+        Ok(Self {
             router: http::router(Arc::new(state)),
             db,
             shutdown,
-        }
+        })
     }
 }

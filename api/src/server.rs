@@ -135,7 +135,9 @@ async fn start(
     on_connected(&mut db);
     gate.set_phase(Phase::Migrating);
     db::prepare_schema(&db, config).await?;
-    Ok(App::new(config.clone(), db))
+    App::start(config.clone(), db)
+        .await
+        .map_err(db::StartupError::Events)
 }
 
 /// Waits, up to `grace`, for the server to stop accepting and finish its

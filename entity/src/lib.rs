@@ -3,5 +3,7 @@
 pub mod category;
 pub mod task;
 pub mod task_category;
+pub mod task_event;
+pub mod task_event_log;
 
 pub use task::Priority;

@@ -5,21 +5,29 @@ use std::sync::Arc;
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::events::EventBus;
+use crate::events::Hub;
+use crate::service::Store;
 
 /// What every resolver can reach.
 pub struct ServiceState {
-    pub(super) db: DatabaseConnection,
-    pub(super) events: Arc<dyn EventBus>,
+    pub(super) store: Store,
+    pub(super) hub: Arc<Hub>,
 }
 
 impl ServiceState {
+    /// For reads.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        &self.store.db
     }
 
-    pub fn events(&self) -> &dyn EventBus {
-        self.events.as_ref()
+    /// For changes: they record their events.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// This replica's view of the event log.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 }
 

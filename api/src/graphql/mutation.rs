@@ -7,7 +7,6 @@ use super::ids::{self, NodeKind};
 use super::inputs::{clearable, not_null};
 use super::objects::{Category, Priority, Task};
 use super::scalars::DateTime;
-use crate::events::TaskEvent;
 use crate::service::categories as category_service;
 use crate::service::tasks::{self as task_service, NewTask, TaskPatch};
 
@@ -149,8 +148,7 @@ impl TaskMutation {
                 "categoryIds",
             )?,
         };
-        let task = task_service::create(state.db(), new).await?;
-        state.events().publish(TaskEvent::created(&task));
+        let task = task_service::create(state.store(), new).await?;
         Ok(CreateTaskPayload {
             client_mutation_id: input.client_mutation_id,
             task: Task(task),
@@ -178,8 +176,7 @@ impl TaskMutation {
                 })
                 .transpose()?,
         };
-        let task = task_service::update(state.db(), id, patch).await?;
-        state.events().publish(TaskEvent::updated(&task));
+        let task = task_service::update(state.store(), id, patch).await?;
         Ok(UpdateTaskPayload {
             client_mutation_id: input.client_mutation_id,
             task: Task(task),
@@ -194,10 +191,7 @@ impl TaskMutation {
     ) -> Result<DeleteTaskPayload> {
         let state = state(ctx)?;
         let id = ids::decode(&input.id, NodeKind::Task, "id")?;
-        let deleted = task_service::delete(state.db(), id).await?;
-        for id in &deleted {
-            state.events().publish(TaskEvent::deleted(*id));
-        }
+        let deleted = task_service::delete(state.store(), id).await?;
         Ok(DeleteTaskPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_task_ids: task_ids(deleted),
@@ -212,10 +206,7 @@ impl TaskMutation {
     ) -> Result<SetTasksDonePayload> {
         let state = state(ctx)?;
         let ids = ids::decode_all(&input.ids, NodeKind::Task, "ids")?;
-        let tasks = task_service::set_done(state.db(), ids, input.done).await?;
-        for task in &tasks {
-            state.events().publish(TaskEvent::updated(task));
-        }
+        let tasks = task_service::set_done(state.store(), ids, input.done).await?;
         Ok(SetTasksDonePayload {
             client_mutation_id: input.client_mutation_id,
             tasks: tasks.into_iter().map(Task).collect(),
@@ -229,10 +220,7 @@ impl TaskMutation {
         #[graphql(default)] input: DeleteCompletedTasksInput,
     ) -> Result<DeleteCompletedTasksPayload> {
         let state = state(ctx)?;
-        let deleted = task_service::delete_completed(state.db()).await?;
-        for id in &deleted {
-            state.events().publish(TaskEvent::deleted(*id));
-        }
+        let deleted = task_service::delete_completed(state.store()).await?;
         Ok(DeleteCompletedTasksPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_task_ids: task_ids(deleted),
@@ -273,8 +261,7 @@ async fn change_categories(
     let state = state(ctx)?;
     let task_id = ids::decode(task_id, NodeKind::Task, "taskId")?;
     let categories = ids::decode_all(category_ids, NodeKind::Category, "categoryIds")?;
-    let task = task_service::change_categories(state.db(), task_id, categories, add).await?;
-    state.events().publish(TaskEvent::updated(&task));
+    let task = task_service::change_categories(state.store(), task_id, categories, add).await?;
     Ok(Task(task))
 }
 
@@ -326,7 +313,7 @@ impl CategoryMutation {
         ctx: &Context<'_>,
         input: CreateCategoryInput,
     ) -> Result<CreateCategoryPayload> {
-        let category = category_service::create(state(ctx)?.db(), &input.name).await?;
+        let category = category_service::create(state(ctx)?.store(), &input.name).await?;
         Ok(CreateCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
@@ -339,7 +326,7 @@ impl CategoryMutation {
         input: RenameCategoryInput,
     ) -> Result<RenameCategoryPayload> {
         let id = ids::decode(&input.id, NodeKind::Category, "id")?;
-        let category = category_service::rename(state(ctx)?.db(), id, &input.name).await?;
+        let category = category_service::rename(state(ctx)?.store(), id, &input.name).await?;
         Ok(RenameCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
@@ -353,7 +340,7 @@ impl CategoryMutation {
         input: DeleteCategoryInput,
     ) -> Result<DeleteCategoryPayload> {
         let id = ids::decode(&input.id, NodeKind::Category, "id")?;
-        let deleted = category_service::delete(state(ctx)?.db(), id).await?;
+        let deleted = category_service::delete(state(ctx)?.store(), id).await?;
         Ok(DeleteCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_category_id: ids::encode(NodeKind::Category, deleted),

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use async_graphql::{Schema, SchemaBuilder};
-use sea_orm::DatabaseConnection;
 
 use super::context::ServiceState;
 use super::mutation::Mutation;
 use super::query::Query;
 use super::subscription::Subscription;
-use crate::events::EventBus;
+use crate::events::Hub;
+use crate::service::Store;
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -18,16 +18,13 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
-/// Builds the schema over a database and an event bus. It has no
-/// extensions: see [`super::engine`] for what runs around every operation.
-pub fn build_schema(
-    db: DatabaseConnection,
-    events: Arc<dyn EventBus>,
-    config: &crate::config::Config,
-) -> AppSchema {
+/// Builds the schema over the database and this replica's event hub. It
+/// has no extensions: see [`super::engine`] for what runs around every
+/// operation.
+pub fn build_schema(store: Store, hub: Arc<Hub>, config: &crate::config::Config) -> AppSchema {
     let limits = &config.graphql_limits;
     let mut builder = builder()
-        .data(ServiceState { db, events })
+        .data(ServiceState { store, hub })
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)

@@ -1,16 +1,21 @@
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Result, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
+use metrics::histogram;
 use sea_orm::prelude::Uuid;
 
 use super::context::state;
 use super::ids::{self, NodeKind};
 use super::objects::Task;
-use crate::events::{TaskEvent as BusEvent, TaskEventKind as BusKind};
+use super::scalars::DateTime;
+use crate::events::{Event, EventKind, cursor};
+
+pub const DELIVERY_LAG: &str = "events_delivery_lag_seconds";
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "BusKind")]
+#[graphql(remote = "EventKind")]
 pub enum TaskEventKind {
     Created,
     Updated,
@@ -29,20 +34,28 @@ pub struct TaskEventFilter {
 
 #[derive(SimpleObject)]
 pub struct TaskEvent {
+    /// Where this event stands in the log: pass the last one you received as
+    /// `after` to resume, on any replica, exactly after it.
+    pub cursor: String,
     pub kind: TaskEventKind,
     pub task_id: ID,
+    /// The task's version after the change (for a deletion, one past its
+    /// last version).
+    pub version: i32,
+    /// When the change was made.
+    pub occurred_at: DateTime,
     /// The task as committed; null once deleted.
     pub task: Option<Task>,
 }
 
 struct Matcher {
-    kinds: Option<HashSet<BusKind>>,
+    kinds: Option<HashSet<EventKind>>,
     task_ids: Option<HashSet<Uuid>>,
     parent_id: Option<Uuid>,
 }
 
 impl Matcher {
-    fn matches(&self, event: &BusEvent) -> bool {
+    fn matches(&self, event: &Event) -> bool {
         self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
             && self
                 .task_ids
@@ -54,16 +67,30 @@ impl Matcher {
     }
 }
 
+fn to_graphql(event: &Event) -> TaskEvent {
+    TaskEvent {
+        cursor: cursor::encode(event.id),
+        kind: event.kind.into(),
+        task_id: ids::encode(NodeKind::Task, event.task_id),
+        version: event.version,
+        occurred_at: DateTime(event.occurred_at),
+        task: event.task.clone().map(Task),
+    }
+}
+
 pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
-    /// Task changes, each sent once its transaction has committed.
+    /// Task changes, in the order they committed, each once. With `after`
+    /// (a `cursor` from an earlier event), first every retained event after
+    /// it, then the new ones; an expired cursor is `CURSOR_EXPIRED`.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<TaskEventFilter>,
-    ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<TaskEvent>> + use<>> {
         let filter = filter.unwrap_or_default();
         let matcher = Matcher {
             kinds: filter
@@ -79,13 +106,18 @@ impl Subscription {
                 .map(|id| ids::decode(&id, NodeKind::Task, "filter.parentId"))
                 .transpose()?,
         };
-        let events = state(ctx)?.events().subscribe();
-        Ok(events.filter_map(move |event| {
-            let out = matcher.matches(&event).then(|| TaskEvent {
-                kind: event.kind.into(),
-                task_id: ids::encode(NodeKind::Task, event.task_id),
-                task: event.task.map(Task),
-            });
+        let hub = Arc::clone(state(ctx)?.hub());
+        let start = hub.start(after.as_deref()).await?;
+        Ok(hub.events(start).filter_map(move |event| {
+            let out = match event {
+                Ok(event) if matcher.matches(&event) => {
+                    let lag = chrono::Utc::now() - event.occurred_at;
+                    histogram!(DELIVERY_LAG).record(lag.as_seconds_f64().max(0.0));
+                    Some(Ok(to_graphql(&event)))
+                }
+                Ok(_) => None,
+                Err(err) => Some(Err(err.into())),
+            };
             async move { out }
         }))
     }

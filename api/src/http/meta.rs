@@ -11,16 +11,24 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready: the database answers, its schema is current, and live events
+/// arrive (the replica's listener is connected).
 pub async fn readyz(State(state): State<SharedState>) -> Response {
-    if crate::db::is_ready(&state.db).await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (
+    if !crate::db::is_ready(&state.db).await {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             "database unavailable or schema behind",
         )
-            .into_response()
+            .into_response();
     }
+    if !state.events.is_listening() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event listener is reconnecting",
+        )
+            .into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
 }
 
 pub async fn schema_sdl(State(state): State<SharedState>) -> Response {

@@ -6,12 +6,15 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::events::Hub;
 use crate::graphql::Engine;
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Engine,
     pub db: DatabaseConnection,
+    /// This replica's view of the event log (readiness asks it).
+    pub events: Arc<Hub>,
     /// The SDL, rendered once.
     pub sdl: Arc<str>,
     /// Cancelled when shutdown begins: long-lived sockets close themselves.

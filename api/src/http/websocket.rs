@@ -198,15 +198,19 @@ impl Guard {
     }
 }
 
-/// The errors of a result that never ran: no data, and no error has a path.
+/// The errors of a first result that produced nothing: no data, and every
+/// error at the root (a request refused before it ran, or a root field
+/// that failed before producing anything, such as a subscription refusing
+/// its cursor).
 fn request_errors(payload: &serde_json::Value) -> Option<&serde_json::Value> {
     let errors = payload.get("errors")?;
-    let ran = payload.get("data").is_some_and(|d| !d.is_null())
-        || errors
-            .as_array()?
-            .iter()
-            .any(|e| e.get("path").is_some_and(|p| !p.is_null()));
-    (!ran).then_some(errors)
+    let no_data = payload.get("data").is_none_or(serde_json::Value::is_null);
+    let at_root = errors.as_array()?.iter().all(|e| {
+        e.get("path")
+            .and_then(serde_json::Value::as_array)
+            .is_none_or(|path| path.len() <= 1)
+    });
+    (no_data && at_root).then_some(errors)
 }
 
 fn close_message(code: u16, reason: &str) -> Message {
@@ -406,9 +410,16 @@ mod tests {
                 .is_none()
         );
         assert!(g.running.is_empty());
-        // A field error in a running subscription stays a `next`.
+        // So does a root field that failed before producing anything.
+        let _ = g.on_client_text(r#"{"type":"subscribe","id":"3","payload":{"query":"{a}"}}"#);
+        let failed = r#"{"type":"next","id":"3","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
+        assert!(
+            g.on_server_text(failed.into())
+                .is_some_and(|m| m.contains("\"error\""))
+        );
+        // A field error below the root stays a `next`.
         let _ = g.on_client_text(r#"{"type":"subscribe","id":"2","payload":{"query":"{a}"}}"#);
-        let next = r#"{"type":"next","id":"2","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
+        let next = r#"{"type":"next","id":"2","payload":{"data":{"a":null},"errors":[{"message":"x","path":["a","b"]}]}}"#;
         assert_eq!(g.on_server_text(next.into()).as_deref(), Some(next));
     }
 

@@ -13,7 +13,7 @@ use super::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, fetch_page,
     normalise_order, signature,
 };
-use super::{now, sql};
+use super::{Store, now, sql};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_NAME_CHARS: usize = 64;
@@ -167,7 +167,7 @@ fn duplicate_name(name: &str) -> AppError {
     )
 }
 
-pub async fn create(db: &DatabaseConnection, name: &str) -> AppResult<category::Model> {
+pub async fn create(store: &Store, name: &str) -> AppResult<category::Model> {
     let (name, name_key) = validate_name(name)?;
     let model = category::Model {
         id: Uuid::now_v7(),
@@ -181,7 +181,7 @@ pub async fn create(db: &DatabaseConnection, name: &str) -> AppResult<category::
         name_key: Set(model.name_key.clone()),
         created_at: Set(model.created_at),
     })
-    .exec_without_returning(db)
+    .exec_without_returning(&store.db)
     .await
     .map_err(AppError::from);
     match insert {
@@ -191,9 +191,9 @@ pub async fn create(db: &DatabaseConnection, name: &str) -> AppResult<category::
     }
 }
 
-pub async fn rename(db: &DatabaseConnection, id: Uuid, name: &str) -> AppResult<category::Model> {
+pub async fn rename(store: &Store, id: Uuid, name: &str) -> AppResult<category::Model> {
     let (name, name_key) = validate_name(name)?;
-    let txn = db.begin().await?;
+    let txn = store.db.begin().await?;
     let mut model = category::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -217,8 +217,8 @@ pub async fn rename(db: &DatabaseConnection, id: Uuid, name: &str) -> AppResult<
 }
 
 /// Deletes a category; its links to tasks go with it, the tasks stay.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<Uuid> {
-    let result = category::Entity::delete_by_id(id).exec(db).await?;
+pub async fn delete(store: &Store, id: Uuid) -> AppResult<Uuid> {
+    let result = category::Entity::delete_by_id(id).exec(&store.db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found_in("Category", "id"));
     }

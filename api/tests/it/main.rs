@@ -7,6 +7,7 @@ mod categories;
 mod concurrency;
 mod corpus;
 mod cors;
+mod events;
 mod failures;
 mod fuzz;
 mod http;

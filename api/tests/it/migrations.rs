@@ -95,10 +95,11 @@ async fn postgres_behind_schema_refuses_to_start_unless_auto_migrate() {
     let err = start_and_stop(config(&test_db.url, false))
         .await
         .expect_err("started on an unmigrated database");
+    let all = Migrator::migrations().len();
     assert!(
         matches!(
             err,
-            RunError::Startup(StartupError::SchemaBehind { pending: 1 })
+            RunError::Startup(StartupError::SchemaBehind { pending }) if pending == all
         ),
         "{err}"
     );

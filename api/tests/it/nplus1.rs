@@ -20,7 +20,7 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
     let mut categories = Vec::new();
     for name in ["home", "work", "errands", "garden", "kids"] {
         categories.push(
-            api::service::categories::create(&app.db, name)
+            api::service::categories::create(&app.store(), name)
                 .await
                 .expect("category")
                 .id,
@@ -29,7 +29,7 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
     for i in 0..100 {
         let picked = vec![categories[i % 5], categories[(i + 1) % 5]];
         let parent = tasks::create(
-            &app.db,
+            &app.store(),
             NewTask {
                 description: format!("task {i}"),
                 category_ids: picked.clone(),
@@ -40,7 +40,7 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
         .expect("task");
         for j in 0..2 {
             tasks::create(
-                &app.db,
+                &app.store(),
                 NewTask {
                     description: format!("task {i}.{j}"),
                     parent_id: Some(parent.id),

@@ -146,7 +146,9 @@ async fn statements(url: &str, sql_dir: Option<&str>) -> Result<(), String> {
     let config = bench::config(url)?;
     let (db, log) = bench::connect_logged(&config).await?;
     let backend = db.get_database_backend();
-    let app = App::new(Arc::new(config.clone()), db);
+    let app = App::start(Arc::new(config.clone()), db)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("scenario\tstatements_per_request");
     for scenario in Scenario::ALL {
         let mut total = 0;

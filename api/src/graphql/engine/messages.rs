@@ -58,6 +58,8 @@ mod tests {
     use async_graphql::{Request, Variables};
     use serde_json::json;
 
+    use migration::MigratorTrait;
+
     use super::*;
     use crate::config::Config;
 
@@ -68,12 +70,15 @@ mod tests {
                 .map(|(_, value)| (*value).to_owned())
         })
         .unwrap();
+        // An app over an empty in-memory database, for its schema only.
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-        let schema = crate::graphql::build_schema(
-            db,
-            std::sync::Arc::new(crate::events::InProcessBus::default()),
-            &config,
-        );
+        migration::Migrator::up(&db, None).await.unwrap();
+        let wake = crate::events::Wake::default();
+        let hub = crate::events::Hub::open(db.clone(), 16, wake.clone())
+            .await
+            .unwrap();
+        let store = crate::service::Store { db, wake };
+        let schema = crate::graphql::build_schema(store, hub, &config);
         let response = schema.execute(request).await;
         response.errors.into_iter().map(|e| e.message).collect()
     }

@@ -1,18 +1,20 @@
 //! Changing tasks: validation, then every change in one transaction, with
-//! optimistic versions.
+//! optimistic versions; each transaction records its events before it
+//! commits (`Store::commit`), so no change is ever made without them.
 
 use chrono::{DateTime, Utc};
 use entity::{Priority, category, task, task_category};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, TransactionTrait, prelude::Uuid,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait, prelude::Uuid,
 };
 use std::collections::HashMap;
 
 use super::requests::{NewTask, TaskPatch};
 use crate::error::{AppError, AppResult};
-use crate::service::{now, sql, to_stored_precision, unique};
+use crate::events::Change;
+use crate::service::{Store, now, sql, to_stored_precision, unique};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// How often an update without `expectedVersion` re-reads and retries when a
@@ -58,15 +60,16 @@ fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>
     }
 }
 
-pub async fn create(db: &DatabaseConnection, new: NewTask) -> AppResult<task::Model> {
+pub async fn create(store: &Store, new: NewTask) -> AppResult<task::Model> {
     let description = validate_description(&new.description)?;
     let start_at = new.start_at.map(to_stored_precision);
     let due_at = new.due_at.map(to_stored_precision);
     validate_dates(start_at, due_at)?;
     let category_ids = unique(new.category_ids);
 
-    let txn = db.begin().await?;
+    let txn = store.db.begin().await?;
     if let Some(parent) = new.parent_id {
+        take_turns_with_structure_changes(&txn).await?;
         ensure_task_exists(&txn, parent, "parentId").await?;
     }
     ensure_categories_exist(&txn, &category_ids).await?;
@@ -88,7 +91,7 @@ pub async fn create(db: &DatabaseConnection, new: NewTask) -> AppResult<task::Mo
         .exec_without_returning(&txn)
         .await?;
     link_categories(&txn, model.id, &category_ids).await?;
-    txn.commit().await?;
+    store.commit(txn, &[Change::Created(model.clone())]).await?;
     Ok(model)
 }
 
@@ -108,14 +111,14 @@ fn active(m: &task::Model) -> task::ActiveModel {
     }
 }
 
-pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
+pub async fn update(store: &Store, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
     let description = patch
         .description
         .as_deref()
         .map(validate_description)
         .transpose()?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let txn = db.begin().await?;
+        let txn = store.db.begin().await?;
         let current = task::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -155,13 +158,13 @@ pub async fn update(db: &DatabaseConnection, id: Uuid, patch: TaskPatch) -> AppR
         next.updated_at = at;
         next.version = current.version + 1;
         if bump(&txn, &current, &next).await? {
-            txn.commit().await?;
+            store.commit(txn, &[Change::Updated(next.clone())]).await?;
             return Ok(next);
         }
         // Someone changed the task between our read and our write.
         txn.rollback().await?;
         if let Some(expected) = patch.expected_version {
-            let actual = super::read::find(db, id)
+            let actual = super::read::find(&store.db, id)
                 .await?
                 .map_or(expected + 1, |t| t.version);
             return Err(stale(expected, actual));
@@ -226,6 +229,19 @@ async fn ensure_categories_exist<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Ap
     Ok(())
 }
 
+/// Changes of the task tree (sub-tasks created, tasks moved, subtrees
+/// deleted) take turns on PostgreSQL: a move cannot close a loop with
+/// another, and a deletion finds every sub-task of its subtree, none
+/// added meanwhile for the foreign key to cascade away unrecorded. (SQLite
+/// has one writer at a time anyway.)
+async fn take_turns_with_structure_changes<C: ConnectionTrait>(db: &C) -> AppResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Refuses to hang `task` under `new_parent` when that would make the task its
 /// own ancestor.
 async fn ensure_not_descendant<C: ConnectionTrait>(
@@ -239,12 +255,9 @@ async fn ensure_not_descendant<C: ConnectionTrait>(
             "a task cannot be its own parent",
         ));
     }
-    if db.get_database_backend() == DbBackend::Postgres {
-        // Two concurrent moves could each pass the check below and together
-        // close a loop: moves of tasks under new parents take turns.
-        db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
-            .await?;
-    }
+    // Two concurrent moves could each pass the check below and together
+    // close a loop.
+    take_turns_with_structure_changes(db).await?;
     let rows = sql::query_all(
         db,
         "WITH RECURSIVE ancestors(id, parent_id) AS ( \
@@ -312,28 +325,49 @@ async fn with_descendants<C: ConnectionTrait>(db: &C, roots: &[Uuid]) -> AppResu
 }
 
 /// Deletes a task with its sub-tasks; returns every deleted id.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<Vec<Uuid>> {
-    let txn = db.begin().await?;
+pub async fn delete(store: &Store, id: Uuid) -> AppResult<Vec<Uuid>> {
+    let txn = store.db.begin().await?;
+    take_turns_with_structure_changes(&txn).await?;
     ensure_task_exists(&txn, id, "id").await?;
     let ids = with_descendants(&txn, &[id]).await?;
-    delete_ids(&txn, &ids).await?;
-    txn.commit().await?;
+    let changes = delete_ids(&txn, &ids).await?;
+    store.commit(txn, &changes).await?;
     Ok(ids)
 }
 
-async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+/// Deletes the tasks and says so: one deletion each, one past the version
+/// each had. The rows are locked first (PostgreSQL), so no update slips in
+/// between reading a version and deleting its row.
+async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<Vec<Change>> {
+    let mut versions: HashMap<Uuid, i32> = task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .lock_exclusive()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.version))
+        .collect();
     // Children first is not needed (links and sub-tasks cascade), but deleting
     // the whole set explicitly does not depend on the backend's FK settings.
     task::Entity::delete_many()
         .filter(task::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            versions.remove(id).map(|version| Change::Deleted {
+                id: *id,
+                version: version + 1,
+            })
+        })
+        .collect())
 }
 
 /// Deletes every done task (with its sub-tasks, done or not).
-pub async fn delete_completed(db: &DatabaseConnection) -> AppResult<Vec<Uuid>> {
-    let txn = db.begin().await?;
+pub async fn delete_completed(store: &Store) -> AppResult<Vec<Uuid>> {
+    let txn = store.db.begin().await?;
+    take_turns_with_structure_changes(&txn).await?;
     let done: Vec<Uuid> = task::Entity::find()
         .filter(task::Column::Done.eq(true))
         .all(&txn)
@@ -342,19 +376,15 @@ pub async fn delete_completed(db: &DatabaseConnection) -> AppResult<Vec<Uuid>> {
         .map(|t| t.id)
         .collect();
     let ids = with_descendants(&txn, &done).await?;
-    delete_ids(&txn, &ids).await?;
-    txn.commit().await?;
+    let changes = delete_ids(&txn, &ids).await?;
+    store.commit(txn, &changes).await?;
     Ok(ids)
 }
 
 /// Marks tasks done or not done, all or none; returns them in request order.
-pub async fn set_done(
-    db: &DatabaseConnection,
-    ids: Vec<Uuid>,
-    done: bool,
-) -> AppResult<Vec<task::Model>> {
+pub async fn set_done(store: &Store, ids: Vec<Uuid>, done: bool) -> AppResult<Vec<task::Model>> {
     let ids = unique(ids);
-    let txn = db.begin().await?;
+    let txn = store.db.begin().await?;
     let mut found = task::Entity::find()
         .filter(task::Column::Id.is_in(ids.iter().copied()))
         .all(&txn)
@@ -380,19 +410,20 @@ pub async fn set_done(
         }
         out.push(next);
     }
-    txn.commit().await?;
+    let changes: Vec<Change> = out.iter().cloned().map(Change::Updated).collect();
+    store.commit(txn, &changes).await?;
     Ok(out)
 }
 
 /// Adds (or removes) category links of a task; the task's version moves on.
 pub async fn change_categories(
-    db: &DatabaseConnection,
+    store: &Store,
     task_id: Uuid,
     category_ids: Vec<Uuid>,
     add: bool,
 ) -> AppResult<task::Model> {
     let category_ids = unique(category_ids);
-    let txn = db.begin().await?;
+    let txn = store.db.begin().await?;
     let current = task::Entity::find_by_id(task_id)
         .one(&txn)
         .await?
@@ -416,6 +447,6 @@ pub async fn change_categories(
             "the task was changed concurrently; try again",
         ));
     }
-    txn.commit().await?;
+    store.commit(txn, &[Change::Updated(next.clone())]).await?;
     Ok(next)
 }

@@ -1,0 +1,211 @@
+//! One replica's view of the event log, shared by all its subscribers.
+//!
+//! A single tail task reads new events from the table once (woken by this
+//! replica's commits, PostgreSQL's NOTIFY and a periodic check) into a
+//! bounded ring of recent events, and publishes the newest id it holds.
+//! Every subscriber keeps its own cursor and takes the events after it from
+//! the ring; one that fell behind the ring (or replays from an old cursor)
+//! reads them from the table, a page at a time, until it is back in the
+//! ring. So memory is bounded, nobody is skipped, and the switch from
+//! replay to live is only a change of where the next events come from.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::Stream;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+
+use super::log::{self, Event};
+use crate::error::{AppError, AppResult};
+
+/// Events a subscriber takes (or the tail reads) at once.
+pub const PAGE: u64 = 256;
+
+/// Wakes this replica's tail after a local commit.
+#[derive(Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn wake(&self) {
+        // A stored permit if the tail is busy: a wake-up is never lost.
+        self.0.notify_one();
+    }
+
+    pub async fn woken(&self) {
+        self.0.notified().await;
+    }
+}
+
+pub struct Hub {
+    db: DatabaseConnection,
+    ring: Mutex<Ring>,
+    /// Events kept in the ring at most.
+    capacity: usize,
+    head: watch::Sender<i64>,
+    wake: Wake,
+    /// Whether live wake-ups arrive from the database (always on SQLite).
+    listening: AtomicBool,
+}
+
+/// Every committed event with `floor < id <= head` (the newest `head`).
+struct Ring {
+    floor: i64,
+    events: VecDeque<Arc<Event>>,
+}
+
+impl Hub {
+    /// A hub positioned at the end of the log as it is now.
+    pub async fn open(db: DatabaseConnection, capacity: usize, wake: Wake) -> AppResult<Arc<Self>> {
+        let head = log::last_id(&db).await?;
+        Ok(Arc::new(Self {
+            db,
+            capacity: capacity.max(1),
+            ring: Mutex::new(Ring {
+                floor: head,
+                events: VecDeque::new(),
+            }),
+            head: watch::Sender::new(head),
+            wake,
+            listening: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn wake(&self) -> &Wake {
+        &self.wake
+    }
+
+    pub fn head(&self) -> i64 {
+        *self.head.borrow()
+    }
+
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::Relaxed);
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads everything committed since the last call into the ring;
+    /// returns how many events arrived.
+    pub async fn catch_up(&self) -> AppResult<usize> {
+        let mut arrived = 0;
+        loop {
+            let head = self.head();
+            let batch = log::read_after(&self.db, head, PAGE).await?;
+            let Some(last) = batch.last().map(|e| e.id) else {
+                return Ok(arrived);
+            };
+            arrived += batch.len();
+            let full = batch.len() as u64 == PAGE;
+            {
+                let mut ring = self.ring();
+                ring.events.extend(batch.into_iter().map(Arc::new));
+                while ring.events.len() > self.capacity {
+                    if let Some(oldest) = ring.events.pop_front() {
+                        ring.floor = oldest.id;
+                    }
+                }
+            }
+            self.head.send_replace(last);
+            if !full {
+                return Ok(arrived);
+            }
+        }
+    }
+
+    /// Up to a page of events after `cursor`: from the ring when it still
+    /// holds them, else from the table.
+    async fn after(&self, cursor: i64) -> AppResult<Vec<Arc<Event>>> {
+        {
+            let ring = self.ring();
+            if cursor >= ring.floor {
+                // Ids are ascending: skip to the first one past the cursor.
+                let start = ring.events.partition_point(|e| e.id <= cursor);
+                return Ok(ring
+                    .events
+                    .range(start..)
+                    .take(PAGE as usize)
+                    .cloned()
+                    .collect());
+            }
+        }
+        let events = log::read_after(&self.db, cursor, PAGE).await?;
+        Ok(events.into_iter().map(Arc::new).collect())
+    }
+
+    /// Where a new subscription starts: after the client's cursor (checked
+    /// against retention), or at the end of the log.
+    pub async fn start(&self, after: Option<&str>) -> AppResult<i64> {
+        let Some(after) = after else {
+            return Ok(self.head());
+        };
+        let cursor = super::cursor::decode(after, "after")?;
+        let pruned = log::pruned_through(&self.db).await?;
+        if cursor < pruned {
+            return Err(AppError::CursorExpired);
+        }
+        Ok(cursor)
+    }
+
+    /// Every event after `cursor`, in order, then every new one as it
+    /// commits. A failed read ends the stream with its error (the client
+    /// resubscribes from its last cursor).
+    pub fn events(
+        self: &Arc<Self>,
+        cursor: i64,
+    ) -> impl Stream<Item = AppResult<Arc<Event>>> + use<> {
+        let state = Subscriber {
+            hub: self.clone(),
+            cursor,
+            pending: VecDeque::new(),
+            head: self.head.subscribe(),
+            failed: false,
+        };
+        futures_util::stream::unfold(state, |mut s| async move {
+            loop {
+                if let Some(event) = s.pending.pop_front() {
+                    return Some((Ok(event), s));
+                }
+                if s.failed {
+                    return None;
+                }
+                match s.hub.after(s.cursor).await {
+                    Ok(batch) if !batch.is_empty() => {
+                        if let Some(last) = batch.last() {
+                            s.cursor = last.id;
+                        }
+                        s.pending.extend(batch);
+                    }
+                    Ok(_) => {
+                        let cursor = s.cursor;
+                        // The hub is gone (shutdown): the stream ends.
+                        s.head.wait_for(|head| *head > cursor).await.ok()?;
+                    }
+                    Err(err) => {
+                        s.failed = true;
+                        return Some((Err(err), s));
+                    }
+                }
+            }
+        })
+    }
+}
+
+struct Subscriber {
+    hub: Arc<Hub>,
+    cursor: i64,
+    pending: VecDeque<Arc<Event>>,
+    head: watch::Receiver<i64>,
+    failed: bool,
+}

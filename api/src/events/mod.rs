@@ -1,0 +1,56 @@
+//! Task change events: a durable, replayable log in the database.
+//!
+//! Every write of the service layer records its changes in its own
+//! transaction ([`record`], then [`commit`]), so an event exists exactly
+//! when its change committed. Each replica reads the log in order into a
+//! [`Hub`] that its subscribers take events from, live or from any cursor
+//! still retained; PostgreSQL's LISTEN/NOTIFY only wakes replicas up.
+
+pub mod cursor;
+mod hub;
+mod listener;
+mod log;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use tokio_util::sync::CancellationToken;
+
+pub use entity::task_event::EventKind;
+pub use hub::{Hub, Wake};
+pub use listener::LISTENER_RECONNECTS;
+pub use log::{Change, Event, record};
+
+use crate::error::{AppError, AppResult};
+
+/// Opens the replica's hub at the end of the log and starts what keeps it
+/// current, until `shutdown`.
+pub async fn start(
+    db: DatabaseConnection,
+    buffer: usize,
+    retention: Duration,
+    shutdown: &CancellationToken,
+) -> AppResult<Arc<Hub>> {
+    let hub = Hub::open(db, buffer, Wake::default()).await?;
+    listener::spawn(&hub, retention, shutdown);
+    Ok(hub)
+}
+
+/// Commits a transaction that recorded events, then wakes this replica's
+/// tail. Both run as one task of their own: a client that goes away while
+/// its mutation commits cannot stop the wake-up half-way.
+pub async fn commit(txn: DatabaseTransaction, wake: &Wake) -> AppResult<()> {
+    let wake = wake.clone();
+    let committed = tokio::spawn(async move {
+        txn.commit().await?;
+        wake.wake();
+        Ok::<_, sea_orm::DbErr>(())
+    });
+    match committed.await {
+        Ok(result) => Ok(result?),
+        Err(join) => Err(AppError::Internal(sea_orm::DbErr::Custom(format!(
+            "the commit task failed: {join}"
+        )))),
+    }
+}

@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+/// One committed change of a task, in the order changes committed.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "task_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub task_id: Uuid,
+    pub kind: EventKind,
+    /// The task's version after the change (for a deletion: one past its last).
+    pub version: i32,
+    pub occurred_at: DateTimeUtc,
+    /// The task as committed, as JSON; `None` for deletions.
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+pub enum EventKind {
+    #[sea_orm(num_value = 1)]
+    Created,
+    #[sea_orm(num_value = 2)]
+    Updated,
+    #[sea_orm(num_value = 3)]
+    Deleted,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
