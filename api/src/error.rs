@@ -90,10 +90,26 @@ impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         if is_connection_error(&err) {
             Self::Unavailable(err)
+        } else if is_collision(&err) {
+            Self::conflict(None, "the change collided with a concurrent one; try again")
         } else {
             Self::Internal(err)
         }
     }
+}
+
+/// PostgreSQL gave up one of two colliding transactions (a deadlock or a
+/// serialization failure): nothing was changed, and a retry succeeds.
+fn is_collision(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db) = e.as_ref() else {
+        return false;
+    };
+    db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|pg| matches!(pg.code(), "40P01" | "40001"))
 }
 
 /// Errors that mean "the database cannot be reached right now", as opposed to

@@ -393,23 +393,28 @@ pub async fn set_done(store: &Store, ids: Vec<Uuid>, done: bool) -> AppResult<Ve
         .map(|t| (t.id, t))
         .collect::<HashMap<_, _>>();
     let at = now();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
+    let mut next = HashMap::with_capacity(ids.len());
+    // Rows are written in id order: two batches over overlapping sets then
+    // lock them in the same order and never deadlock.
+    let mut in_lock_order = ids.clone();
+    in_lock_order.sort_unstable();
+    for id in &in_lock_order {
         let current = found
             .remove(id)
             .ok_or_else(|| AppError::not_found_in("Task", "ids"))?;
-        let mut next = current.clone();
-        apply_done(&mut next, done, at);
-        next.updated_at = at;
-        next.version = current.version + 1;
-        if !bump(&txn, &current, &next).await? {
+        let mut changed = current.clone();
+        apply_done(&mut changed, done, at);
+        changed.updated_at = at;
+        changed.version = current.version + 1;
+        if !bump(&txn, &current, &changed).await? {
             return Err(AppError::conflict(
                 Some("ids"),
                 "a task was changed concurrently; try again",
             ));
         }
-        out.push(next);
+        next.insert(*id, changed);
     }
+    let out: Vec<task::Model> = ids.iter().filter_map(|id| next.remove(id)).collect();
     let changes: Vec<Change> = out.iter().cloned().map(Change::Updated).collect();
     store.commit(txn, &changes).await?;
     Ok(out)
