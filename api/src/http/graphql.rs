@@ -19,6 +19,10 @@ use crate::config::HttpLimits;
 use crate::graphql::engine::{is_request_error, limit_error};
 
 const JSON: &str = "application/json";
+/// Bytes read from a WebSocket at once.
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Output a slow WebSocket client may leave unread before writes fail.
+const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `/graphql` with its transport limits. Only this route is limited: health
@@ -150,8 +154,17 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
     let engine = state.engine.clone();
     let http_limits = state.config.http_limits.clone();
     let shutdown = state.shutdown.clone();
+    let max_message = http_limits.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Small buffers (the defaults are 128 KiB each way): thousands of
+        // mostly idle subscribers fit in little memory, and a client message
+        // is bounded like an HTTP body.
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| {
             crate::metrics::WsConnection::track(super::websocket::serve(
                 socket,
