@@ -151,15 +151,12 @@ async fn attempt_connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 
 /// SQLite (the embedded default) and `AUTO_MIGRATE=true` migrate at start;
 /// otherwise a schema that is behind stops the start with a clear message.
+/// Migrating takes the migration lock (as `migration up` does), so replicas
+/// and migration Jobs starting together apply each migration once: the
+/// others wait for it (`/readyz` answers 503 meanwhile).
 pub async fn prepare_schema(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
     if db.get_database_backend() == DbBackend::Sqlite || config.auto_migrate {
-        let pending = pending_migrations(db)
-            .await
-            .map_err(StartupError::Migration)?;
-        if pending > 0 {
-            tracing::info!(pending, "applying database migrations");
-        }
-        Migrator::up(db, None)
+        migration::up_locked(db, None)
             .await
             .map_err(StartupError::Migration)?;
         tracing::info!("database schema is current");

@@ -5,6 +5,8 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; `OTEL_SERVICE_NAME` names
 //! the service (default `todo-api`). Keep the [`TelemetryGuard`] that
 //! [`init`] returns until the end: dropping it flushes what is buffered.
+//! A request with a W3C `traceparent` header (and `tracestate`) continues
+//! its caller's trace: see [`continue_remote_trace`].
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -142,6 +144,27 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
             );
         }
         TelemetryGuard {}
+    }
+}
+
+/// Makes the caller's span, as a W3C `traceparent` header names it, the
+/// parent of `span` (the request's), with the caller's `tracestate`; a
+/// request without a valid `traceparent` keeps a trace of its own. Call it
+/// before the span is entered.
+#[cfg(feature = "otlp")]
+pub fn continue_remote_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    // Used directly rather than as the global propagator: nothing else here
+    // propagates (the service makes no outgoing requests).
+    let remote = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract(&opentelemetry_http::HeaderExtractor(headers));
+    if remote.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed (export off)
+        // or the span is filtered out: then there is no trace to continue.
+        let _ = span.set_parent(remote);
     }
 }
 

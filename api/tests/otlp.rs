@@ -1,5 +1,5 @@
 //! OTLP trace export (`--features otlp`) against a small OTLP/HTTP receiver
-//! started here. A test binary of its own: it installs the process-wide
+//! started here, and a caller's W3C trace context continued. A test binary of its own: it installs the process-wide
 //! tracing subscriber.
 
 #[allow(dead_code, unused_imports, unused_macros)]
@@ -20,6 +20,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use common::{Backend, TestApp};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
 
 /// What the receiver got: (content type, body) per export request.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
@@ -64,6 +67,40 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
+/// A caller's span, as a W3C `traceparent` names it.
+const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+const CALLER_TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every span the receiver got, decoded.
+fn spans(received: &Received) -> Vec<Span> {
+    received
+        .lock()
+        .expect("receiver lock")
+        .iter()
+        .flat_map(|(_, body)| {
+            ExportTraceServiceRequest::decode(body.as_slice())
+                .expect("an ExportTraceServiceRequest")
+                .resource_spans
+        })
+        .flat_map(|resource| resource.scope_spans)
+        .flat_map(|scope| scope.spans)
+        .collect()
+}
+
+/// The operation span named `name` and the request span it runs under.
+fn operation_and_request<'a>(spans: &'a [Span], name: &str) -> Option<(&'a Span, &'a Span)> {
+    let operation = spans.iter().find(|span| span.name == name)?;
+    let request = spans
+        .iter()
+        .find(|span| span.span_id == operation.parent_span_id)?;
+    Some((operation, request))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_are_exported_over_otlp_http() {
     let (endpoint, received) = receiver().await;
@@ -85,8 +122,30 @@ async fn spans_are_exported_over_otlp_http() {
         .await;
     assert_eq!(data["tasks"]["totalCount"], 0);
 
+    // Callers that are themselves traced (W3C Trace Context): one that did
+    // not sample its trace (flags 00), then one that did.
+    for (operation, flags) in [("UnsampledProbe", "00"), ("TracedProbe", "01")] {
+        let response = reqwest::Client::new()
+            .post(app.url("/graphql"))
+            .header(
+                "traceparent",
+                format!("00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-{flags}"),
+            )
+            .header("tracestate", CALLER_TRACESTATE)
+            .json(&json!({
+                "query": format!("query {operation} {{ tasks(first: 1) {{ totalCount }} }}")
+            }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert_eq!(body["data"]["tasks"]["totalCount"], 0, "{body}");
+    }
+
     // Spans end a little after the response (the body finishes first).
     let mut payload = Vec::new();
+    let mut exported = Vec::new();
     for _ in 0..50 {
         tokio::task::block_in_place(|| telemetry.flush());
         payload = received
@@ -98,7 +157,10 @@ async fn spans_are_exported_over_otlp_http() {
                 body.clone()
             })
             .collect();
-        if contains(&payload, "query OtlpProbe") && contains(&payload, "POST /graphql") {
+        exported = spans(&received);
+        if operation_and_request(&exported, "query OtlpProbe").is_some()
+            && operation_and_request(&exported, "query TracedProbe").is_some()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -111,6 +173,38 @@ async fn spans_are_exported_over_otlp_http() {
     assert!(contains(&payload, "request_id"), "request id attribute");
     assert!(contains(&payload, "todo-api-otlp-test"), "service name");
     assert!(!contains(&payload, "variable-value-never-exported"));
+
+    // Without a traceparent the request starts a trace of its own.
+    let (operation, request) =
+        operation_and_request(&exported, "query OtlpProbe").expect("the untraced request's spans");
+    assert_eq!(request.name, "POST /graphql");
+    assert!(request.parent_span_id.is_empty(), "a root span");
+    assert_eq!(request.trace_id.len(), 16);
+    assert_ne!(hex(&request.trace_id), "0".repeat(32));
+    assert_ne!(hex(&request.trace_id), CALLER_TRACE_ID);
+    assert_eq!(operation.trace_id, request.trace_id);
+    assert!(request.trace_state.is_empty());
+
+    // With one, the request span is the caller span's child, in its trace,
+    // with its tracestate; the operation span is in that trace too.
+    let (operation, request) =
+        operation_and_request(&exported, "query TracedProbe").expect("the traced request's spans");
+    assert_eq!(request.name, "POST /graphql");
+    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
+    assert_eq!(hex(&request.parent_span_id), CALLER_SPAN_ID);
+    assert_ne!(hex(&request.span_id), CALLER_SPAN_ID, "a span of its own");
+    assert_eq!(request.trace_state, CALLER_TRACESTATE);
+    assert_eq!(hex(&operation.trace_id), CALLER_TRACE_ID);
+    assert_eq!(operation.trace_state, CALLER_TRACESTATE);
+
+    // The caller's sampling decision holds: its unsampled trace (which
+    // ended before the sampled one) was not exported.
+    assert!(
+        !exported
+            .iter()
+            .any(|span| span.name == "query UnsampledProbe"),
+        "an unsampled caller's trace is not exported"
+    );
 
     app.shutdown().await;
     tokio::task::block_in_place(|| drop(telemetry));

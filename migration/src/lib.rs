@@ -1,7 +1,12 @@
 //! Schema migrations of the to-do service, for SQLite and PostgreSQL alike.
+//!
+//! Schema changes go through [`up_locked`] (or [`lock::with_lock`]), so that
+//! any number of processes may start migrating the same database at once.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseConnection;
 
+pub mod lock;
 mod m20261128_000001_create_tables;
 mod m20261201_000001_create_task_events;
 
@@ -15,4 +20,31 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_create_task_events::Migration),
         ]
     }
+}
+
+/// Applies the pending migrations (at most `steps` of them) under the
+/// migration lock, and returns how many this call applied: 0 when the schema
+/// was current, or became current while this process waited for another.
+pub async fn up_locked(db: &DatabaseConnection, steps: Option<u32>) -> Result<usize, DbErr> {
+    // A current schema (the usual start of a replica) takes no lock.
+    if Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    lock::with_lock(db, async |db| {
+        // Read again under the lock: what another process applied meanwhile
+        // is not pending any more.
+        let pending = Migrator::get_pending_migrations(db).await?.len();
+        let applying = steps.map_or(pending, |steps| pending.min(steps as usize));
+        if applying == 0 {
+            tracing::info!("another process applied the pending migrations");
+            return Ok(0);
+        }
+        tracing::info!(pending, applying, "applying database migrations");
+        Migrator::up(db, steps).await?;
+        Ok(applying)
+    })
+    .await
 }

@@ -33,7 +33,8 @@ pub async fn drop_invalid_request_id(mut request: Request) -> Request {
 }
 
 /// One span per request: method, route, path (never the query string, which
-/// may carry GraphQL variables) and request id.
+/// may carry GraphQL variables) and request id. With the `otlp` feature it
+/// continues the caller's trace (W3C `traceparent`).
 pub fn request_span(request: &Request) -> Span {
     let request_id = request
         .headers()
@@ -45,7 +46,7 @@ pub fn request_span(request: &Request) -> Span {
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     let method = request.method().as_str();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "http.request",
         otel.name = %match route {
             Some(route) => format!("{method} {route}"),
@@ -57,7 +58,10 @@ pub fn request_span(request: &Request) -> Span {
         path = request.uri().path(),
         request_id,
         status = tracing::field::Empty,
-    )
+    );
+    #[cfg(feature = "otlp")]
+    crate::telemetry::continue_remote_trace(&span, request.headers());
+    span
 }
 
 pub async fn track_in_flight(request: Request, next: Next) -> Response {

@@ -13,6 +13,7 @@ mod fuzz;
 mod http;
 mod limits;
 mod lists;
+mod migrate_concurrently;
 mod migrations;
 mod nplus1;
 mod observability;
