@@ -25,7 +25,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
 pub struct Config {
     /// sqlite:PATH (the embedded default) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL,
-          value_parser = parse_database_url)]
+          value_parser = parse_database_url, hide_env_values = true)]
     pub database_url: String,
 
     /// Address to listen on; 0.0.0.0 in containers.
@@ -117,7 +117,48 @@ pub struct Config {
     pub event_buffer: usize,
 
     #[command(flatten)]
+    pub auth: AuthSettings,
+
+    /// PostgreSQL only: enforce owners with row-level security too, as
+    /// defence in depth (every statement then runs in a transaction that
+    /// names its owner). Change it on all replicas at once.
+    #[arg(long = "db-row-level-security", env = "DB_ROW_LEVEL_SECURITY", value_name = "DB_ROW_LEVEL_SECURITY",
+          default_value = "false", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub db_row_level_security: bool,
+
+    #[command(flatten)]
     pub otel: OtelSettings,
+}
+
+/// Sign-in with bearer tokens; none of the key settings: single-user mode.
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// HS256 secret (at least 32 bytes) that tokens are signed with.
+    #[arg(long = "auth-jwt-secret", env = "AUTH_JWT_SECRET", value_name = "AUTH_JWT_SECRET",
+          default_value = "", value_parser = parse_optional, hide_env_values = true,
+          hide_default_value = true)]
+    pub jwt_secret: Optional,
+    /// An identity provider's JWK set (RS256, ES256, EdDSA keys by kid):
+    /// fetched at start, fetched again for an unknown kid (at most once a minute).
+    #[arg(long = "auth-jwks-url", env = "AUTH_JWKS_URL", value_name = "AUTH_JWKS_URL",
+          default_value = "", value_parser = parse_optional)]
+    pub jwks_url: Optional,
+    /// The same kind of JWK set, from a file.
+    #[arg(long = "auth-jwks-file", env = "AUTH_JWKS_FILE", value_name = "AUTH_JWKS_FILE",
+          default_value = "", value_parser = parse_optional)]
+    pub jwks_file: Optional,
+    /// Required `iss` of tokens, if set.
+    #[arg(long = "auth-issuer", env = "AUTH_ISSUER", value_name = "AUTH_ISSUER",
+          default_value = "", value_parser = parse_optional)]
+    pub issuer: Optional,
+    /// Required `aud` of tokens, if set.
+    #[arg(long = "auth-audience", env = "AUTH_AUDIENCE", value_name = "AUTH_AUDIENCE",
+          default_value = "", value_parser = parse_optional)]
+    pub audience: Optional,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    #[arg(long = "auth-leeway-secs", env = "AUTH_LEEWAY_SECS", value_name = "AUTH_LEEWAY_SECS",
+          default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub leeway_secs: u64,
 }
 
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";

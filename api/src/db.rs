@@ -30,6 +30,10 @@ pub enum StartupError {
     Migration(#[source] DbErr),
     #[error("reading the event log failed: {0}")]
     Events(#[source] crate::error::AppError),
+    #[error("sign-in: {0}")]
+    Auth(#[from] crate::auth::AuthSetupError),
+    #[error("DB_ROW_LEVEL_SECURITY: {0}")]
+    RowLevelSecurity(String),
 }
 
 /// How long a request waits for a PostgreSQL connection before it fails with
@@ -179,4 +183,62 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr>
 /// Ready means: the database answers and its schema is current.
 pub async fn is_ready(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok() && matches!(pending_migrations(db).await, Ok(0))
+}
+
+/// Row-level security as configured: on with `DB_ROW_LEVEL_SECURITY=true`
+/// (the migration created the policies; enabling them needs the tables'
+/// owner). Off, the api refuses a database that has it on, where every
+/// query would silently find nothing.
+pub async fn prepare_row_level_security(
+    db: &DatabaseConnection,
+    enabled: bool,
+) -> Result<(), StartupError> {
+    use sea_orm::ConnectionTrait;
+    let failed = |what: &str, e: DbErr| StartupError::RowLevelSecurity(format!("{what}: {e}"));
+    if db.get_database_backend() != DbBackend::Postgres {
+        return if enabled {
+            Err(StartupError::RowLevelSecurity(
+                "row-level security needs PostgreSQL".into(),
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    if enabled {
+        for table in migration::OWNED_TABLES {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY"
+            ))
+            .await
+            .map_err(|e| {
+                failed(
+                    "enabling it needs the database user that owns the tables",
+                    e,
+                )
+            })?;
+        }
+        tracing::info!("row-level security on: every statement names its owner");
+        return Ok(());
+    }
+    let tables = migration::OWNED_TABLES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT relname FROM pg_class WHERE relrowsecurity AND relname IN ({tables})"),
+        ))
+        .await
+        .map_err(|e| failed("cannot read pg_class", e))?;
+    if !on.is_empty() {
+        return Err(StartupError::RowLevelSecurity(
+            "the database has row-level security on (another replica started with \
+             DB_ROW_LEVEL_SECURITY=true): set it here too, or turn it off on the tables \
+             (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY)"
+                .into(),
+        ));
+    }
+    Ok(())
 }

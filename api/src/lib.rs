@@ -1,6 +1,7 @@
 //! The to-do service as a library: configuration, database, service layer,
 //! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -18,8 +19,9 @@ use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::error::AppResult;
+use crate::db::StartupError;
 use crate::service::Store;
 
 /// Everything the api serves, over a connected and migrated database.
@@ -33,25 +35,31 @@ pub struct App {
 
 impl App {
     /// Builds the app and starts its event tasks (they stop on `shutdown`).
-    pub async fn start(config: Arc<Config>, db: DatabaseConnection) -> AppResult<Self> {
+    pub async fn start(config: Arc<Config>, db: DatabaseConnection) -> Result<Self, StartupError> {
+        let auth = Arc::new(Authenticator::from_settings(&config.auth).await?);
         let shutdown = CancellationToken::new();
         let hub = events::start(
             db.clone(),
+            config.db_row_level_security,
             config.event_buffer,
             config.event_retention,
             &shutdown,
         )
-        .await?;
+        .await
+        .map_err(StartupError::Events)?;
         let store = Store {
             db: db.clone(),
             wake: hub.wake().clone(),
+            row_level_security: config.db_row_level_security,
         };
-        let schema = graphql::build_schema(store, hub.clone(), &config);
+        let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
+        let single_user = !auth.requires_tokens();
         let state = http::AppState {
             sdl: graphql::sdl_of(&schema).into(),
-            engine: graphql::Engine::new(schema, db.clone(), &config),
+            engine: graphql::Engine::new(schema, store, &config, single_user),
             db: db.clone(),
             events: hub,
+            auth,
             shutdown: shutdown.clone(),
             config,
         };

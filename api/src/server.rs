@@ -135,9 +135,8 @@ async fn start(
     on_connected(&mut db);
     gate.set_phase(Phase::Migrating);
     db::prepare_schema(&db, config).await?;
-    App::start(config.clone(), db)
-        .await
-        .map_err(db::StartupError::Events)
+    db::prepare_row_level_security(&db, config.db_row_level_security).await?;
+    App::start(config.clone(), db).await
 }
 
 /// Waits, up to `grace`, for the server to stop accepting and finish its

@@ -5,6 +5,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    /// Whose it is: the subject of the token that created it.
+    pub owner_id: String,
     pub name: String,
     /// Lower-cased `name`; its unique index makes names unique case-insensitively
     /// on every backend, whatever its collation.

@@ -23,6 +23,8 @@ pub enum Priority {
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    /// Whose it is: the subject of the token that created it.
+    pub owner_id: String,
     pub description: String,
     pub priority: Priority,
     pub start_at: Option<DateTimeUtc>,

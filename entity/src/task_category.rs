@@ -7,6 +7,8 @@ pub struct Model {
     pub task_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub category_id: Uuid,
+    /// The owner of both the task and the category.
+    pub owner_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub task_id: Uuid,
+    /// The task's owner: subscribers only hear of their own tasks.
+    pub owner_id: String,
     pub kind: EventKind,
     /// The task's version after the change (for a deletion: one past its last).
     pub version: i32,

@@ -9,6 +9,9 @@ use sea_orm_migration::sea_orm::DatabaseConnection;
 pub mod lock;
 mod m20261128_000001_create_tables;
 mod m20261201_000001_create_task_events;
+mod m20261201_000002_add_owners;
+
+pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 
 pub struct Migrator;
 
@@ -18,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261201_000001_create_task_events::Migration),
+            Box::new(m20261201_000002_add_owners::Migration),
         ]
     }
 }

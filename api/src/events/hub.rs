@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::Stream;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
 use super::log::{self, Event};
 use crate::error::{AppError, AppResult};
+use crate::service::{Conn, set_every_owner};
 
 /// Events a subscriber takes (or the tail reads) at once.
 pub const PAGE: u64 = 256;
@@ -40,6 +41,8 @@ impl Wake {
 
 pub struct Hub {
     db: DatabaseConnection,
+    /// PostgreSQL's row-level security is on: reads name every owner.
+    row_level_security: bool,
     ring: Mutex<Ring>,
     /// Events kept in the ring at most.
     capacity: usize,
@@ -57,10 +60,18 @@ struct Ring {
 
 impl Hub {
     /// A hub positioned at the end of the log as it is now.
-    pub async fn open(db: DatabaseConnection, capacity: usize, wake: Wake) -> AppResult<Arc<Self>> {
-        let head = log::last_id(&db).await?;
+    pub async fn open(
+        db: DatabaseConnection,
+        row_level_security: bool,
+        capacity: usize,
+        wake: Wake,
+    ) -> AppResult<Arc<Self>> {
+        let row_level_security =
+            row_level_security && db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let head = read(&db, row_level_security, async |db| log::last_id(db).await).await?;
         Ok(Arc::new(Self {
             db,
+            row_level_security,
             capacity: capacity.max(1),
             ring: Mutex::new(Ring {
                 floor: head,
@@ -74,6 +85,14 @@ impl Hub {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    pub fn row_level_security(&self) -> bool {
+        self.row_level_security
+    }
+
+    async fn read<T>(&self, f: impl AsyncFnOnce(&Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+        read(&self.db, self.row_level_security, f).await
     }
 
     pub fn wake(&self) -> &Wake {
@@ -102,7 +121,9 @@ impl Hub {
         let mut arrived = 0;
         loop {
             let head = self.head();
-            let batch = log::read_after(&self.db, head, PAGE).await?;
+            let batch = self
+                .read(async |db| log::read_after(db, head, PAGE).await)
+                .await?;
             let Some(last) = batch.last().map(|e| e.id) else {
                 return Ok(arrived);
             };
@@ -140,7 +161,9 @@ impl Hub {
                     .collect());
             }
         }
-        let events = log::read_after(&self.db, cursor, PAGE).await?;
+        let events = self
+            .read(async |db| log::read_after(db, cursor, PAGE).await)
+            .await?;
         Ok(events.into_iter().map(Arc::new).collect())
     }
 
@@ -151,7 +174,7 @@ impl Hub {
             return Ok(self.head());
         };
         let cursor = super::cursor::decode(after, "after")?;
-        let pruned = log::pruned_through(&self.db).await?;
+        let pruned = self.read(async |db| log::pruned_through(db).await).await?;
         if cursor < pruned {
             return Err(AppError::CursorExpired);
         }
@@ -200,6 +223,23 @@ impl Hub {
             }
         })
     }
+}
+
+/// Reads of the whole log: on the pool, or with row-level security in a
+/// transaction that names every owner.
+async fn read<T>(
+    db: &DatabaseConnection,
+    row_level_security: bool,
+    f: impl AsyncFnOnce(&Conn<'_>) -> AppResult<T>,
+) -> AppResult<T> {
+    if !row_level_security {
+        return f(&Conn::Pool(db)).await;
+    }
+    let txn = db.begin().await?;
+    set_every_owner(&txn).await?;
+    let out = f(&Conn::Txn(&txn)).await?;
+    txn.commit().await?;
+    Ok(out)
 }
 
 struct Subscriber {

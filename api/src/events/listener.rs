@@ -116,7 +116,7 @@ async fn prune(hub: Arc<Hub>, retention: Duration, shutdown: CancellationToken) 
             continue;
         };
         loop {
-            match log::prune(hub.db(), cutoff, PRUNE_BATCH).await {
+            match log::prune(hub.db(), hub.row_level_security(), cutoff, PRUNE_BATCH).await {
                 Ok(n) if n == PRUNE_BATCH => tokio::task::yield_now().await,
                 Ok(_) => break,
                 Err(err) => {

@@ -43,15 +43,17 @@ pub struct Event {
     pub id: i64,
     pub kind: EventKind,
     pub task_id: Uuid,
+    /// Only this owner's subscriptions hear of it.
+    pub owner_id: String,
     pub version: i32,
     pub occurred_at: DateTime<Utc>,
     /// The task as committed; `None` for deletions.
     pub task: Option<task::Model>,
 }
 
-/// Records `changes` in the writing transaction `txn`; call it last, right
-/// before the commit (it takes the sequence lock).
-pub async fn record(txn: &impl ConnectionTrait, changes: &[Change]) -> AppResult<()> {
+/// Records `owner`'s `changes` in the writing transaction `txn`; call it
+/// last, right before the commit (it takes the sequence lock).
+pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change]) -> AppResult<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -63,7 +65,7 @@ pub async fn record(txn: &impl ConnectionTrait, changes: &[Change]) -> AppResult
     let at = crate::service::now();
     let rows = changes
         .iter()
-        .map(|change| row(change, at))
+        .map(|change| row(change, owner, at))
         .collect::<Result<Vec<_>, _>>()?;
     task_event::Entity::insert_many(rows)
         .exec_without_returning(txn)
@@ -76,7 +78,7 @@ pub async fn record(txn: &impl ConnectionTrait, changes: &[Change]) -> AppResult
     Ok(())
 }
 
-fn row(change: &Change, at: DateTime<Utc>) -> Result<task_event::ActiveModel, DbErr> {
+fn row(change: &Change, owner: &str, at: DateTime<Utc>) -> Result<task_event::ActiveModel, DbErr> {
     let (kind, task_id, version, snapshot) = match change {
         Change::Created(task) => (EventKind::Created, task.id, task.version, Some(task)),
         Change::Updated(task) => (EventKind::Updated, task.id, task.version, Some(task)),
@@ -89,6 +91,7 @@ fn row(change: &Change, at: DateTime<Utc>) -> Result<task_event::ActiveModel, Db
     Ok(task_event::ActiveModel {
         id: NotSet,
         task_id: Set(task_id),
+        owner_id: Set(owner.to_owned()),
         kind: Set(kind),
         version: Set(version),
         occurred_at: Set(at),
@@ -122,6 +125,7 @@ fn event(row: task_event::Model) -> AppResult<Event> {
         id: row.id,
         kind: row.kind,
         task_id: row.task_id,
+        owner_id: row.owner_id,
         version: row.version,
         occurred_at: row.occurred_at,
         task,
@@ -146,8 +150,16 @@ pub async fn pruned_through(db: &impl ConnectionTrait) -> AppResult<i64> {
 /// Deletes the oldest events that happened before `cutoff`, at most `batch`
 /// of them; returns how many. The watermark moves in the same transaction,
 /// so a reader either still finds an event or knows its cursor expired.
-pub async fn prune(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: u64) -> AppResult<u64> {
+pub async fn prune(
+    db: &DatabaseConnection,
+    row_level_security: bool,
+    cutoff: DateTime<Utc>,
+    batch: u64,
+) -> AppResult<u64> {
     let txn = db.begin().await?;
+    if row_level_security {
+        crate::service::set_every_owner(&txn).await?;
+    }
     let oldest = task_event::Entity::find()
         .order_by_asc(task_event::Column::Id)
         .limit(batch)

@@ -28,11 +28,12 @@ use crate::error::{AppError, AppResult};
 /// current, until `shutdown`.
 pub async fn start(
     db: DatabaseConnection,
+    row_level_security: bool,
     buffer: usize,
     retention: Duration,
     shutdown: &CancellationToken,
 ) -> AppResult<Arc<Hub>> {
-    let hub = Hub::open(db, buffer, Wake::default()).await?;
+    let hub = Hub::open(db, row_level_security, buffer, Wake::default()).await?;
     listener::spawn(&hub, retention, shutdown);
     Ok(hub)
 }

@@ -10,7 +10,7 @@ use async_graphql::{Context, Object, OutputType, Result};
 use entity::task;
 use sea_orm::prelude::Uuid;
 
-use super::context::state;
+use super::context::scope;
 use super::inputs::{CategoryListArgs, TaskListArgs};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
 use super::objects::{Category, CategoryConnection, Task, TaskConnection};
@@ -31,14 +31,14 @@ impl TotalCount {
     /// How many match the filter, across every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let n = match self {
-            Self::Tasks(filter) => task_service::count(state(ctx)?.db(), filter).await?,
+            Self::Tasks(filter) => task_service::count(&scope(ctx)?, filter).await?,
             Self::Scoped(key) => ctx
                 .data::<Loaders>()?
                 .scoped_counts
                 .load_one(key.clone())
                 .await?
                 .unwrap_or(0),
-            Self::Categories(filter) => category_service::count(state(ctx)?.db(), filter).await?,
+            Self::Categories(filter) => category_service::count(&scope(ctx)?, filter).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
@@ -62,23 +62,23 @@ fn connection<M, N: OutputType>(
 /// `tasks(...)` at the root.
 pub async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnection> {
     let query = args.into_query()?;
-    let page = task_service::list(state(ctx)?.db(), &query).await?;
+    let page = task_service::list(&scope(ctx)?, &query).await?;
     prefetch_below(ctx, &page).await?;
     Ok(connection(page, Task, TotalCount::Tasks(query.filter)))
 }
 
-/// A nested task list: `Task.subtasks` or `Category.tasks` of `owner`.
+/// A nested task list: `Task.subtasks` or `Category.tasks` of `holder`.
 pub async fn scoped_tasks(
     ctx: &Context<'_>,
-    scope: Scope,
-    owner: Uuid,
+    list: Scope,
+    holder: Uuid,
     args: TaskListArgs,
 ) -> Result<TaskConnection> {
     let query = Arc::new(args.into_query()?);
     let page = if selects_rows(ctx) {
         let key = ScopedPageKey {
-            scope,
-            owner,
+            scope: list,
+            holder,
             query: query.clone(),
         };
         let page = ctx
@@ -93,8 +93,8 @@ pub async fn scoped_tasks(
         Page::empty()
     };
     let total = TotalCount::Scoped(ScopedCountKey {
-        scope,
-        owner,
+        scope: list,
+        holder,
         filter: Arc::new(query.filter.clone()),
     });
     Ok(connection(page, Task, total))
@@ -103,7 +103,7 @@ pub async fn scoped_tasks(
 /// `categories(...)` at the root.
 pub async fn categories(ctx: &Context<'_>, args: CategoryListArgs) -> Result<CategoryConnection> {
     let query = args.into_query()?;
-    let page = category_service::list(state(ctx)?.db(), &query).await?;
+    let page = category_service::list(&scope(ctx)?, &query).await?;
     if let Some(selection) = prefetch::node_selection(&ctx.look_ahead()) {
         let ids = page.items.iter().map(|(_, c)| c.id).collect();
         prefetch::categories(ctx.data::<Loaders>()?, selection, ids).await;

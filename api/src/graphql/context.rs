@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
-use sea_orm::DatabaseConnection;
 
 use crate::events::Hub;
-use crate::service::Store;
+use crate::service::{Owner, Scoped, Store};
 
 /// What every resolver can reach.
 pub struct ServiceState {
@@ -15,12 +14,6 @@ pub struct ServiceState {
 }
 
 impl ServiceState {
-    /// For reads.
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.store.db
-    }
-
-    /// For changes: they record their events.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -33,4 +26,14 @@ impl ServiceState {
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ServiceState> {
     ctx.data::<ServiceState>()
+}
+
+/// The request's owner (the engine puts it in every request's data).
+pub(crate) fn owner<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Owner> {
+    ctx.data::<Owner>()
+}
+
+/// The service layer as the request's owner sees it.
+pub(crate) fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<Scoped<'a>> {
+    Ok(state(ctx)?.store().scoped(owner(ctx)?))
 }

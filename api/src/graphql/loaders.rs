@@ -8,35 +8,61 @@ use async_graphql::dataloader::{
     CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache,
 };
 use entity::{category, task};
-use sea_orm::{DatabaseConnection, prelude::Uuid};
+use sea_orm::prelude::Uuid;
 
 use crate::error::AppError;
 use crate::service::page::Page;
 use crate::service::tasks::{self, Scope, TaskFilter, TaskListQuery};
+use crate::service::{Owner, Scoped, Store, categories};
 
 pub type LoadError = Arc<AppError>;
 
-/// Tasks by id (parents, `node`).
-pub struct TaskById(pub DatabaseConnection);
+/// What every loader reads from: the store, as the request's owner.
+#[derive(Clone)]
+pub struct Source {
+    store: Store,
+    owner: Owner,
+}
+
+impl Source {
+    fn scope(&self) -> Scoped<'_> {
+        self.store.scoped(&self.owner)
+    }
+}
+
+/// Tasks by id (parents, `node`, `nodes`).
+pub struct TaskById(Source);
 
 impl Loader<Uuid> for TaskById {
     type Value = task::Model;
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, task::Model>, LoadError> {
-        Ok(tasks::find_by_ids(&self.0, keys).await?)
+        Ok(tasks::find_by_ids(&self.0.scope(), keys).await?)
+    }
+}
+
+/// Categories by id (`node`, `nodes`).
+pub struct CategoryById(Source);
+
+impl Loader<Uuid> for CategoryById {
+    type Value = category::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, category::Model>, LoadError> {
+        Ok(categories::find_by_ids(&self.0.scope(), keys).await?)
     }
 }
 
 /// The categories of each task.
-pub struct CategoriesOfTask(pub DatabaseConnection);
+pub struct CategoriesOfTask(Source);
 
 impl Loader<Uuid> for CategoriesOfTask {
     type Value = Vec<category::Model>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<category::Model>>, LoadError> {
-        Ok(tasks::categories_of(&self.0, keys).await?)
+        Ok(tasks::categories_of(&self.0.scope(), keys).await?)
     }
 }
 
@@ -44,11 +70,12 @@ impl Loader<Uuid> for CategoriesOfTask {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScopedPageKey {
     pub scope: Scope,
-    pub owner: Uuid,
+    /// The parent task or the category the list hangs off.
+    pub holder: Uuid,
     pub query: Arc<TaskListQuery>,
 }
 
-pub struct ScopedPages(pub DatabaseConnection);
+pub struct ScopedPages(Source);
 
 impl Loader<ScopedPageKey> for ScopedPages {
     type Value = Page<task::Model>;
@@ -58,22 +85,23 @@ impl Loader<ScopedPageKey> for ScopedPages {
         &self,
         keys: &[ScopedPageKey],
     ) -> Result<HashMap<ScopedPageKey, Page<task::Model>>, LoadError> {
-        // Owners asking for the same list share one statement.
+        // Holders asking for the same list share one statement.
         let mut groups: HashMap<(Scope, &Arc<TaskListQuery>), Vec<Uuid>> = HashMap::new();
         for key in keys {
             groups
                 .entry((key.scope, &key.query))
                 .or_default()
-                .push(key.owner);
+                .push(key.holder);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((scope, query), owners) in groups {
-            let owners = crate::service::unique(owners);
-            for (owner, page) in tasks::list_scoped(&self.0, scope, &owners, query).await? {
+        for ((scope, query), holders) in groups {
+            let holders = crate::service::unique(holders);
+            let scoped = self.0.scope();
+            for (holder, page) in tasks::list_scoped(&scoped, scope, &holders, query).await? {
                 out.insert(
                     ScopedPageKey {
                         scope,
-                        owner,
+                        holder,
                         query: query.clone(),
                     },
                     page,
@@ -88,11 +116,11 @@ impl Loader<ScopedPageKey> for ScopedPages {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScopedCountKey {
     pub scope: Scope,
-    pub owner: Uuid,
+    pub holder: Uuid,
     pub filter: Arc<TaskFilter>,
 }
 
-pub struct ScopedCounts(pub DatabaseConnection);
+pub struct ScopedCounts(Source);
 
 impl Loader<ScopedCountKey> for ScopedCounts {
     type Value = u64;
@@ -107,16 +135,17 @@ impl Loader<ScopedCountKey> for ScopedCounts {
             groups
                 .entry((key.scope, &key.filter))
                 .or_default()
-                .push(key.owner);
+                .push(key.holder);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((scope, filter), owners) in groups {
-            let owners = crate::service::unique(owners);
-            for (owner, n) in tasks::count_scoped(&self.0, scope, &owners, filter).await? {
+        for ((scope, filter), holders) in groups {
+            let holders = crate::service::unique(holders);
+            let scoped = self.0.scope();
+            for (holder, n) in tasks::count_scoped(&scoped, scope, &holders, filter).await? {
                 out.insert(
                     ScopedCountKey {
                         scope,
-                        owner,
+                        holder,
                         filter: filter.clone(),
                     },
                     n,
@@ -132,6 +161,7 @@ impl Loader<ScopedCountKey> for ScopedCounts {
 /// memory); for subscriptions not (each event reads fresh rows).
 pub struct Loaders {
     pub task_by_id: DataLoader<TaskById, AnyCache>,
+    pub category_by_id: DataLoader<CategoryById, AnyCache>,
     pub categories_of_task: DataLoader<CategoriesOfTask, AnyCache>,
     pub scoped_pages: DataLoader<ScopedPages, AnyCache>,
     pub scoped_counts: DataLoader<ScopedCounts, AnyCache>,
@@ -158,26 +188,31 @@ impl CacheFactory for AnyCache {
 }
 
 impl Loaders {
-    pub fn per_request(db: &DatabaseConnection) -> Self {
-        Self::build(db, true)
+    pub fn per_request(store: &Store, owner: &Owner) -> Self {
+        Self::build(store, owner, true)
     }
 
-    pub fn uncached(db: &DatabaseConnection) -> Self {
-        Self::build(db, false)
+    pub fn uncached(store: &Store, owner: &Owner) -> Self {
+        Self::build(store, owner, false)
     }
 
-    fn build(db: &DatabaseConnection, cached: bool) -> Self {
+    fn build(store: &Store, owner: &Owner, cached: bool) -> Self {
         fn make<L>(loader: L, cached: bool) -> DataLoader<L, AnyCache>
         where
             L: Send + Sync + 'static,
         {
             DataLoader::with_cache(loader, tokio::spawn, AnyCache(cached))
         }
+        let source = Source {
+            store: store.clone(),
+            owner: owner.clone(),
+        };
         Self {
-            task_by_id: make(TaskById(db.clone()), cached),
-            categories_of_task: make(CategoriesOfTask(db.clone()), cached),
-            scoped_pages: make(ScopedPages(db.clone()), cached),
-            scoped_counts: make(ScopedCounts(db.clone()), cached),
+            task_by_id: make(TaskById(source.clone()), cached),
+            category_by_id: make(CategoryById(source.clone()), cached),
+            categories_of_task: make(CategoriesOfTask(source.clone()), cached),
+            scoped_pages: make(ScopedPages(source.clone()), cached),
+            scoped_counts: make(ScopedCounts(source), cached),
             cached,
         }
     }

@@ -2,7 +2,7 @@ use async_graphql::{
     Context, ID, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject,
 };
 
-use super::context::state;
+use super::context::scope;
 use super::ids::{self, NodeKind};
 use super::inputs::{clearable, not_null};
 use super::objects::{Category, Priority, Task};
@@ -132,7 +132,7 @@ impl TaskMutation {
         ctx: &Context<'_>,
         input: CreateTaskInput,
     ) -> Result<CreateTaskPayload> {
-        let state = state(ctx)?;
+        let scope = scope(ctx)?;
         let new = NewTask {
             description: input.description,
             priority: input.priority.map(Into::into),
@@ -148,7 +148,7 @@ impl TaskMutation {
                 "categoryIds",
             )?,
         };
-        let task = task_service::create(state.store(), new).await?;
+        let task = task_service::create(&scope, new).await?;
         Ok(CreateTaskPayload {
             client_mutation_id: input.client_mutation_id,
             task: Task(task),
@@ -160,7 +160,7 @@ impl TaskMutation {
         ctx: &Context<'_>,
         input: UpdateTaskInput,
     ) -> Result<UpdateTaskPayload> {
-        let state = state(ctx)?;
+        let scope = scope(ctx)?;
         let id = ids::decode(&input.id, NodeKind::Task, "id")?;
         let patch = TaskPatch {
             expected_version: input.expected_version,
@@ -176,7 +176,7 @@ impl TaskMutation {
                 })
                 .transpose()?,
         };
-        let task = task_service::update(state.store(), id, patch).await?;
+        let task = task_service::update(&scope, id, patch).await?;
         Ok(UpdateTaskPayload {
             client_mutation_id: input.client_mutation_id,
             task: Task(task),
@@ -189,9 +189,9 @@ impl TaskMutation {
         ctx: &Context<'_>,
         input: DeleteTaskInput,
     ) -> Result<DeleteTaskPayload> {
-        let state = state(ctx)?;
+        let scope = scope(ctx)?;
         let id = ids::decode(&input.id, NodeKind::Task, "id")?;
-        let deleted = task_service::delete(state.store(), id).await?;
+        let deleted = task_service::delete(&scope, id).await?;
         Ok(DeleteTaskPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_task_ids: task_ids(deleted),
@@ -204,9 +204,9 @@ impl TaskMutation {
         ctx: &Context<'_>,
         input: SetTasksDoneInput,
     ) -> Result<SetTasksDonePayload> {
-        let state = state(ctx)?;
+        let scope = scope(ctx)?;
         let ids = ids::decode_all(&input.ids, NodeKind::Task, "ids")?;
-        let tasks = task_service::set_done(state.store(), ids, input.done).await?;
+        let tasks = task_service::set_done(&scope, ids, input.done).await?;
         Ok(SetTasksDonePayload {
             client_mutation_id: input.client_mutation_id,
             tasks: tasks.into_iter().map(Task).collect(),
@@ -219,8 +219,8 @@ impl TaskMutation {
         ctx: &Context<'_>,
         #[graphql(default)] input: DeleteCompletedTasksInput,
     ) -> Result<DeleteCompletedTasksPayload> {
-        let state = state(ctx)?;
-        let deleted = task_service::delete_completed(state.store()).await?;
+        let scope = scope(ctx)?;
+        let deleted = task_service::delete_completed(&scope).await?;
         Ok(DeleteCompletedTasksPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_task_ids: task_ids(deleted),
@@ -258,10 +258,10 @@ async fn change_categories(
     category_ids: &[ID],
     add: bool,
 ) -> Result<Task> {
-    let state = state(ctx)?;
+    let scope = scope(ctx)?;
     let task_id = ids::decode(task_id, NodeKind::Task, "taskId")?;
     let categories = ids::decode_all(category_ids, NodeKind::Category, "categoryIds")?;
-    let task = task_service::change_categories(state.store(), task_id, categories, add).await?;
+    let task = task_service::change_categories(&scope, task_id, categories, add).await?;
     Ok(Task(task))
 }
 
@@ -313,7 +313,7 @@ impl CategoryMutation {
         ctx: &Context<'_>,
         input: CreateCategoryInput,
     ) -> Result<CreateCategoryPayload> {
-        let category = category_service::create(state(ctx)?.store(), &input.name).await?;
+        let category = category_service::create(&scope(ctx)?, &input.name).await?;
         Ok(CreateCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
@@ -326,7 +326,7 @@ impl CategoryMutation {
         input: RenameCategoryInput,
     ) -> Result<RenameCategoryPayload> {
         let id = ids::decode(&input.id, NodeKind::Category, "id")?;
-        let category = category_service::rename(state(ctx)?.store(), id, &input.name).await?;
+        let category = category_service::rename(&scope(ctx)?, id, &input.name).await?;
         Ok(RenameCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             category: Category(category),
@@ -340,7 +340,7 @@ impl CategoryMutation {
         input: DeleteCategoryInput,
     ) -> Result<DeleteCategoryPayload> {
         let id = ids::decode(&input.id, NodeKind::Category, "id")?;
-        let deleted = category_service::delete(state(ctx)?.store(), id).await?;
+        let deleted = category_service::delete(&scope(ctx)?, id).await?;
         Ok(DeleteCategoryPayload {
             client_mutation_id: input.client_mutation_id,
             deleted_category_id: ids::encode(NodeKind::Category, deleted),

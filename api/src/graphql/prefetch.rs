@@ -76,8 +76,8 @@ pub async fn categories(loaders: &Loaders, selection: Lookahead<'_>, ids: Vec<Uu
 }
 
 /// Prefetches one nested task list (`subtasks(...)` or `tasks(...)`) for
-/// every owner, then what is selected below it.
-pub async fn scoped(loaders: &Loaders, scope: Scope, owners: &[Uuid], field: SelectionField<'_>) {
+/// every holder, then what is selected below it.
+pub async fn scoped(loaders: &Loaders, scope: Scope, holders: &[Uuid], field: SelectionField<'_>) {
     let Some(query) = field
         .arguments()
         .ok()
@@ -90,9 +90,9 @@ pub async fn scoped(loaders: &Loaders, scope: Scope, owners: &[Uuid], field: Sel
     let lookahead = Lookahead::from(field);
     if lookahead.field("totalCount").exists() {
         let filter = Arc::new(query.filter.clone());
-        let keys = owners.iter().map(|&owner| ScopedCountKey {
+        let keys = holders.iter().map(|&holder| ScopedCountKey {
             scope,
-            owner,
+            holder,
             filter: filter.clone(),
         });
         let _ = loaders.scoped_counts.load_many(keys).await;
@@ -100,9 +100,9 @@ pub async fn scoped(loaders: &Loaders, scope: Scope, owners: &[Uuid], field: Sel
     let Some(selection) = node_selection(&lookahead) else {
         return;
     };
-    let keys = owners.iter().map(|&owner| ScopedPageKey {
+    let keys = holders.iter().map(|&holder| ScopedPageKey {
         scope,
-        owner,
+        holder,
         query: query.clone(),
     });
     let Ok(pages) = loaders.scoped_pages.load_many(keys).await else {

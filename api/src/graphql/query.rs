@@ -1,7 +1,7 @@
-use async_graphql::{Context, ID, MergedObject, Object, Result};
+use async_graphql::{Context, ID, MergedObject, Object, Result, SimpleObject};
 
 use super::connection;
-use super::context::state;
+use super::context::owner;
 use super::ids::{self, NodeKind};
 use super::inputs::{
     CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
@@ -10,13 +10,12 @@ use super::loaders::Loaders;
 use super::objects::{Category, CategoryConnection, Task, TaskConnection};
 use super::types::Node;
 use crate::error::AppError;
-use crate::service::categories as category_service;
 
 /// How many ids `nodes` takes at once.
 const MAX_NODES: usize = 100;
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, TaskQuery, CategoryQuery);
+pub struct Query(NodeQuery, ViewerQuery, TaskQuery, CategoryQuery);
 
 #[derive(Default)]
 pub struct NodeQuery;
@@ -25,22 +24,23 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Fetches any object by its global id; null if it does not exist.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (kind, uuid) = ids::decode_any(&id, "id")?;
-        Ok(match kind {
-            NodeKind::Task => ctx
-                .data::<Loaders>()?
+        let loaders = ctx.data::<Loaders>()?;
+        Ok(match ids::decode_any(&id, "id")? {
+            (NodeKind::Task, uuid) => loaders
                 .task_by_id
                 .load_one(uuid)
                 .await?
                 .map(|t| Node::Task(Task(t))),
-            NodeKind::Category => category_service::find(state(ctx)?.db(), uuid)
+            (NodeKind::Category, uuid) => loaders
+                .category_by_id
+                .load_one(uuid)
                 .await?
                 .map(|c| Node::Category(Category(c))),
         })
     }
 
     /// Fetches several objects by global id, in the same order; null where
-    /// one does not exist.
+    /// one does not exist. One statement per type, whatever their number.
     #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
@@ -50,11 +50,57 @@ impl NodeQuery {
             }
             .into());
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.node(ctx, id).await?);
-        }
-        Ok(out)
+        let decoded = ids
+            .iter()
+            .map(|id| ids::decode_any(id, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let of_kind = |kind| {
+            decoded
+                .iter()
+                .filter(move |(k, _)| *k == kind)
+                .map(|(_, uuid)| *uuid)
+        };
+        let loaders = ctx.data::<Loaders>()?;
+        let tasks = loaders
+            .task_by_id
+            .load_many(of_kind(NodeKind::Task))
+            .await?;
+        let categories = loaders
+            .category_by_id
+            .load_many(of_kind(NodeKind::Category))
+            .await?;
+        Ok(decoded
+            .into_iter()
+            .map(|(kind, uuid)| match kind {
+                // A repeated id gets its node every time.
+                NodeKind::Task => tasks.get(&uuid).cloned().map(|t| Node::Task(Task(t))),
+                NodeKind::Category => categories
+                    .get(&uuid)
+                    .cloned()
+                    .map(|c| Node::Category(Category(c))),
+            })
+            .collect())
+    }
+}
+
+/// Who is asking.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    /// The owner: the subject (`sub`) of the caller's token, or the single
+    /// user's fixed id.
+    pub id: ID,
+}
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The caller.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        Ok(Viewer {
+            id: ID(owner(ctx)?.as_str().to_owned()),
+        })
     }
 }
 
@@ -93,9 +139,8 @@ pub struct CategoryQuery;
 impl CategoryQuery {
     async fn category(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Category>> {
         let uuid = ids::decode(&id, NodeKind::Category, "id")?;
-        Ok(category_service::find(state(ctx)?.db(), uuid)
-            .await?
-            .map(Category))
+        let loaders = ctx.data::<Loaders>()?;
+        Ok(loaders.category_by_id.load_one(uuid).await?.map(Category))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -6,11 +6,12 @@ use futures_util::{Stream, StreamExt};
 use metrics::histogram;
 use sea_orm::prelude::Uuid;
 
-use super::context::state;
+use super::context::{owner, state};
 use super::ids::{self, NodeKind};
 use super::objects::Task;
 use super::scalars::DateTime;
 use crate::events::{Event, EventKind, cursor};
+use crate::service::Owner;
 
 pub const DELIVERY_LAG: &str = "events_delivery_lag_seconds";
 
@@ -49,6 +50,8 @@ pub struct TaskEvent {
 }
 
 struct Matcher {
+    /// The subscriber's: nobody hears of another owner's tasks.
+    owner: Owner,
     kinds: Option<HashSet<EventKind>>,
     task_ids: Option<HashSet<Uuid>>,
     parent_id: Option<Uuid>,
@@ -56,7 +59,8 @@ struct Matcher {
 
 impl Matcher {
     fn matches(&self, event: &Event) -> bool {
-        self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
+        event.owner_id == self.owner.as_str()
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
             && self
                 .task_ids
                 .as_ref()
@@ -93,6 +97,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<TaskEvent>> + use<>> {
         let filter = filter.unwrap_or_default();
         let matcher = Matcher {
+            owner: owner(ctx)?.clone(),
             kinds: filter
                 .kinds
                 .map(|ks| ks.into_iter().map(Into::into).collect()),

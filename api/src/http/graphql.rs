@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Query, State, WebSocketUpgrade};
+use axum::extract::{Extension, FromRequestParts, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
@@ -15,8 +15,8 @@ use tower::ServiceBuilder;
 use tracing::Instrument;
 
 use super::state::SharedState;
-use crate::config::HttpLimits;
 use crate::graphql::engine::{is_request_error, limit_error};
+use crate::service::Owner;
 
 const JSON: &str = "application/json";
 /// Bytes read from a WebSocket at once.
@@ -27,7 +27,8 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `/graphql` with its transport limits. Only this route is limited: health
 /// probes and metrics must answer even when the api sheds load.
-pub fn route(limits: &HttpLimits) -> MethodRouter<SharedState> {
+pub fn route(state: &SharedState) -> MethodRouter<SharedState> {
+    let limits = &state.config.http_limits;
     let limited = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
@@ -37,6 +38,10 @@ pub fn route(limits: &HttpLimits) -> MethodRouter<SharedState> {
         .post(post)
         .layer::<_, std::convert::Infallible>(limited)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::require_token,
+        ))
 }
 
 /// Load shedding and the request timeout end here: both are the server's
@@ -63,6 +68,7 @@ async fn overloaded(error: tower::BoxError) -> Response {
 
 pub async fn post(
     State(state): State<SharedState>,
+    owner: Option<Extension<Owner>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -99,7 +105,23 @@ pub async fn post(
             return json_response(StatusCode::BAD_REQUEST, media, &ResponseBody::of(&refusal));
         }
     };
-    execute(&state, batch, media).await
+    execute(&state, with_owner(batch, owner), media).await
+}
+
+/// The signed-in owner goes with every operation (none: the single user).
+fn with_owner(batch: BatchRequest, owner: Option<Extension<Owner>>) -> BatchRequest {
+    let Some(Extension(owner)) = owner else {
+        return batch;
+    };
+    match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(request.data(owner)),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .map(|r| r.data(owner.clone()))
+                .collect(),
+        ),
+    }
 }
 
 pub async fn get_or_websocket(
@@ -111,11 +133,14 @@ pub async fn get_or_websocket(
         return websocket(state, &mut parts).await;
     }
     let media = response_media_type(&parts.headers);
-    let request = match parse_get_request(&parts.uri) {
+    let mut request = match parse_get_request(&parts.uri) {
         Ok(request) => request,
         Err(message) => return http_error(StatusCode::BAD_REQUEST, media, &message),
     };
-    let prepared = match state.engine.prepare(request) {
+    if let Some(owner) = parts.extensions.get::<Owner>() {
+        request = request.data(owner.clone());
+    }
+    let prepared = match state.engine.prepare(request, None) {
         Ok(prepared) => prepared,
         Err(refusal) => return respond(BatchResponse::Single(*refusal), media),
     };
@@ -152,6 +177,7 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
         Err(rejection) => return rejection.into_response(),
     };
     let engine = state.engine.clone();
+    let auth = state.auth.clone();
     let http_limits = state.config.http_limits.clone();
     let shutdown = state.shutdown.clone();
     let max_message = http_limits.max_body_bytes;
@@ -169,6 +195,7 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
             crate::metrics::WsConnection::track(super::websocket::serve(
                 socket,
                 engine,
+                auth,
                 protocol,
                 http_limits,
                 shutdown,
@@ -221,7 +248,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// GraphQL over HTTP: clients that accept `application/graphql-response+json`
 /// get it (with 4xx for requests that could not be executed); others get
 /// `application/json` with 200, as they have always expected.
-fn response_media_type(headers: &HeaderMap) -> &'static str {
+pub(super) fn response_media_type(headers: &HeaderMap) -> &'static str {
     let accepts = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -397,6 +424,16 @@ fn http_error(status: StatusCode, media: &'static str, message: &str) -> Respons
         StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         _ => "BAD_REQUEST",
     };
+    error_response(status, media, message, code)
+}
+
+/// A refusal by the transport: one GraphQL error with its code.
+pub(super) fn error_response(
+    status: StatusCode,
+    media: &'static str,
+    message: &str,
+    code: &str,
+) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });

@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphQL over HTTP and WebSocket, GraphiQL, SDL, health
 //! and metrics, behind the layers every request passes.
 
+mod auth;
 mod cors;
 mod example_app;
 pub mod graphiql;
@@ -30,7 +31,7 @@ pub fn router(state: SharedState) -> Router {
             &format!("{}/{{*path}}", graphiql::ROUTE),
             get(graphiql::serve_asset),
         )
-        .route("/graphql", graphql::route(&config.http_limits))
+        .route("/graphql", graphql::route(&state))
         .route("/schema.graphql", get(meta::schema_sdl))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz));

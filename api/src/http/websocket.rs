@@ -7,8 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
+use async_graphql::Data;
 use async_graphql::http::{WebSocket as GraphQLSession, WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, header};
@@ -18,11 +20,14 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::config::HttpLimits;
 use crate::graphql::Engine;
+use crate::service::Owner;
 
 /// Close codes of graphql-transport-ws, plus the standard "going away".
 mod close {
+    pub const FORBIDDEN: u16 = 4403;
     pub const GOING_AWAY: u16 = 1001;
     pub const POLICY: u16 = 1008;
     pub const BAD_REQUEST: u16 = 4400;
@@ -68,6 +73,8 @@ struct ServerEnvelope {
 }
 
 enum Verdict {
+    /// `connection_init`: authenticate its payload, then hand it on.
+    Init(Option<serde_json::Value>),
     /// Hand the frame to async-graphql.
     Forward,
     /// Answer the client ourselves, keep the socket.
@@ -97,7 +104,7 @@ impl Guard {
         match (message.kind.as_str(), modern) {
             ("connection_init", _) => {
                 self.init_received = true;
-                Verdict::Forward
+                Verdict::Init(message.payload)
             }
             ("subscribe", true) | ("start", false) => {
                 let has_query = message
@@ -213,6 +220,19 @@ fn request_errors(payload: &serde_json::Value) -> Option<&serde_json::Value> {
     (no_data && at_root).then_some(errors)
 }
 
+/// The moment a token's `exp` falls on, as a timer deadline.
+fn instant_of(at: SystemTime) -> Instant {
+    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+    Instant::now() + left
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn close_message(code: u16, reason: &str) -> Message {
     // A close reason may hold at most 123 bytes.
     let mut end = reason.len().min(123);
@@ -229,13 +249,31 @@ fn close_message(code: u16, reason: &str) -> Message {
 pub async fn serve(
     socket: WebSocket,
     engine: Engine,
+    auth: Arc<Authenticator>,
     protocol: WebSocketProtocols,
     limits: HttpLimits,
     shutdown: CancellationToken,
 ) {
     let (mut sink, mut source) = socket.split();
     let (to_session, from_client) = mpsc::channel::<Vec<u8>>(INBOX);
-    let mut session = GraphQLSession::new(engine, ReceiverStream::new(from_client), protocol);
+    // Who the socket is, once its `connection_init` was authenticated
+    // (below, before async-graphql sees the message): every operation on
+    // the socket runs as that owner.
+    let signed_in: Arc<Mutex<Option<Owner>>> = Arc::default();
+    let mut session = GraphQLSession::new(engine, ReceiverStream::new(from_client), protocol)
+        .on_connection_init({
+            let signed_in = signed_in.clone();
+            move |_payload| async move {
+                let mut data = Data::default();
+                if let Some(owner) = signed_in.lock().ok().and_then(|mut o| o.take()) {
+                    data.insert(owner);
+                }
+                Ok(data)
+            }
+        });
+    // When its token expires, a socket is closed: a subscription never
+    // outlives its token (the client reconnects with a fresh one).
+    let mut token_expiry: Option<Instant> = None;
     let mut guard = Guard {
         protocol,
         init_received: false,
@@ -259,6 +297,9 @@ pub async fn serve(
             }
             () = &mut init_deadline, if !guard.init_received => {
                 break Some(close_message(close::INIT_TIMEOUT, "Connection initialisation timeout"));
+            }
+            () = sleep_until_some(token_expiry), if token_expiry.is_some() => {
+                break Some(close_message(close::FORBIDDEN, "Forbidden: the token expired"));
             }
             _ = pings.tick() => {
                 if last_heard.elapsed() >= silence_limit {
@@ -285,7 +326,23 @@ pub async fn serve(
                     }
                     Some(Ok(Message::Text(text))) => text,
                 };
-                match guard.on_client_text(text.as_str()) {
+                let verdict = match guard.on_client_text(text.as_str()) {
+                    Verdict::Init(payload) => match auth.authenticate_init(payload.as_ref()).await {
+                        Ok(identity) => {
+                            token_expiry = identity.expires_at.map(instant_of);
+                            if let Ok(mut owner) = signed_in.lock() {
+                                *owner = Some(identity.owner);
+                            }
+                            Verdict::Forward
+                        }
+                        Err(err) => {
+                            tracing::debug!(reason = %err, "refused a WebSocket without a valid token");
+                            Verdict::Close(close::FORBIDDEN, "Forbidden".into())
+                        }
+                    },
+                    other => other,
+                };
+                match verdict {
                     // Never await here: the session is only polled by this loop.
                     Verdict::Forward => match to_session.try_send(text.as_bytes().to_vec()) {
                         Ok(()) => {}
@@ -300,6 +357,8 @@ pub async fn serve(
                         }
                     }
                     Verdict::Close(code, reason) => break Some(close_message(code, &reason)),
+                    // Turned into one of the above just before.
+                    Verdict::Init(_) => {}
                 }
             }
             outgoing = session.next() => match outgoing {
@@ -353,7 +412,7 @@ mod tests {
         assert_eq!(closes_with(g.on_client_text(&subscribe("1"))), Some(4401));
         assert!(matches!(
             g.on_client_text(r#"{"type":"connection_init"}"#),
-            Verdict::Forward
+            Verdict::Init(None)
         ));
         assert!(matches!(
             g.on_client_text(&subscribe("1")),

@@ -4,16 +4,13 @@ use std::collections::HashMap;
 
 use entity::category;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter,
-    TransactionTrait, prelude::Uuid,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Iterable, QueryFilter, prelude::Uuid};
 
 use super::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, fetch_page,
     normalise_order, signature,
 };
-use super::{Store, now, sql};
+use super::{Scoped, now, sql};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_NAME_CHARS: usize = 64;
@@ -95,8 +92,9 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
     keys
 }
 
-fn filter_condition(filter: &CategoryFilter) -> Condition {
-    let mut cond = Condition::all();
+/// The owner's categories that match `filter`.
+fn filter_condition(owner: &str, filter: &CategoryFilter) -> Condition {
+    let mut cond = Condition::all().add(col(category::Column::OwnerId).eq(owner));
     if let Some(search) = filter
         .search
         .as_deref()
@@ -112,36 +110,45 @@ fn filter_condition(filter: &CategoryFilter) -> Condition {
 }
 
 pub async fn list(
-    db: &DatabaseConnection,
+    scope: &Scoped<'_>,
     query: &CategoryListQuery,
 ) -> AppResult<Page<category::Model>> {
     let mut select = Query::select();
     select
         .columns(category::Column::iter().map(|c| (category::Entity, c)))
         .from(category::Entity)
-        .cond_where(filter_condition(&query.filter));
-    fetch_page(db, select, &sort_keys(&query.order), &query.page).await
+        .cond_where(filter_condition(scope.owner(), &query.filter));
+    let keys = sort_keys(&query.order);
+    scope
+        .read(async |db| fetch_page(db, select, &keys, &query.page).await)
+        .await
 }
 
-pub async fn count(db: &DatabaseConnection, filter: &CategoryFilter) -> AppResult<u64> {
-    count_rows(db, category::Entity, filter_condition(filter)).await
+pub async fn count(scope: &Scoped<'_>, filter: &CategoryFilter) -> AppResult<u64> {
+    let condition = filter_condition(scope.owner(), filter);
+    scope
+        .read(async |db| count_rows(db, category::Entity, condition).await)
+        .await
 }
 
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<category::Model>> {
-    Ok(category::Entity::find_by_id(id).one(db).await?)
+pub async fn find(scope: &Scoped<'_>, id: Uuid) -> AppResult<Option<category::Model>> {
+    Ok(find_by_ids(scope, &[id]).await?.remove(&id))
 }
 
 pub async fn find_by_ids(
-    db: &DatabaseConnection,
+    scope: &Scoped<'_>,
     ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, category::Model>> {
-    Ok(category::Entity::find()
-        .filter(category::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect())
+    let found = scope
+        .read(async |db| {
+            Ok(category::Entity::find()
+                .filter(category::Column::OwnerId.eq(scope.owner()))
+                .filter(category::Column::Id.is_in(ids.iter().copied()))
+                .all(db)
+                .await?)
+        })
+        .await?;
+    Ok(found.into_iter().map(|c| (c.id, c)).collect())
 }
 
 /// Trims and checks a name; returns it with its case-folded uniqueness key.
@@ -167,34 +174,40 @@ fn duplicate_name(name: &str) -> AppError {
     )
 }
 
-pub async fn create(store: &Store, name: &str) -> AppResult<category::Model> {
+pub async fn create(scope: &Scoped<'_>, name: &str) -> AppResult<category::Model> {
     let (name, name_key) = validate_name(name)?;
     let model = category::Model {
         id: Uuid::now_v7(),
+        owner_id: scope.owner().to_owned(),
         name,
         name_key,
         created_at: now(),
     };
+    let txn = scope.begin().await?;
     let insert = category::Entity::insert(category::ActiveModel {
         id: Set(model.id),
+        owner_id: Set(model.owner_id.clone()),
         name: Set(model.name.clone()),
         name_key: Set(model.name_key.clone()),
         created_at: Set(model.created_at),
     })
-    .exec_without_returning(&store.db)
+    .exec_without_returning(&txn)
     .await
     .map_err(AppError::from);
     match insert {
-        Ok(_) => Ok(model),
-        Err(e) if e.is_unique_violation() => Err(duplicate_name(&model.name)),
-        Err(e) => Err(e),
+        Ok(_) => {}
+        Err(e) if e.is_unique_violation() => return Err(duplicate_name(&model.name)),
+        Err(e) => return Err(e),
     }
+    txn.commit().await?;
+    Ok(model)
 }
 
-pub async fn rename(store: &Store, id: Uuid, name: &str) -> AppResult<category::Model> {
+pub async fn rename(scope: &Scoped<'_>, id: Uuid, name: &str) -> AppResult<category::Model> {
     let (name, name_key) = validate_name(name)?;
-    let txn = store.db.begin().await?;
+    let txn = scope.begin().await?;
     let mut model = category::Entity::find_by_id(id)
+        .filter(category::Column::OwnerId.eq(scope.owner()))
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found_in("Category", "id"))?;
@@ -202,6 +215,7 @@ pub async fn rename(store: &Store, id: Uuid, name: &str) -> AppResult<category::
         .col_expr(category::Column::Name, Expr::val(name.clone()))
         .col_expr(category::Column::NameKey, Expr::val(name_key.clone()))
         .filter(category::Column::Id.eq(id))
+        .filter(category::Column::OwnerId.eq(scope.owner()))
         .exec(&txn)
         .await
         .map_err(AppError::from);
@@ -217,10 +231,16 @@ pub async fn rename(store: &Store, id: Uuid, name: &str) -> AppResult<category::
 }
 
 /// Deletes a category; its links to tasks go with it, the tasks stay.
-pub async fn delete(store: &Store, id: Uuid) -> AppResult<Uuid> {
-    let result = category::Entity::delete_by_id(id).exec(&store.db).await?;
+pub async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Uuid> {
+    let txn = scope.begin().await?;
+    let result = category::Entity::delete_many()
+        .filter(category::Column::Id.eq(id))
+        .filter(category::Column::OwnerId.eq(scope.owner()))
+        .exec(&txn)
+        .await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found_in("Category", "id"));
     }
+    txn.commit().await?;
     Ok(id)
 }

@@ -1,9 +1,11 @@
 //! The service layer: plain async functions over the database, free of
-//! GraphQL, used by the resolvers and callable directly from tests. Reads take
-//! the pool; writes take a [`Store`], which records every change's events.
+//! GraphQL, used by the resolvers and callable directly from tests. Every
+//! function takes a [`Scoped`]: one owner's view of the [`Store`], which also
+//! records every change's events.
 
 pub mod categories;
 pub mod page;
+mod scope;
 pub mod sql;
 pub mod tasks;
 
@@ -11,27 +13,8 @@ use std::collections::HashSet;
 use std::hash::Hash;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use crate::error::AppResult;
-use crate::events::{self, Change, Wake};
-
-/// The database as the service layer changes it: the pool, and this
-/// replica's event tail to wake when a change commits.
-#[derive(Clone)]
-pub struct Store {
-    pub db: DatabaseConnection,
-    pub wake: Wake,
-}
-
-impl Store {
-    /// Records `changes` in `txn` and commits it: the change and its events
-    /// both, or neither.
-    pub async fn commit(&self, txn: DatabaseTransaction, changes: &[Change]) -> AppResult<()> {
-        events::record(&txn, changes).await?;
-        events::commit(txn, &self.wake).await
-    }
-}
+pub use scope::{Conn, EVERY_OWNER, Owner, Scoped, Store, set_every_owner};
 
 /// The current time at the precision every backend stores (microseconds), so a
 /// value reads back exactly as it was written.

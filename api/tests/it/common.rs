@@ -210,10 +210,7 @@ impl TestApp {
     /// The service layer over the server's pool, for arranging data (the
     /// server's event tail finds the events on its own).
     pub fn store(&self) -> api::service::Store {
-        api::service::Store {
-            db: self.db.clone(),
-            wake: api::events::Wake::default(),
-        }
+        api::service::Store::new(self.db.clone(), api::events::Wake::default())
     }
 
     pub fn url(&self, path: &str) -> String {

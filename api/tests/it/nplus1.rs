@@ -17,10 +17,14 @@ const FLAT: &str =
   nodes { id description dueAt categories { id name } subtasks { totalCount } } } }";
 
 async fn statements_do_not_grow_with_page_size(app: TestApp) {
+    // Arranged through the service layer, as the single user.
+    let store = app.store();
+    let owner = api::service::Owner::single_user();
+    let scope = store.scoped(&owner);
     let mut categories = Vec::new();
     for name in ["home", "work", "errands", "garden", "kids"] {
         categories.push(
-            api::service::categories::create(&app.store(), name)
+            api::service::categories::create(&scope, name)
                 .await
                 .expect("category")
                 .id,
@@ -29,7 +33,7 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
     for i in 0..100 {
         let picked = vec![categories[i % 5], categories[(i + 1) % 5]];
         let parent = tasks::create(
-            &app.store(),
+            &scope,
             NewTask {
                 description: format!("task {i}"),
                 category_ids: picked.clone(),
@@ -40,7 +44,7 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
         .expect("task");
         for j in 0..2 {
             tasks::create(
-                &app.store(),
+                &scope,
                 NewTask {
                     description: format!("task {i}.{j}"),
                     parent_id: Some(parent.id),

@@ -88,9 +88,8 @@ fn cpu_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn subscribe(api: &str) -> Result<Socket, String> {
     let url = format!("{}/graphql", api.replacen("http", "ws", 1));
@@ -115,7 +114,9 @@ async fn subscribe(api: &str) -> Result<Socket, String> {
         }
     }
     socket
-        .send(text(json!({ "id": "1", "type": "subscribe", "payload": { "query": QUERY } })))
+        .send(text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": QUERY } }),
+        ))
         .await
         .map_err(|e| e.to_string())?;
     Ok(socket)
@@ -125,10 +126,9 @@ async fn open(apis: &[String], count: usize) -> Result<Vec<Socket>, String> {
     let mut sockets = Vec::with_capacity(count);
     // A few at a time: the listen backlog is finite.
     for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
-        let opened = futures_util::future::join_all(
-            chunk.iter().map(|i| subscribe(&apis[i % apis.len()])),
-        )
-        .await;
+        let opened =
+            futures_util::future::join_all(chunk.iter().map(|i| subscribe(&apis[i % apis.len()])))
+                .await;
         for socket in opened {
             sockets.push(socket?);
         }

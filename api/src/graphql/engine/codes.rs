@@ -17,6 +17,7 @@ pub enum Code {
     ValidationFailed,
     BadUserInput,
     LimitExceeded,
+    Unauthenticated,
     Internal,
 }
 
@@ -27,6 +28,7 @@ impl Code {
             Self::ValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -130,5 +132,12 @@ fn classify_field_error(error: &mut ServerError) {
 pub fn parse_failed(error: async_graphql::parser::Error) -> ServerError {
     let mut error = ServerError::from(error);
     set(&mut error, Code::ParseFailed);
+    error
+}
+
+/// A request without a valid bearer token (where sign-in is required).
+pub fn unauthenticated() -> ServerError {
+    let mut error = ServerError::new("a valid bearer token is required", None);
+    set(&mut error, Code::Unauthenticated);
     error
 }

@@ -74,10 +74,10 @@ mod tests {
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         migration::Migrator::up(&db, None).await.unwrap();
         let wake = crate::events::Wake::default();
-        let hub = crate::events::Hub::open(db.clone(), 16, wake.clone())
+        let hub = crate::events::Hub::open(db.clone(), false, 16, wake.clone())
             .await
             .unwrap();
-        let store = crate::service::Store { db, wake };
+        let store = crate::service::Store::new(db, wake);
         let schema = crate::graphql::build_schema(store, hub, &config);
         let response = schema.execute(request).await;
         response.errors.into_iter().map(|e| e.message).collect()

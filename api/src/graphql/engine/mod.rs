@@ -16,10 +16,11 @@ mod operation;
 
 use std::sync::Arc;
 
+use std::any::TypeId;
+
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, Executor, Request, Response};
+use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use sea_orm::DatabaseConnection;
 
 pub use codes::is_request_error;
 use documents::{Document, Documents};
@@ -29,6 +30,7 @@ use operation::Operation;
 use super::loaders::Loaders;
 use super::schema::AppSchema;
 use crate::config::Config;
+use crate::service::{Owner, Store};
 
 /// Parsed documents kept per process.
 const DOCUMENT_CACHE_SIZE: usize = 1000;
@@ -38,8 +40,10 @@ pub struct Engine(Arc<Inner>);
 
 struct Inner {
     schema: AppSchema,
-    db: DatabaseConnection,
+    store: Store,
     documents: Documents,
+    /// No sign-in configured: a request without an owner is the single user's.
+    single_user: bool,
 }
 
 /// A request that passed the checks, with its document, ready to run.
@@ -58,7 +62,7 @@ impl Prepared {
 }
 
 impl Engine {
-    pub fn new(schema: AppSchema, db: DatabaseConnection, config: &Config) -> Self {
+    pub fn new(schema: AppSchema, store: Store, config: &Config, single_user: bool) -> Self {
         let documents = Documents::new(
             DOCUMENT_CACHE_SIZE,
             config.graphql_limits.clone(),
@@ -66,8 +70,9 @@ impl Engine {
         );
         Self(Arc::new(Inner {
             schema,
-            db,
+            store,
             documents,
+            single_user,
         }))
     }
 
@@ -76,8 +81,14 @@ impl Engine {
     }
 
     /// Checks `request` and finds its document; a refusal is the response.
-    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Box<Response>> {
-        let refuse = |selected, error| {
+    /// Its owner comes from the request's data (HTTP), the socket's
+    /// (`session`, WebSocket), or is the single user.
+    pub fn prepare(
+        &self,
+        mut request: Request,
+        session: Option<&Data>,
+    ) -> Result<Prepared, Box<Response>> {
+        let refuse = |selected, error: ServerError| {
             let response = Response::from_errors(vec![error]);
             Operation::start(selected).finish(&response);
             Box::new(response)
@@ -93,15 +104,24 @@ impl Engine {
         if let Err(error) = limits::check_required_variables(&document.parsed, &request.variables) {
             return Err(refuse(selected, error));
         }
+        let owner = match owner_in(&request.data)
+            .or_else(|| session.and_then(owner_in))
+            .cloned()
+        {
+            Some(owner) => owner,
+            None if self.0.single_user => Owner::single_user(),
+            // The transports refuse requests without a valid token first.
+            None => return Err(refuse(selected, codes::unauthenticated())),
+        };
         let ty = selected.map(|(_, ty)| ty);
         // Queries and mutations load a row at most once and never share it
         // with another request; a subscription's events are each read fresh.
         let loaders = if ty == Some(OperationType::Subscription) {
-            Loaders::uncached(&self.0.db)
+            Loaders::uncached(&self.0.store, &owner)
         } else {
-            Loaders::per_request(&self.0.db)
+            Loaders::per_request(&self.0.store, &owner)
         };
-        request = request.data(loaders);
+        request = request.data(loaders).data(owner);
         request.set_parsed_query(document.parsed.clone());
         Ok(Prepared {
             operation: Operation::start(selected),
@@ -149,9 +169,13 @@ impl Engine {
     }
 }
 
+fn owner_in(data: &Data) -> Option<&Owner> {
+    data.get(&TypeId::of::<Owner>())?.downcast_ref::<Owner>()
+}
+
 impl Executor for Engine {
     async fn execute(&self, request: Request) -> Response {
-        match self.prepare(request) {
+        match self.prepare(request, None) {
             Ok(prepared) => self.run(prepared).await,
             Err(refusal) => *refusal,
         }
@@ -162,7 +186,7 @@ impl Executor for Engine {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        match self.prepare(request) {
+        match self.prepare(request, session_data.as_deref()) {
             Ok(prepared) => self.run_stream(prepared, session_data.unwrap_or_default()),
             Err(refusal) => stream::once(async move { *refusal }).boxed(),
         }

@@ -1,5 +1,6 @@
 //! Reading tasks: lists with their filters and keyset pages, counts, nested
-//! lists of many owners in one statement, and lookups by id.
+//! lists of many holders (parents, categories) in one statement, and
+//! lookups by id; all of one owner's tasks only.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,8 @@ use sea_orm::sea_query::{
     SelectStatement, WindowStatement,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    Iterable, QueryFilter, prelude::Uuid,
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    prelude::Uuid,
 };
 
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
@@ -19,7 +20,7 @@ use crate::service::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
     fetch_page, into_page, normalise_order, order_terms, signature,
 };
-use crate::service::sql;
+use crate::service::{Scoped, sql};
 
 /// A validated list request: what to keep, in which order, which page.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -112,8 +113,9 @@ fn priority_value(p: entity::Priority) -> i64 {
     i64::from(p.to_value())
 }
 
-fn filter_condition(filter: &TaskFilter) -> Condition {
-    let mut cond = Condition::all();
+/// The owner's tasks that match `filter`.
+fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
+    let mut cond = Condition::all().add(col(task::Column::OwnerId).eq(owner));
     if let Some(search) = filter
         .search
         .as_deref()
@@ -172,19 +174,26 @@ fn select_tasks() -> SelectStatement {
 }
 
 /// One page of all tasks matching the query.
-pub async fn list(db: &DatabaseConnection, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
+pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
     let mut select = select_tasks();
-    select.cond_where(filter_condition(&query.filter));
-    fetch_page(db, select, &sort_keys(&query.order), &query.page).await
+    select.cond_where(filter_condition(scope.owner(), &query.filter));
+    let keys = sort_keys(&query.order);
+    scope
+        .read(async |db| fetch_page(db, select, &keys, &query.page).await)
+        .await
 }
 
-pub async fn count(db: &DatabaseConnection, filter: &TaskFilter) -> AppResult<u64> {
-    count_rows(db, task::Entity, filter_condition(filter)).await
+pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
+    let condition = filter_condition(scope.owner(), filter);
+    scope
+        .read(async |db| count_rows(db, task::Entity, condition).await)
+        .await
 }
 
-fn scoped_select(scope: Scope, owners: &[Uuid]) -> (SelectStatement, Expr) {
+/// Tasks below `holders` (parents, or categories through their links).
+fn holder_select(scope: Scope, holders: &[Uuid]) -> (SelectStatement, Expr) {
     let mut select = select_tasks();
-    let owner = match scope {
+    let holder = match scope {
         Scope::Parent => col(task::Column::ParentId),
         Scope::Category => {
             select.inner_join(
@@ -195,30 +204,30 @@ fn scoped_select(scope: Scope, owners: &[Uuid]) -> (SelectStatement, Expr) {
             Expr::col((task_category::Entity, task_category::Column::CategoryId))
         }
     };
-    select.and_where(owner.clone().is_in(owners.iter().copied()));
-    (select, owner)
+    select.and_where(holder.clone().is_in(holders.iter().copied()));
+    (select, holder)
 }
 
-/// One page per owner in a single statement: rows are numbered within each
-/// owner by the list order, and only the first `limit + 1` of each are kept.
+/// One page per holder in a single statement: rows are numbered within each
+/// holder by the list order, and only the first `limit + 1` of each are kept.
 pub async fn list_scoped(
-    db: &DatabaseConnection,
+    owner: &Scoped<'_>,
     scope: Scope,
-    owners: &[Uuid],
+    holders: &[Uuid],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
     let keys = sort_keys(&query.order);
     let sig = signature(&keys);
-    let (mut inner, owner) = scoped_select(scope, owners);
+    let (mut inner, holder) = holder_select(scope, holders);
     let mut window = WindowStatement::new();
-    window.add_partition_by(owner.clone());
+    window.add_partition_by(holder.clone());
     for (expr, order) in order_terms(&keys, query.page.backward) {
         window.order_by_expr(expr, order);
     }
     inner
-        .expr_as(owner, Alias::new("scope_id"))
+        .expr_as(holder, Alias::new("scope_id"))
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
-        .cond_where(filter_condition(&query.filter))
+        .cond_where(filter_condition(owner.owner(), &query.filter))
         .cond_where(cursor_bounds(&keys, &query.page)?);
     let select = Query::select()
         .column(Asterisk)
@@ -228,65 +237,74 @@ pub async fn list_scoped(
         .order_by(Alias::new("rn"), sea_orm::sea_query::Order::Asc)
         .to_owned();
 
+    let rows = owner
+        .read(async |db| Ok(db.query_all(&select).await?))
+        .await?;
     let mut grouped: HashMap<Uuid, Vec<task::Model>> = HashMap::new();
-    for row in db.query_all(&select).await? {
-        let owner: Uuid = row.try_get("", "scope_id")?;
+    for row in rows {
+        let holder: Uuid = row.try_get("", "scope_id")?;
         grouped
-            .entry(owner)
+            .entry(holder)
             .or_default()
             .push(task::Model::from_query_result(&row, "")?);
     }
-    Ok(owners
+    Ok(holders
         .iter()
-        .map(|owner| {
-            let rows = grouped.remove(owner).unwrap_or_default();
-            (*owner, into_page(rows, &keys, &sig, &query.page))
+        .map(|holder| {
+            let rows = grouped.remove(holder).unwrap_or_default();
+            (*holder, into_page(rows, &keys, &sig, &query.page))
         })
         .collect())
 }
 
 pub async fn count_scoped(
-    db: &DatabaseConnection,
+    owner: &Scoped<'_>,
     scope: Scope,
-    owners: &[Uuid],
+    holders: &[Uuid],
     filter: &TaskFilter,
 ) -> AppResult<HashMap<Uuid, u64>> {
-    let (mut select, owner) = scoped_select(scope, owners);
+    let (mut select, holder) = holder_select(scope, holders);
     select
         .clear_selects()
-        .expr_as(owner.clone(), Alias::new("scope_id"))
+        .expr_as(holder.clone(), Alias::new("scope_id"))
         .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .cond_where(filter_condition(filter))
-        .add_group_by([owner]);
-    let mut counts: HashMap<Uuid, u64> = owners.iter().map(|o| (*o, 0)).collect();
-    for row in db.query_all(&select).await? {
-        let owner: Uuid = row.try_get("", "scope_id")?;
+        .cond_where(filter_condition(owner.owner(), filter))
+        .add_group_by([holder]);
+    let rows = owner
+        .read(async |db| Ok(db.query_all(&select).await?))
+        .await?;
+    let mut counts: HashMap<Uuid, u64> = holders.iter().map(|h| (*h, 0)).collect();
+    for row in rows {
+        let holder: Uuid = row.try_get("", "scope_id")?;
         let n: i64 = row.try_get("", "n")?;
-        counts.insert(owner, u64::try_from(n).unwrap_or(0));
+        counts.insert(holder, u64::try_from(n).unwrap_or(0));
     }
     Ok(counts)
 }
 
 pub async fn find_by_ids(
-    db: &DatabaseConnection,
+    scope: &Scoped<'_>,
     ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, task::Model>> {
-    Ok(task::Entity::find()
-        .filter(task::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect())
+    let found = scope
+        .read(async |db| {
+            Ok(task::Entity::find()
+                .filter(task::Column::OwnerId.eq(scope.owner()))
+                .filter(task::Column::Id.is_in(ids.iter().copied()))
+                .all(db)
+                .await?)
+        })
+        .await?;
+    Ok(found.into_iter().map(|t| (t.id, t)).collect())
 }
 
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<task::Model>> {
-    Ok(task::Entity::find_by_id(id).one(db).await?)
+pub async fn find(scope: &Scoped<'_>, id: Uuid) -> AppResult<Option<task::Model>> {
+    Ok(find_by_ids(scope, &[id]).await?.remove(&id))
 }
 
 /// Categories of each task, ordered by name.
 pub async fn categories_of(
-    db: &DatabaseConnection,
+    scope: &Scoped<'_>,
     task_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<category::Model>>> {
     let mut select = Query::select();
@@ -306,6 +324,7 @@ pub async fn categories_of(
             Expr::col((task_category::Entity, task_category::Column::TaskId))
                 .is_in(task_ids.iter().copied()),
         )
+        .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(scope.owner()))
         .order_by(
             (category::Entity, category::Column::NameKey),
             sea_orm::sea_query::Order::Asc,
@@ -314,9 +333,12 @@ pub async fn categories_of(
             (category::Entity, category::Column::Id),
             sea_orm::sea_query::Order::Asc,
         );
+    let rows = scope
+        .read(async |db| Ok(db.query_all(&select).await?))
+        .await?;
     let mut out: HashMap<Uuid, Vec<category::Model>> =
         task_ids.iter().map(|id| (*id, Vec::new())).collect();
-    for row in db.query_all(&select).await? {
+    for row in rows {
         let owner: Uuid = row.try_get("", "owner_task_id")?;
         out.entry(owner)
             .or_default()

@@ -7,14 +7,14 @@ use entity::{Priority, category, task, task_category};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait, prelude::Uuid,
+    QuerySelect, prelude::Uuid,
 };
 use std::collections::HashMap;
 
 use super::requests::{NewTask, TaskPatch};
 use crate::error::{AppError, AppResult};
 use crate::events::Change;
-use crate::service::{Store, now, sql, to_stored_precision, unique};
+use crate::service::{Scoped, now, sql, to_stored_precision, unique};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// How often an update without `expectedVersion` re-reads and retries when a
@@ -60,22 +60,24 @@ fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>
     }
 }
 
-pub async fn create(store: &Store, new: NewTask) -> AppResult<task::Model> {
+pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> {
     let description = validate_description(&new.description)?;
     let start_at = new.start_at.map(to_stored_precision);
     let due_at = new.due_at.map(to_stored_precision);
     validate_dates(start_at, due_at)?;
     let category_ids = unique(new.category_ids);
 
-    let txn = store.db.begin().await?;
+    let owner = scope.owner();
+    let txn = scope.begin().await?;
     if let Some(parent) = new.parent_id {
         take_turns_with_structure_changes(&txn).await?;
-        ensure_task_exists(&txn, parent, "parentId").await?;
+        ensure_task_exists(&txn, owner, parent, "parentId").await?;
     }
-    ensure_categories_exist(&txn, &category_ids).await?;
+    ensure_categories_exist(&txn, owner, &category_ids).await?;
     let at = now();
     let model = task::Model {
         id: Uuid::now_v7(),
+        owner_id: owner.to_owned(),
         description,
         priority: new.priority.unwrap_or(Priority::None),
         start_at,
@@ -90,14 +92,15 @@ pub async fn create(store: &Store, new: NewTask) -> AppResult<task::Model> {
     task::Entity::insert(active(&model))
         .exec_without_returning(&txn)
         .await?;
-    link_categories(&txn, model.id, &category_ids).await?;
-    store.commit(txn, &[Change::Created(model.clone())]).await?;
+    link_categories(&txn, owner, model.id, &category_ids).await?;
+    scope.commit(txn, &[Change::Created(model.clone())]).await?;
     Ok(model)
 }
 
 fn active(m: &task::Model) -> task::ActiveModel {
     task::ActiveModel {
         id: Set(m.id),
+        owner_id: Set(m.owner_id.clone()),
         description: Set(m.description.clone()),
         priority: Set(m.priority),
         start_at: Set(m.start_at),
@@ -111,16 +114,15 @@ fn active(m: &task::Model) -> task::ActiveModel {
     }
 }
 
-pub async fn update(store: &Store, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
+pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
     let description = patch
         .description
         .as_deref()
         .map(validate_description)
         .transpose()?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let txn = store.db.begin().await?;
-        let current = task::Entity::find_by_id(id)
-            .one(&txn)
+        let txn = scope.begin().await?;
+        let current = find_own(&txn, scope.owner(), id)
             .await?
             .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
         if let Some(expected) = patch.expected_version
@@ -150,7 +152,7 @@ pub async fn update(store: &Store, id: Uuid, patch: TaskPatch) -> AppResult<task
             && parent != current.parent_id
         {
             if let Some(parent) = parent {
-                ensure_task_exists(&txn, parent, "parentId").await?;
+                ensure_task_exists(&txn, scope.owner(), parent, "parentId").await?;
                 ensure_not_descendant(&txn, id, parent).await?;
             }
             next.parent_id = parent;
@@ -158,13 +160,13 @@ pub async fn update(store: &Store, id: Uuid, patch: TaskPatch) -> AppResult<task
         next.updated_at = at;
         next.version = current.version + 1;
         if bump(&txn, &current, &next).await? {
-            store.commit(txn, &[Change::Updated(next.clone())]).await?;
+            scope.commit(txn, &[Change::Updated(next.clone())]).await?;
             return Ok(next);
         }
         // Someone changed the task between our read and our write.
         txn.rollback().await?;
         if let Some(expected) = patch.expected_version {
-            let actual = super::read::find(&store.db, id)
+            let actual = super::read::find(scope, id)
                 .await?
                 .map_or(expected + 1, |t| t.version);
             return Err(stale(expected, actual));
@@ -201,25 +203,47 @@ async fn bump<C: ConnectionTrait>(
     let result = task::Entity::update_many()
         .set(active(next))
         .filter(task::Column::Id.eq(current.id))
+        .filter(task::Column::OwnerId.eq(current.owner_id.as_str()))
         .filter(task::Column::Version.eq(current.version))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
 }
 
-async fn ensure_task_exists<C: ConnectionTrait>(db: &C, id: Uuid, field: &str) -> AppResult<()> {
-    let found = task::Entity::find_by_id(id).one(db).await?;
-    if found.is_none() {
+/// The owner's task `id`; another owner's is as missing as one that never was.
+async fn find_own<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    id: Uuid,
+) -> AppResult<Option<task::Model>> {
+    Ok(task::Entity::find_by_id(id)
+        .filter(task::Column::OwnerId.eq(owner))
+        .one(db)
+        .await?)
+}
+
+async fn ensure_task_exists<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    id: Uuid,
+    field: &str,
+) -> AppResult<()> {
+    if find_own(db, owner, id).await?.is_none() {
         return Err(AppError::not_found_in("Task", field));
     }
     Ok(())
 }
 
-async fn ensure_categories_exist<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<()> {
+async fn ensure_categories_exist<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    ids: &[Uuid],
+) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let found = category::Entity::find()
+        .filter(category::Column::OwnerId.eq(owner))
         .filter(category::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?;
@@ -278,6 +302,7 @@ async fn ensure_not_descendant<C: ConnectionTrait>(
 
 async fn link_categories<C: ConnectionTrait>(
     db: &C,
+    owner: &str,
     task: Uuid,
     categories: &[Uuid],
 ) -> AppResult<()> {
@@ -287,6 +312,7 @@ async fn link_categories<C: ConnectionTrait>(
     let links = categories.iter().map(|c| task_category::ActiveModel {
         task_id: Set(task),
         category_id: Set(*c),
+        owner_id: Set(owner.to_owned()),
     });
     task_category::Entity::insert_many(links)
         .on_conflict(
@@ -303,20 +329,28 @@ async fn link_categories<C: ConnectionTrait>(
 }
 
 /// The given tasks and all their descendants.
-async fn with_descendants<C: ConnectionTrait>(db: &C, roots: &[Uuid]) -> AppResult<Vec<Uuid>> {
+async fn with_descendants<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    roots: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
     if roots.is_empty() {
         return Ok(Vec::new());
     }
+    let mut values: Vec<sea_orm::Value> = vec![owner.into()];
+    values.extend(roots.iter().map(|id| sea_orm::Value::from(*id)));
+    values.push(owner.into());
     let rows = sql::query_all(
         db,
         &format!(
             "WITH RECURSIVE subtree(id) AS ( \
-               SELECT id FROM tasks WHERE id IN ({}) \
+               SELECT id FROM tasks WHERE owner_id = ? AND id IN ({}) \
                UNION SELECT t.id FROM tasks t JOIN subtree s ON t.parent_id = s.id \
+               WHERE t.owner_id = ? \
              ) SELECT id FROM subtree",
             sql::list_placeholders(roots.len())
         ),
-        roots.iter().map(|id| (*id).into()).collect(),
+        values,
     )
     .await?;
     rows.iter()
@@ -325,21 +359,26 @@ async fn with_descendants<C: ConnectionTrait>(db: &C, roots: &[Uuid]) -> AppResu
 }
 
 /// Deletes a task with its sub-tasks; returns every deleted id.
-pub async fn delete(store: &Store, id: Uuid) -> AppResult<Vec<Uuid>> {
-    let txn = store.db.begin().await?;
+pub async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Vec<Uuid>> {
+    let txn = scope.begin().await?;
     take_turns_with_structure_changes(&txn).await?;
-    ensure_task_exists(&txn, id, "id").await?;
-    let ids = with_descendants(&txn, &[id]).await?;
-    let changes = delete_ids(&txn, &ids).await?;
-    store.commit(txn, &changes).await?;
+    ensure_task_exists(&txn, scope.owner(), id, "id").await?;
+    let ids = with_descendants(&txn, scope.owner(), &[id]).await?;
+    let changes = delete_ids(&txn, scope.owner(), &ids).await?;
+    scope.commit(txn, &changes).await?;
     Ok(ids)
 }
 
 /// Deletes the tasks and says so: one deletion each, one past the version
 /// each had. The rows are locked first (PostgreSQL), so no update slips in
 /// between reading a version and deleting its row.
-async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<Vec<Change>> {
+async fn delete_ids<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    ids: &[Uuid],
+) -> AppResult<Vec<Change>> {
     let mut versions: HashMap<Uuid, i32> = task::Entity::find()
+        .filter(task::Column::OwnerId.eq(owner))
         .filter(task::Column::Id.is_in(ids.iter().copied()))
         .lock_exclusive()
         .all(db)
@@ -350,6 +389,7 @@ async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<Vec<C
     // Children first is not needed (links and sub-tasks cascade), but deleting
     // the whole set explicitly does not depend on the backend's FK settings.
     task::Entity::delete_many()
+        .filter(task::Column::OwnerId.eq(owner))
         .filter(task::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
@@ -365,27 +405,34 @@ async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> AppResult<Vec<C
 }
 
 /// Deletes every done task (with its sub-tasks, done or not).
-pub async fn delete_completed(store: &Store) -> AppResult<Vec<Uuid>> {
-    let txn = store.db.begin().await?;
+pub async fn delete_completed(scope: &Scoped<'_>) -> AppResult<Vec<Uuid>> {
+    let owner = scope.owner();
+    let txn = scope.begin().await?;
     take_turns_with_structure_changes(&txn).await?;
     let done: Vec<Uuid> = task::Entity::find()
+        .filter(task::Column::OwnerId.eq(owner))
         .filter(task::Column::Done.eq(true))
         .all(&txn)
         .await?
         .into_iter()
         .map(|t| t.id)
         .collect();
-    let ids = with_descendants(&txn, &done).await?;
-    let changes = delete_ids(&txn, &ids).await?;
-    store.commit(txn, &changes).await?;
+    let ids = with_descendants(&txn, owner, &done).await?;
+    let changes = delete_ids(&txn, owner, &ids).await?;
+    scope.commit(txn, &changes).await?;
     Ok(ids)
 }
 
 /// Marks tasks done or not done, all or none; returns them in request order.
-pub async fn set_done(store: &Store, ids: Vec<Uuid>, done: bool) -> AppResult<Vec<task::Model>> {
+pub async fn set_done(
+    scope: &Scoped<'_>,
+    ids: Vec<Uuid>,
+    done: bool,
+) -> AppResult<Vec<task::Model>> {
     let ids = unique(ids);
-    let txn = store.db.begin().await?;
+    let txn = scope.begin().await?;
     let mut found = task::Entity::find()
+        .filter(task::Column::OwnerId.eq(scope.owner()))
         .filter(task::Column::Id.is_in(ids.iter().copied()))
         .all(&txn)
         .await?
@@ -416,28 +463,29 @@ pub async fn set_done(store: &Store, ids: Vec<Uuid>, done: bool) -> AppResult<Ve
     }
     let out: Vec<task::Model> = ids.iter().filter_map(|id| next.remove(id)).collect();
     let changes: Vec<Change> = out.iter().cloned().map(Change::Updated).collect();
-    store.commit(txn, &changes).await?;
+    scope.commit(txn, &changes).await?;
     Ok(out)
 }
 
 /// Adds (or removes) category links of a task; the task's version moves on.
 pub async fn change_categories(
-    store: &Store,
+    scope: &Scoped<'_>,
     task_id: Uuid,
     category_ids: Vec<Uuid>,
     add: bool,
 ) -> AppResult<task::Model> {
     let category_ids = unique(category_ids);
-    let txn = store.db.begin().await?;
-    let current = task::Entity::find_by_id(task_id)
-        .one(&txn)
+    let owner = scope.owner();
+    let txn = scope.begin().await?;
+    let current = find_own(&txn, owner, task_id)
         .await?
         .ok_or_else(|| AppError::not_found_in("Task", "taskId"))?;
-    ensure_categories_exist(&txn, &category_ids).await?;
+    ensure_categories_exist(&txn, owner, &category_ids).await?;
     if add {
-        link_categories(&txn, task_id, &category_ids).await?;
+        link_categories(&txn, owner, task_id, &category_ids).await?;
     } else if !category_ids.is_empty() {
         task_category::Entity::delete_many()
+            .filter(task_category::Column::OwnerId.eq(owner))
             .filter(task_category::Column::TaskId.eq(task_id))
             .filter(task_category::Column::CategoryId.is_in(category_ids.iter().copied()))
             .exec(&txn)
@@ -452,6 +500,6 @@ pub async fn change_categories(
             "the task was changed concurrently; try again",
         ));
     }
-    store.commit(txn, &[Change::Updated(next.clone())]).await?;
+    scope.commit(txn, &[Change::Updated(next.clone())]).await?;
     Ok(next)
 }
