@@ -76,7 +76,8 @@ struct KeySet {
     /// Where to fetch the set again (not for a file).
     url: Option<String>,
     client: reqwest::Client,
-    last_fetch: Mutex<Instant>,
+    /// When the set was last fetched for an unknown kid (never: `None`).
+    last_refetch: Mutex<Option<Instant>>,
 }
 
 #[derive(Deserialize)]
@@ -272,7 +273,7 @@ impl KeySet {
             keys: RwLock::new(usable_keys(set)),
             url,
             client,
-            last_fetch: Mutex::new(Instant::now()),
+            last_refetch: Mutex::new(None),
         }
     }
 
@@ -293,15 +294,15 @@ impl KeySet {
             return Some(key);
         }
         let url = self.url.as_deref()?;
-        let mut last_fetch = self.last_fetch.lock().await;
+        let mut last_refetch = self.last_refetch.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(key) = self.cached(kid) {
             return Some(key);
         }
-        if last_fetch.elapsed() < REFETCH_AT_MOST_EVERY {
+        if last_refetch.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY) {
             return None;
         }
-        *last_fetch = Instant::now();
+        *last_refetch = Some(Instant::now());
         match fetch(&self.client, url).await {
             Ok(set) => {
                 let keys = usable_keys(&set);
