@@ -17,6 +17,7 @@ mod migrate_concurrently;
 mod migrations;
 mod nplus1;
 mod observability;
+mod owners;
 mod pages;
 mod replicas;
 mod schema;

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::common::ws::{Socket, connect, receive, send};
 use crate::common::{Backend, TestApp};
 use crate::tokens::{
-    self, AUDIENCE, ED, EC, ISSUER, JwksServer, RSA_1, RSA_1_PUBLIC_PEM, RSA_2, claims, hs256,
+    self, AUDIENCE, EC, ED, ISSUER, JwksServer, RSA_1, RSA_1_PUBLIC_PEM, RSA_2, claims, hs256,
 };
 
 pub const CREATE: &str =
@@ -60,13 +60,18 @@ pub async fn data_as(app: &TestApp, token: &str, query: &str, variables: Value) 
 fn assert_refused(label: &str, status: u16, headers: &reqwest::header::HeaderMap, body: &Value) {
     assert_eq!(status, 401, "{label}: {body}");
     assert_eq!(
-        headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
+        headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
         Some(r#"Bearer error="invalid_token""#),
         "{label}"
     );
     let errors = body["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{label}: one error");
-    assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{label}");
+    assert_eq!(
+        errors[0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{label}"
+    );
     assert!(body.get("data").is_none(), "{label}: nothing ran");
 }
 
@@ -89,7 +94,10 @@ pub fn bad_credentials() -> Vec<(&'static str, Option<String>)> {
     vec![
         ("missing header", None),
         ("empty bearer", Some("Bearer ".into())),
-        ("other scheme", Some(format!("Basic {}", hs256(&claims("a"))))),
+        (
+            "other scheme",
+            Some(format!("Basic {}", hs256(&claims("a")))),
+        ),
         ("garbage", bearer("not.a.token".into())),
         ("random bytes", bearer("eyJ!!!.???.@@@".into())),
         ("expired", bearer(hs256(&expired))),
@@ -101,10 +109,16 @@ pub fn bad_credentials() -> Vec<(&'static str, Option<String>)> {
         ("sub *", bearer(hs256(&every_owner))),
         (
             "bad signature",
-            bearer(tokens::hs256_with("another secret of more than thirty-two bytes", &claims("a"))),
+            bearer(tokens::hs256_with(
+                "another secret of more than thirty-two bytes",
+                &claims("a"),
+            )),
         ),
         ("alg none", bearer(tokens::unsigned(&claims("a")))),
-        ("RS256 against an HS256 secret", bearer(RSA_1.sign(&claims("a")))),
+        (
+            "RS256 against an HS256 secret",
+            bearer(RSA_1.sign(&claims("a"))),
+        ),
     ]
 }
 
@@ -135,12 +149,21 @@ async fn refuses_bad_tokens(backend: Backend) {
     }
     // Nothing ran: the good token's owner, and anyone else, has no task.
     let token = hs256(&claims("a"));
-    let data = data_as(&app, &token, "{ viewer { id } tasks { totalCount } }", json!({})).await;
+    let data = data_as(
+        &app,
+        &token,
+        "{ viewer { id } tasks { totalCount } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(data["viewer"]["id"], "a");
     assert_eq!(data["tasks"]["totalCount"], 0);
     let db_tasks = sea_orm::ConnectionTrait::query_one_raw(
         &app.db,
-        sea_orm::Statement::from_string(app.db.get_database_backend(), "SELECT COUNT(*) AS n FROM tasks"),
+        sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM tasks",
+        ),
     )
     .await
     .expect("count")
@@ -201,8 +224,13 @@ async fn jwks_keys_by_kid_with_rotation_and_no_confusion() {
         refused("alg none", tokens::unsigned(&claims("mallory"))),
         refused("no kid", tokens::hs256(&claims("mallory"))),
     ] {
-        let (status, headers, body) =
-            post_as(&app, Some(&format!("Bearer {token}")), "{ viewer { id } }", json!({})).await;
+        let (status, headers, body) = post_as(
+            &app,
+            Some(&format!("Bearer {token}")),
+            "{ viewer { id } }",
+            json!({}),
+        )
+        .await;
         assert_refused(label, status, &headers, &body);
     }
     // Rotation: a key the set did not have is fetched for, without restart.
@@ -236,7 +264,13 @@ async fn a_jwks_file_works_and_an_unreachable_jwks_url_stops_the_start() {
     std::fs::write(&file, jwks.set_json()).expect("write jwks");
     let file = file.display().to_string();
     let app = TestApp::spawn_with(Backend::Sqlite, &[("AUTH_JWKS_FILE", &file)]).await;
-    let data = data_as(&app, &EC.sign(&claims("from-file")), "{ viewer { id } }", json!({})).await;
+    let data = data_as(
+        &app,
+        &EC.sign(&claims("from-file")),
+        "{ viewer { id } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(data["viewer"]["id"], "from-file");
 
     let port = crate::support::free_port();
@@ -254,7 +288,11 @@ async fn a_jwks_file_works_and_an_unreachable_jwks_url_stops_the_start() {
 /// Connects and sends `connection_init` with `payload`.
 async fn init(app: &TestApp, protocol: &'static str, payload: Value) -> Socket {
     let mut socket = connect(&app.ws_url(), protocol).await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
     socket
 }
 
@@ -274,33 +312,63 @@ async fn websockets_take_the_token_in_connection_init() {
     let app = hs256_app(Backend::Sqlite, &[("AUTH_LEEWAY_SECS", "0")]).await;
     let token = hs256(&claims("ws-user"));
     for (protocol, payload) in [
-        ("graphql-transport-ws", json!({ "Authorization": format!("Bearer {token}") })),
-        ("graphql-transport-ws", json!({ "authorization": format!("Bearer {token}") })),
+        (
+            "graphql-transport-ws",
+            json!({ "Authorization": format!("Bearer {token}") }),
+        ),
+        (
+            "graphql-transport-ws",
+            json!({ "authorization": format!("Bearer {token}") }),
+        ),
         ("graphql-transport-ws", json!({ "token": token })),
-        ("graphql-ws", json!({ "authorization": format!("Bearer {token}") })),
+        (
+            "graphql-ws",
+            json!({ "authorization": format!("Bearer {token}") }),
+        ),
     ] {
         let mut socket = init(&app, protocol, payload.clone()).await;
-        assert_eq!(receive(&mut socket).await["type"], "connection_ack", "{payload}");
-        let (subscribe, id) = if protocol == "graphql-ws" { ("start", "1") } else { ("subscribe", "1") };
+        assert_eq!(
+            receive(&mut socket).await["type"],
+            "connection_ack",
+            "{payload}"
+        );
+        let (subscribe, id) = if protocol == "graphql-ws" {
+            ("start", "1")
+        } else {
+            ("subscribe", "1")
+        };
         send(
             &mut socket,
             json!({ "id": id, "type": subscribe, "payload": { "query": "{ viewer { id } }" } }),
         )
         .await;
         let message = receive(&mut socket).await;
-        assert_eq!(message["payload"]["data"]["viewer"]["id"], "ws-user", "{message}");
+        assert_eq!(
+            message["payload"]["data"]["viewer"]["id"], "ws-user",
+            "{message}"
+        );
     }
     for (label, payload) in [
         ("no payload", Value::Null),
         ("no token", json!({})),
         ("garbage", json!({ "token": "garbage" })),
-        ("expired", json!({ "token": hs256(&json!({ "sub": "x", "iss": ISSUER, "aud": AUDIENCE,
-            "exp": tokens::now() - 60 })) })),
-        ("bad signature", json!({ "token": tokens::hs256_with("another secret of more than thirty-two bytes", &claims("x")) })),
+        (
+            "expired",
+            json!({ "token": hs256(&json!({ "sub": "x", "iss": ISSUER, "aud": AUDIENCE,
+            "exp": tokens::now() - 60 })) }),
+        ),
+        (
+            "bad signature",
+            json!({ "token": tokens::hs256_with("another secret of more than thirty-two bytes", &claims("x")) }),
+        ),
     ] {
         for protocol in ["graphql-transport-ws", "graphql-ws"] {
             let mut socket = init(&app, protocol, payload.clone()).await;
-            assert_eq!(closed_with(&mut socket).await, 4403, "{label} over {protocol}");
+            assert_eq!(
+                closed_with(&mut socket).await,
+                4403,
+                "{label} over {protocol}"
+            );
         }
     }
     // A socket is closed when its token expires, subscription and all.
