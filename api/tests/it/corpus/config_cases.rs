@@ -15,12 +15,15 @@ use crate::common::{Backend, TestApp};
 pub struct ConfigSet {
     pub vars: Vec<(&'static str, &'static str)>,
     pub cases: Vec<Case>,
+    /// How the set's server is asked whether it still serves.
+    pub authorization: Option<String>,
 }
 
 fn set(vars: &[(&'static str, &'static str)], cases: Vec<Case>) -> ConfigSet {
     ConfigSet {
         vars: vars.to_vec(),
         cases,
+        authorization: None,
     }
 }
 
@@ -273,6 +276,7 @@ pub fn sets() -> Vec<ConfigSet> {
         Expect::Ok,
     ));
     sets.push(set(&[("APP_ENV", "production")], production));
+    sets.push(sign_in());
     sets.push(set(
         &[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")],
         vec![
@@ -304,8 +308,51 @@ pub async fn run() {
         let app = TestApp::spawn_with(Backend::Sqlite, &set.vars).await;
         total += set.cases.len();
         failures.extend(super::run_cases(&app, &set.cases).await);
-        super::check_still_serving(&app, &mut failures).await;
+        if let Err(e) = super::still_serving_as(&app, set.authorization.as_deref()).await {
+            failures.push(format!("  the server stopped answering: {e}"));
+        }
         app.shutdown().await;
     }
     super::assert_no_failures("configured limits", total, &failures);
+}
+
+/// Sign-in configured: every bad credential, over POST and GET, is 401
+/// UNAUTHENTICATED; a good token is served.
+fn sign_in() -> ConfigSet {
+    use crate::tokens::{AUDIENCE, ISSUER, SECRET, claims, hs256};
+    let mut cases = Vec::new();
+    for (label, authorization) in crate::sign_in::bad_credentials() {
+        for get in [false, true] {
+            cases.push(case(
+                format!("sign-in: {label} ({})", if get { "GET" } else { "POST" }),
+                super::Category::SignIn,
+                super::Req::Bearer {
+                    authorization: authorization.clone(),
+                    query: "{ viewer { id } }",
+                    get,
+                },
+                super::http(401, "UNAUTHENTICATED"),
+            ));
+        }
+    }
+    cases.push(case(
+        "sign-in: a good token",
+        Pass,
+        super::Req::Bearer {
+            authorization: Some(format!("Bearer {}", hs256(&claims("corpus")))),
+            query: "{ viewer { id } }",
+            get: false,
+        },
+        Expect::Ok,
+    ));
+    let mut set = set(
+        &[
+            ("AUTH_JWT_SECRET", SECRET),
+            ("AUTH_ISSUER", ISSUER),
+            ("AUTH_AUDIENCE", AUDIENCE),
+        ],
+        cases,
+    );
+    set.authorization = Some(format!("Bearer {}", hs256(&claims("corpus"))));
+    set
 }

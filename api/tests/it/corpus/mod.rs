@@ -37,6 +37,7 @@ pub const KNOWN_CODES: &[&str] = &[
     "LIMIT_EXCEEDED",
     "NOT_FOUND",
     "CONFLICT",
+    "UNAUTHENTICATED",
 ];
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -60,6 +61,8 @@ pub enum Category {
     Limits,
     Domain,
     Introspection,
+    /// Missing, malformed, expired, forged and misdirected bearer tokens.
+    SignIn,
     /// Not a bad request: the just-under-the-limit and other requests that
     /// must keep working.
     Pass,
@@ -82,13 +85,19 @@ pub enum Req {
     Method(reqwest::Method),
     /// A GET of another path.
     Path(&'static str),
+    /// A query with this `Authorization` (none: no header), as POST or GET.
+    Bearer {
+        authorization: Option<String>,
+        query: &'static str,
+        get: bool,
+    },
 }
 
 impl Req {
     pub fn accept(mut self, value: &str) -> Self {
         match &mut self {
             Req::Post { accept, .. } | Req::Get { accept, .. } => *accept = Some(value.to_owned()),
-            Req::Method(_) | Req::Path(_) => {}
+            Req::Method(_) | Req::Path(_) | Req::Bearer { .. } => {}
         }
         self
     }
@@ -274,6 +283,25 @@ pub async fn send(app: &TestApp, req: &Req) -> Result<Reply, String> {
             .header(CONTENT_TYPE, "application/json")
             .body(r#"{"query":"{ __typename }"}"#),
         Req::Path(path) => app.client.get(app.url(path)),
+        Req::Bearer {
+            authorization,
+            query,
+            get,
+        } => {
+            let mut builder = if *get {
+                app.client
+                    .get(app.url("/graphql"))
+                    .query(&[("query", query)])
+            } else {
+                app.client
+                    .post(app.url("/graphql"))
+                    .json(&serde_json::json!({ "query": query }))
+            };
+            if let Some(value) = authorization {
+                builder = builder.header(reqwest::header::AUTHORIZATION, value.as_str());
+            }
+            builder
+        }
     };
     let response = tokio::time::timeout(Duration::from_secs(60), builder.send())
         .await
@@ -686,6 +714,11 @@ pub async fn snapshot(app: &TestApp) -> Value {
 
 /// The server still answers: health, readiness and a query.
 pub async fn still_serving(app: &TestApp) -> Result<(), String> {
+    still_serving_as(app, None).await
+}
+
+/// As [`still_serving`], its query sent with this `Authorization`.
+pub async fn still_serving_as(app: &TestApp, authorization: Option<&str>) -> Result<(), String> {
     for path in ["/healthz", "/readyz"] {
         let response = app
             .client
@@ -697,13 +730,14 @@ pub async fn still_serving(app: &TestApp) -> Result<(), String> {
             return Err(format!("{path}: {}", response.status()));
         }
     }
-    let response = app
+    let mut query = app
         .client
         .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .map_err(|e| format!("query: {e}"))?;
+        .json(&json!({ "query": "{ __typename }" }));
+    if let Some(value) = authorization {
+        query = query.header(reqwest::header::AUTHORIZATION, value);
+    }
+    let response = query.send().await.map_err(|e| format!("query: {e}"))?;
     let status = response.status();
     let body: Value = response.json().await.map_err(|e| format!("query: {e}"))?;
     if status != 200 || body["data"]["__typename"] != "Query" {
@@ -812,6 +846,7 @@ fn corpus_is_large_enough() {
         Category::Limits,
         Category::Domain,
         Category::Introspection,
+        Category::SignIn,
         Category::Pass,
     ] {
         assert!(
