@@ -176,10 +176,10 @@ impl Schema {
                 continue;
             }
             let holds_id = t.name == "ID";
-            if t.non_null || holds_id || (t.name.ends_with("Filter") && !t.non_null) {
-                if let Some(v) = self.value(&t, fname, field, ids, fx, n) {
-                    out.insert(fname.to_owned(), v);
-                }
+            if (t.non_null || holds_id || t.name.ends_with("Filter"))
+                && let Some(v) = self.value(&t, fname, field, ids, fx, n)
+            {
+                out.insert(fname.to_owned(), v);
             }
         }
         Some(out)
