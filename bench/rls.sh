@@ -1,0 +1,90 @@
+# Sourced by bench/run: what PostgreSQL row-level security costs.
+#   One database owned by a role that is no superuser (superusers pass
+#   row-level security, so the policies would cost nothing and prove
+#   nothing), seeded once; the api runs on it with DB_ROW_LEVEL_SECURITY
+#   off and on, alternately, twice each: list20 and create at c=1 and 16.
+#   Turning it off again between rounds is the ALTER TABLE the api's refusal
+#   message names.
+# Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, SECS, WORK, log, die,
+# run_wrk, warm_up, wait_ready, stop of bench/run. Writes $WORK/rls.md.
+
+RLS_ROLE=todo_bench_rls
+
+rls_set() { # url on|off
+  local tables statement
+  tables=$(psql -Atq "$1" -c "SELECT string_agg(tablename, ' ') FROM pg_tables
+    WHERE schemaname = 'public' AND tablename IN ('tasks', 'categories', 'task_categories', 'task_events')")
+  for table in $tables; do
+    if [[ $2 == off ]]; then
+      statement="ALTER TABLE $table NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"
+    else
+      statement="ALTER TABLE $table ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY"
+    fi
+    psql -q "$1" -c "$statement" >/dev/null || die "cannot turn row-level security $2 on $table"
+  done
+}
+
+rls_cells() { # label url
+  local label=$1 url=$2 port=$((PORT + 30)) pid scenario c rps p50 p99 err flag=false
+  [[ $label == on ]] && flag=true
+  DATABASE_URL=$url DB_ROW_LEVEL_SECURITY=$flag HOST=127.0.0.1 PORT=$port \
+    "$BIN/api" >"$WORK/rls-$label.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_ready "$port" "$pid" || { cat "$WORK/rls-$label.log" >&2; die "api (rls $label) not ready"; }
+  for scenario in list20 create; do
+    warm_up "$port" "$scenario"
+    for c in 1 16; do
+      read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
+      log "rls $label: $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
+      echo "$label $scenario $c $rps $p50 $p99 $err" >>"$WORK/rls-cells"
+    done
+  done
+  stop "$pid"
+}
+
+run_rls_bench() {
+  : >"$WORK/rls-cells"
+  local db="todo_bench_rls_$$" url
+  psql -q "$PG_ADMIN_URL" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$RLS_ROLE')
+      THEN CREATE ROLE $RLS_ROLE LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END \$\$" >/dev/null \
+    || die "cannot create role $RLS_ROLE"
+  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$db\" OWNER $RLS_ROLE" >/dev/null
+  # The same server and options as the admin URL, as the table-owning role.
+  url=$(sed -E "s#^(postgres(ql)?://)[^@/]*@#\1$RLS_ROLE@#" <<<"${PG_BASE%/*}/$db$PG_QUERY")
+  DATABASE_URL=$url "$BIN/migration" up >"$WORK/rls-migrate.log" 2>&1 \
+    || { cat "$WORK/rls-migrate.log" >&2; die "migration up failed (rls)"; }
+  log "rls: seeding $db as $RLS_ROLE"
+  "$BIN/seed" "$url" >/dev/null 2>&1 || die "seed failed (rls)"
+  for round in 1 2; do
+    log "rls: round $round"
+    rls_cells off "$url"
+    rls_cells on "$url"
+    rls_set "$url" off
+  done
+  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+
+  {
+    echo "## Row-level security: what it costs"
+    echo
+    echo "\`DB_ROW_LEVEL_SECURITY=true\` against off, on one seeded PostgreSQL database owned"
+    echo "by a role without superuser or BYPASSRLS; off and on alternately, twice each"
+    echo "(means). With it on, every statement runs in a transaction that first sets"
+    echo "\`app.owner_id\`, and the policies add \`owner_id = current_setting(...)\`."
+    echo
+    echo "| scenario | c | off req/s | on req/s | on/off | off p99 ms | on p99 ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for scenario in list20 create; do
+      for c in 1 16; do
+        awk -v s="$scenario" -v c="$c" '
+          $2 == s && $3 == c { n[$1]++; rps[$1] += $4; p99[$1] += $6 }
+          END {
+            off = rps["off"] / n["off"]; on = rps["on"] / n["on"]
+            printf "| %s | %s | %d | %d | %.2f | %.2f | %.2f |\n", s, c, off, on,
+              (off > 0 ? on / off : 0), p99["off"] / n["off"], p99["on"] / n["on"]
+          }' "$WORK/rls-cells"
+      done
+    done
+  } >"$WORK/rls.md"
+}
