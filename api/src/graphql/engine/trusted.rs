@@ -93,7 +93,7 @@ impl Trusted {
         }
         tracing::info!(
             documents = documents.len(),
-            mode = ?mode,
+            only = mode == TrustedMode::Only,
             manifest = %path,
             "trusted documents loaded"
         );
