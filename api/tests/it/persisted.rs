@@ -289,6 +289,51 @@ async fn without_apq_a_hash_alone_is_not_supported() {
     }
 }
 
+/// On a socket a text with its hash is checked and kept like over HTTP; a
+/// hash alone is not accepted (graphql-transport-ws requires `query`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_texts_with_their_hash_are_checked_and_kept() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let query = "query OverSocket { tasks { totalCount } }";
+    let mut socket = ws::connect(&app.ws_url(), "graphql-transport-ws").await;
+    ws::send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(ws::receive(&mut socket).await["type"], "connection_ack");
+    let subscribe =
+        |id: &str, payload: Value| json!({ "id": id, "type": "subscribe", "payload": payload });
+    let mut wrong = with_text(query, json!({}));
+    wrong["extensions"] = extension(&sha256("{ __typename }"));
+    ws::send(&mut socket, subscribe("wrong", wrong)).await;
+    let error = ws::receive(&mut socket).await;
+    assert_eq!(error["type"], "error", "{error:#}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    ws::send(&mut socket, subscribe("kept", with_text(query, json!({})))).await;
+    let next = ws::receive(&mut socket).await;
+    assert_eq!(
+        next["payload"]["data"]["tasks"]["totalCount"], 0,
+        "{next:#}"
+    );
+    assert_eq!(ws::receive(&mut socket).await["type"], "complete");
+    let (_, body) = post(&app, &hash_only(query, json!({})), None).await;
+    assert_eq!(total(&body), 0);
+
+    ws::send(&mut socket, subscribe("hash", hash_only(query, json!({})))).await;
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                other => panic!("no close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within 15 s");
+    assert_eq!(closed, 4400);
+}
+
 // --- Trusted documents -------------------------------------------------------
 
 /// A manifest of TASKS (key with `sha256:`, as client-preset writes it),
