@@ -66,12 +66,18 @@ impl Documents {
     /// The document of `query`, parsed now or earlier; a document that does
     /// not parse is not kept.
     pub fn get(&self, query: &str) -> Result<Arc<Document>, ServerError> {
+        self.check_text(query)?;
         self.get_hashed(hash(query), query)
     }
 
-    /// As [`Documents::get`], for a caller that hashed `query` already.
+    /// Size checks, before the text is hashed or parsed.
+    pub fn check_text(&self, query: &str) -> Result<(), ServerError> {
+        limits::check_text(&self.limits, query)
+    }
+
+    /// As [`Documents::get`], for a caller that checked `query` with
+    /// [`Documents::check_text`] (now, or when it kept the text) and hashed it.
     pub fn get_hashed(&self, key: Hash, query: &str) -> Result<Arc<Document>, ServerError> {
-        limits::check_text(&self.limits, query)?;
         if let Some(document) = self.cache.get(&key) {
             return Ok(document);
         }
@@ -83,7 +89,7 @@ impl Documents {
     /// Parses and checks `query` for a caller that keeps the document itself
     /// (the trusted documents' manifest).
     pub fn parse(&self, query: &str) -> Result<Document, ServerError> {
-        limits::check_text(&self.limits, query)?;
+        self.check_text(query)?;
         self.build(query)
     }
 

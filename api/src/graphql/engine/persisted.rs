@@ -68,8 +68,14 @@ impl Persisted {
     ) -> Result<Arc<Document>, ServerError> {
         let requested = requested_hash(request)?;
         let query = request.query.as_str();
+        if let Some(hash) = requested
+            && query.is_empty()
+        {
+            return self.by_hash(hash, documents);
+        }
+        // Size limits first: an oversized text is not even hashed.
+        documents.check_text(query)?;
         let hash = match requested {
-            Some(hash) if query.is_empty() => return self.by_hash(hash, documents),
             Some(sent) => {
                 let hash = documents::hash(query);
                 if hash != sent {
@@ -119,6 +125,7 @@ impl Persisted {
             ));
         };
         counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => "hit").increment(1);
+        // Checked when it was registered: the limits have not changed since.
         let document = documents.get_hashed(hash, &query)?;
         self.count_untrusted();
         Ok(document)
