@@ -4,9 +4,14 @@
 #   a. graphql-http's GraphQL-over-HTTP server audit   (audit-http.mjs)
 #   b. graphql-ws and subscriptions-transport-ws        (test/subscriptions.test.mjs)
 #      and every query/mutation of operations/ executed (test/operations.test.mjs)
-#      (both with node --test, one file at a time: they share the database)
+#      and Apollo Client's persisted-queries link, POST and GET (test/persisted.test.mjs)
+#      (all with node --test, one file at a time: they share the database)
 #   -  the served SDL equals the checked-in ../schema.graphql
-#   c. graphql-codegen (client preset), then tsc --noEmit
+#   -  an api with TRUSTED_DOCUMENTS=../persisted-documents.json and
+#      TRUSTED_DOCUMENTS_MODE=only: manifest documents run by hash through
+#      Apollo's link, ad-hoc ones are refused        (trusted/only.test.mjs)
+#   c. graphql-codegen (client preset), then tsc --noEmit; the manifest it
+#      writes (src/gql/persisted-documents.json) equals ../persisted-documents.json
 #   d. @graphql-eslint's relay rules on ../schema.graphql
 #   e. graphql-inspector diff against schema.baseline.graphql
 #   f. in Debian's Chromium with playwright-core (browser/*.test.mjs; each test
@@ -122,6 +127,15 @@ start_server() {
   return 1
 }
 
+# The checked-in manifest is what codegen makes of operations/ today.
+manifest_matches() {
+  if ! diff -u "$REPO_DIR/persisted-documents.json" src/gql/persisted-documents.json; then
+    echo "persisted-documents.json is stale: run codegen and copy src/gql/persisted-documents.json to the repository root" >&2
+    return 1
+  fi
+  echo "persisted-documents.json equals the generated manifest"
+}
+
 served_schema_matches() {
   curl -fsS "$API_URL/schema.graphql" -o "$TMP/served.graphql"
   if ! diff -u "$REPO_DIR/schema.graphql" "$TMP/served.graphql"; then
@@ -185,6 +199,16 @@ else
 fi
 stop_server
 
+log "trusted documents only (SQLite)"
+if start_server trusted "sqlite://$TMP/trusted/todo.db?mode=rwc" \
+  TRUSTED_DOCUMENTS="$REPO_DIR/persisted-documents.json" TRUSTED_DOCUMENTS_MODE=only; then
+  step "trusted documents only: Apollo link (node --test)" node --test --test-concurrency=1 --test-reporter=spec trusted/only.test.mjs
+else
+  STEP_NAMES+=("trusted documents: api start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+  FAILED=$((FAILED + 1))
+fi
+stop_server
+
 if [[ -n ${TEST_DATABASE_URL:-} ]]; then
   log "PostgreSQL"
   PG_DB="todo_clients_$(date +%s)_$$"
@@ -219,6 +243,7 @@ fi
 rm -rf src/gql
 step "graphql-codegen (client preset)" npx --no-install graphql-codegen --config codegen.ts --silent
 step "tsc --noEmit" npx --no-install tsc --noEmit -p tsconfig.json
+step "persisted-documents.json is current" manifest_matches
 step "relay rules (@graphql-eslint)" bash -c 'cd .. && clients/node_modules/.bin/eslint -c clients/eslint.config.mjs --max-warnings 0 schema.graphql && echo "relay rules: no problems"'
 step "graphql-inspector diff vs schema.baseline.graphql" npx --no-install graphql-inspector diff schema.baseline.graphql ../schema.graphql
 

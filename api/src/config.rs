@@ -99,6 +99,9 @@ pub struct Config {
     #[command(flatten)]
     pub http_limits: HttpLimits,
 
+    #[command(flatten)]
+    pub persisted: PersistedSettings,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long = "shutdown-grace-secs", env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value = "20",
           value_parser = parse_secs)]
@@ -274,6 +277,49 @@ pub struct HttpLimits {
     #[arg(long = "ws-keepalive-secs", env = "WS_KEEPALIVE_SECS", value_name = "WS_KEEPALIVE_SECS", default_value = "30",
           value_parser = parse_secs)]
     pub ws_keepalive: Duration,
+}
+
+/// Persisted documents: automatic persisted queries (APQ) and a manifest of
+/// trusted documents.
+#[derive(Debug, Clone, Args)]
+pub struct PersistedSettings {
+    /// Documents registered by hash (automatic persisted queries) that each
+    /// replica keeps, least recently used dropped first; 0 turns APQ off.
+    #[arg(long = "apq-cache-size", env = "APQ_CACHE_SIZE", value_name = "APQ_CACHE_SIZE", default_value = "1000",
+          value_parser = parse_cache_size)]
+    pub apq_cache_size: usize,
+    /// A JSON manifest of trusted documents (sha256 hash -> document), as
+    /// @graphql-codegen/client-preset writes with persistedDocuments.
+    #[arg(long = "trusted-documents", env = "TRUSTED_DOCUMENTS", value_name = "TRUSTED_DOCUMENTS",
+          default_value = "", value_parser = parse_optional)]
+    pub manifest: Optional,
+    /// off, allow (other documents run and are counted) or only (other
+    /// documents are refused). Default: allow with a manifest, else off.
+    #[arg(
+        long = "trusted-documents-mode",
+        env = "TRUSTED_DOCUMENTS_MODE",
+        value_name = "TRUSTED_DOCUMENTS_MODE",
+        value_enum,
+        ignore_case = true
+    )]
+    pub mode: Option<TrustedMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrustedMode {
+    Off,
+    Allow,
+    Only,
+}
+
+impl PersistedSettings {
+    pub fn trusted_mode(&self) -> TrustedMode {
+        self.mode.unwrap_or(if self.manifest.0.is_some() {
+            TrustedMode::Allow
+        } else {
+            TrustedMode::Off
+        })
+    }
 }
 
 /// Trace export (builds with the `otlp` feature).
@@ -477,6 +523,16 @@ fn parse_limit(value: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| "expected a whole number greater than 0".into())
+}
+
+/// A number of cache entries: 0 (off) up to a million.
+fn parse_cache_size(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 1_000_000)
+        .ok_or_else(|| "expected a whole number from 0 (off) to 1000000".into())
 }
 
 /// Seconds, fractions allowed (`0.5`), greater than 0 and at most a day.
@@ -870,6 +926,30 @@ mod tests {
                 declared.iter().any(|d| d == var) || NOT_THE_API.contains(&var),
                 "{var} is in .env.example but the api does not read it"
             );
+        }
+    }
+
+    #[test]
+    fn persisted_documents_settings() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.persisted.apq_cache_size, 1000);
+        assert_eq!(c.persisted.trusted_mode(), TrustedMode::Off);
+        let c = config(&[
+            ("TRUSTED_DOCUMENTS", "manifest.json"),
+            ("APQ_CACHE_SIZE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.persisted.apq_cache_size, 0);
+        assert_eq!(c.persisted.trusted_mode(), TrustedMode::Allow);
+        let c = config(&[("TRUSTED_DOCUMENTS_MODE", "ONLY")]).unwrap();
+        assert_eq!(c.persisted.trusted_mode(), TrustedMode::Only);
+        for (var, bad) in [
+            ("APQ_CACHE_SIZE", "-1"),
+            ("APQ_CACHE_SIZE", "1000001"),
+            ("APQ_CACHE_SIZE", "lots"),
+            ("TRUSTED_DOCUMENTS_MODE", "strict"),
+        ] {
+            assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
         }
     }
 

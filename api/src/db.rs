@@ -32,6 +32,8 @@ pub enum StartupError {
     Events(#[source] crate::error::AppError),
     #[error("sign-in: {0}")]
     Auth(#[from] crate::auth::AuthSetupError),
+    #[error("trusted documents: {0}")]
+    TrustedDocuments(#[from] crate::graphql::engine::TrustedDocumentsError),
     #[error("DB_ROW_LEVEL_SECURITY: {0}")]
     RowLevelSecurity(String),
 }

@@ -37,6 +37,7 @@ impl App {
     /// Builds the app and starts its event tasks (they stop on `shutdown`).
     pub async fn start(config: Arc<Config>, db: DatabaseConnection) -> Result<Self, StartupError> {
         let auth = Arc::new(Authenticator::from_settings(&config.auth).await?);
+        let trusted = graphql::Engine::load_trusted(&config)?;
         let shutdown = CancellationToken::new();
         let hub = events::start(
             db.clone(),
@@ -54,9 +55,11 @@ impl App {
         };
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();
+        let sdl = graphql::sdl_of(&schema).into();
+        let engine = graphql::Engine::new(schema, store, &config, single_user, trusted);
         let state = http::AppState {
-            sdl: graphql::sdl_of(&schema).into(),
-            engine: graphql::Engine::new(schema, store, &config, single_user),
+            sdl,
+            engine,
             db: db.clone(),
             events: hub,
             auth,

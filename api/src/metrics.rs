@@ -30,6 +30,8 @@ pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 pub const GRAPHQL_OPERATIONS_TOTAL: &str = "graphql_operations_total";
 pub const GRAPHQL_OPERATION_DURATION: &str = "graphql_operation_duration_seconds";
+pub const GRAPHQL_PERSISTED_QUERIES_TOTAL: &str = "graphql_persisted_queries_total";
+pub const GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL: &str = "graphql_untrusted_documents_total";
 pub const WS_CONNECTIONS: &str = "graphql_ws_connections";
 pub const WS_CONNECTIONS_TOTAL: &str = "graphql_ws_connections_total";
 pub const SUBSCRIPTIONS: &str = "graphql_subscriptions";
@@ -108,6 +110,15 @@ fn describe() {
         GRAPHQL_OPERATION_DURATION,
         ::metrics::Unit::Seconds,
         "GraphQL operation latency (for subscriptions: how long they were open)"
+    );
+    describe_counter!(
+        GRAPHQL_PERSISTED_QUERIES_TOTAL,
+        "requests that sent a persisted query's hash: hit, miss (PersistedQueryNotFound) or \
+         registered (sent with its text)"
+    );
+    describe_counter!(
+        GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL,
+        "documents outside the trusted documents' manifest: run (mode allow) or refused (mode only)"
     );
     describe_gauge!(WS_CONNECTIONS, "open GraphQL WebSocket connections");
     describe_counter!(WS_CONNECTIONS_TOTAL, "GraphQL WebSocket connections opened");

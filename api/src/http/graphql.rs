@@ -217,7 +217,23 @@ struct GetParams {
 fn parse_get_request(uri: &axum::http::Uri) -> Result<Request, String> {
     let Query(params) = Query::<GetParams>::try_from_uri(uri)
         .map_err(|e| format!("invalid query string: {}", e.body_text()))?;
-    let query = params.query.ok_or("the `query` parameter is required")?;
+    let extensions: Option<async_graphql::Extensions> = params
+        .extensions
+        .map(|extensions| {
+            serde_json::from_str(&extensions)
+                .map_err(|e| format!("`extensions` is not a valid JSON object: {e}"))
+        })
+        .transpose()?;
+    let hash_only = extensions.as_ref().is_some_and(|e| {
+        e.get("persistedQuery")
+            .is_some_and(|p| *p != async_graphql::Value::Null)
+    });
+    let query = match params.query {
+        Some(query) => query,
+        // Automatic persisted queries: the hash stands for the text.
+        None if hash_only => String::new(),
+        None => return Err("the `query` parameter is required".into()),
+    };
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -230,9 +246,8 @@ fn parse_get_request(uri: &axum::http::Uri) -> Result<Request, String> {
         }
         request = request.variables(Variables::from_json(value));
     }
-    if let Some(extensions) = params.extensions {
-        request.extensions = serde_json::from_str(&extensions)
-            .map_err(|e| format!("`extensions` is not a valid JSON object: {e}"))?;
+    if let Some(extensions) = extensions {
+        request.extensions = extensions;
     }
     Ok(request)
 }
@@ -287,11 +302,23 @@ impl From<String> for BodyError {
 fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
-    let parse_one = |value: serde_json::Value| -> Result<Request, String> {
-        if !value.is_object() {
+    let parse_one = |mut value: serde_json::Value| -> Result<Request, String> {
+        let Some(object) = value.as_object_mut() else {
             return Err("a GraphQL request must be a JSON object".into());
-        }
-        if !value.get("query").is_some_and(serde_json::Value::is_string) {
+        };
+        let no_query = object.get("query").is_none_or(serde_json::Value::is_null);
+        let hash_only = no_query
+            && object
+                .get("extensions")
+                .and_then(|e| e.get("persistedQuery"))
+                .is_some_and(|p| !p.is_null());
+        if hash_only {
+            // Automatic persisted queries: the hash stands for the text.
+            object.remove("query");
+        } else if !object
+            .get("query")
+            .is_some_and(serde_json::Value::is_string)
+        {
             return Err("`query` must be a string".into());
         }
         serde_json::from_value(value).map_err(|e| format!("invalid GraphQL request: {e}"))

@@ -257,6 +257,9 @@ fn any_json() -> impl Strategy<Value = Value> {
                         "variables",
                         "operationName",
                         "extensions",
+                        "persistedQuery",
+                        "version",
+                        "sha256Hash",
                         "n"
                     ])
                     .prop_map(str::to_owned),

@@ -19,6 +19,7 @@ mod nplus1;
 mod observability;
 mod owners;
 mod pages;
+mod persisted;
 mod replicas;
 mod schema;
 mod shutdown;

@@ -18,6 +18,9 @@ pub enum Code {
     BadUserInput,
     LimitExceeded,
     Unauthenticated,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    PersistedQueryNotTrusted,
     Internal,
 }
 
@@ -29,6 +32,9 @@ impl Code {
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
             Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Self::PersistedQueryNotTrusted => "PERSISTED_QUERY_NOT_TRUSTED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -139,5 +145,12 @@ pub fn parse_failed(error: async_graphql::parser::Error) -> ServerError {
 pub fn unauthenticated() -> ServerError {
     let mut error = ServerError::new("a valid bearer token is required", None);
     set(&mut error, Code::Unauthenticated);
+    error
+}
+
+/// An error the engine raises itself, with its code.
+pub fn error(code: Code, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    set(&mut error, code);
     error
 }

@@ -66,19 +66,40 @@ impl Documents {
     /// The document of `query`, parsed now or earlier; a document that does
     /// not parse is not kept.
     pub fn get(&self, query: &str) -> Result<Arc<Document>, ServerError> {
-        limits::check_text(&self.limits, query)?;
-        let key = hash(query);
+        self.check_text(query)?;
+        self.get_hashed(hash(query), query)
+    }
+
+    /// Size checks, before the text is hashed or parsed.
+    pub fn check_text(&self, query: &str) -> Result<(), ServerError> {
+        limits::check_text(&self.limits, query)
+    }
+
+    /// As [`Documents::get`], for a caller that checked `query` with
+    /// [`Documents::check_text`] (now, or when it kept the text) and hashed it.
+    pub fn get_hashed(&self, key: Hash, query: &str) -> Result<Arc<Document>, ServerError> {
         if let Some(document) = self.cache.get(&key) {
             return Ok(document);
         }
+        let document = Arc::new(self.build(query)?);
+        self.cache.insert(key, document.clone());
+        Ok(document)
+    }
+
+    /// Parses and checks `query` for a caller that keeps the document itself
+    /// (the trusted documents' manifest).
+    pub fn parse(&self, query: &str) -> Result<Document, ServerError> {
+        self.check_text(query)?;
+        self.build(query)
+    }
+
+    fn build(&self, query: &str) -> Result<Document, ServerError> {
         let parsed = async_graphql::parser::parse_query(query).map_err(codes::parse_failed)?;
-        let document = Arc::new(Document {
+        Ok(Document {
             refusal: limits::check_document(&self.limits, self.introspection, &parsed).err(),
             variable_positions: limits::variable_positions(&parsed),
             parsed,
-        });
-        self.cache.insert(key, document.clone());
-        Ok(document)
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -13,6 +13,8 @@ pub mod documents;
 pub mod limits;
 mod messages;
 mod operation;
+mod persisted;
+mod trusted;
 
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ pub use codes::is_request_error;
 use documents::{Document, Documents};
 pub use limits::{limit_error, page_cost};
 use operation::Operation;
+use persisted::Persisted;
+pub use trusted::{Trusted, TrustedDocumentsError};
 
 use super::loaders::Loaders;
 use super::schema::AppSchema;
@@ -42,6 +46,8 @@ struct Inner {
     schema: AppSchema,
     store: Store,
     documents: Documents,
+    /// Documents sent by hash (APQ) and the trusted documents' manifest.
+    persisted: Persisted,
     /// No sign-in configured: a request without an owner is the single user's.
     single_user: bool,
 }
@@ -62,18 +68,27 @@ impl Prepared {
 }
 
 impl Engine {
-    pub fn new(schema: AppSchema, store: Store, config: &Config, single_user: bool) -> Self {
-        let documents = Documents::new(
-            DOCUMENT_CACHE_SIZE,
-            config.graphql_limits.clone(),
-            config.introspection(),
-        );
+    /// The engine over `schema`, with the trusted documents of
+    /// [`Engine::load_trusted`].
+    pub fn new(
+        schema: AppSchema,
+        store: Store,
+        config: &Config,
+        single_user: bool,
+        trusted: Option<Trusted>,
+    ) -> Self {
         Self(Arc::new(Inner {
             schema,
             store,
-            documents,
+            persisted: Persisted::new(config.persisted.apq_cache_size, trusted),
+            documents: documents_for(config, DOCUMENT_CACHE_SIZE),
             single_user,
         }))
+    }
+
+    /// Reads and parses the trusted documents' manifest, if one is in force.
+    pub fn load_trusted(config: &Config) -> Result<Option<Trusted>, TrustedDocumentsError> {
+        Trusted::load(&config.persisted, &documents_for(config, 1))
     }
 
     pub fn schema(&self) -> &AppSchema {
@@ -93,7 +108,7 @@ impl Engine {
             Operation::start(selected).finish(&response);
             Box::new(response)
         };
-        let document = match self.0.documents.get(&request.query) {
+        let document = match self.0.persisted.document(&request, &self.0.documents) {
             Ok(document) => document,
             Err(error) => return Err(refuse(None, error)),
         };
@@ -167,6 +182,15 @@ impl Engine {
             .boxed();
         operation.track(responses)
     }
+}
+
+/// Documents parsed under the configured limits, `capacity` of them kept.
+fn documents_for(config: &Config, capacity: usize) -> Documents {
+    Documents::new(
+        capacity,
+        config.graphql_limits.clone(),
+        config.introspection(),
+    )
 }
 
 fn owner_in(data: &Data) -> Option<&Owner> {

@@ -277,6 +277,7 @@ pub fn sets() -> Vec<ConfigSet> {
     ));
     sets.push(set(&[("APP_ENV", "production")], production));
     sets.push(sign_in());
+    sets.push(apq_off());
     sets.push(set(
         &[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")],
         vec![
@@ -355,4 +356,47 @@ fn sign_in() -> ConfigSet {
     );
     set.authorization = Some(format!("Bearer {}", hs256(&claims("corpus"))));
     set
+}
+
+/// `APQ_CACHE_SIZE=0`: a hash alone is not supported (Apollo's link then
+/// stops sending hashes); a text with its hash still runs.
+fn apq_off() -> ConfigSet {
+    use sha2::{Digest, Sha256};
+    let query = "{ tasks { totalCount } }";
+    let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let not_supported = |status| Expect::Request {
+        status,
+        code: "PERSISTED_QUERY_NOT_SUPPORTED",
+        limit: None,
+    };
+    set(
+        &[("APQ_CACHE_SIZE", "0")],
+        vec![
+            case(
+                "APQ_CACHE_SIZE=0: a hash alone",
+                super::Category::Persisted,
+                json_body(&json!({ "extensions": extensions })),
+                not_supported(200),
+            ),
+            case(
+                "APQ_CACHE_SIZE=0: a hash alone over GET, graphql-response+json",
+                super::Category::Persisted,
+                get(&[("extensions", &extensions.to_string())]).accept(GRAPHQL_RESPONSE_JSON),
+                not_supported(400),
+            ),
+            case(
+                "APQ_CACHE_SIZE=0: a text with its hash",
+                Pass,
+                json_body(&json!({ "query": query, "extensions": extensions })),
+                Expect::Ok,
+            ),
+            case(
+                "APQ_CACHE_SIZE=0: a text with another hash",
+                super::Category::Persisted,
+                json_body(&json!({ "query": "{ __typename }", "extensions": extensions })),
+                request("BAD_USER_INPUT"),
+            ),
+        ],
+    )
 }

@@ -14,6 +14,7 @@ mod config_cases;
 mod domain_cases;
 mod graphql_cases;
 mod http_cases;
+mod persisted_cases;
 mod ws_cases;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ pub const KNOWN_CODES: &[&str] = &[
     "NOT_FOUND",
     "CONFLICT",
     "UNAUTHENTICATED",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_SUPPORTED",
+    "PERSISTED_QUERY_NOT_TRUSTED",
 ];
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -63,6 +67,8 @@ pub enum Category {
     Introspection,
     /// Missing, malformed, expired, forged and misdirected bearer tokens.
     SignIn,
+    /// Malformed and mismatched `extensions.persistedQuery`, unknown hashes.
+    Persisted,
     /// Not a bad request: the just-under-the-limit and other requests that
     /// must keep working.
     Pass,
@@ -759,6 +765,7 @@ fn main_corpus(f: &Fixture) -> Vec<Case> {
     cases.extend(http_cases::cases());
     cases.extend(graphql_cases::cases(f));
     cases.extend(domain_cases::cases(f));
+    cases.extend(persisted_cases::cases());
     cases
 }
 
@@ -847,6 +854,7 @@ fn corpus_is_large_enough() {
         Category::Domain,
         Category::Introspection,
         Category::SignIn,
+        Category::Persisted,
         Category::Pass,
     ] {
         assert!(
