@@ -99,6 +99,9 @@ async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
         database = %api::config::redact(&config.database_url),
         "starting"
     );
+    if config.graphiql_enabled() {
+        api::http::graphiql::log_source(config.graphiql.assets_url.0.as_deref());
+    }
     let listener = TcpListener::bind(config.listen_addr())
         .await
         .map_err(|e| format!("cannot listen on {} (HOST/PORT): {e}", config.listen_addr()))?;

@@ -1,6 +1,10 @@
 //! Integration tests: every behaviour through real HTTP and WebSocket, each
 //! test on its own fresh database, on SQLite and on PostgreSQL.
 
+// Test code: a failed unwrap is a failed test, helpers included (clippy.toml
+// only exempts #[test] functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod categories;
