@@ -25,6 +25,7 @@ mod owners;
 mod pages;
 mod replicas;
 mod schema;
+mod seed;
 mod shutdown;
 mod sign_in;
 mod soak;
