@@ -154,20 +154,31 @@ pub fn page(assets_url: Option<&str>) -> String {
     )
 }
 
-const DEFAULT_QUERY: &str =
-    "# The to-do API. Run an operation with Ctrl-Enter (Cmd-Enter on a Mac);
-# the Docs button on the left shows the whole schema.
-#
-#   mutation { createTask(input: {description: \"Write docs\"}) { task { id } } }
-#   subscription { taskEvents { kind taskId task { description done } } }
+/// What the editor shows on a first visit: one of each kind of operation,
+/// ready to run (a test runs each against the real schema).
+pub const DEFAULT_QUERY: &str = r#"# The to-do API. Run an operation with the run button or Ctrl-Enter (GraphiQL
+# asks which one); the Docs button on the left shows the whole schema.
 
-query Tasks {
-  tasks(first: 20) {
+# The first ten open tasks, soonest due first, with their categories.
+query OpenTasks {
+  tasks(first: 10, filter: {done: false}, orderBy: [{field: DUE_AT}]) {
     totalCount
-    nodes { id description done priority dueAt }
+    nodes { id description priority dueAt categories { name } }
   }
 }
-";
+
+# Creates a task; run OpenTasks again to find it.
+mutation CreateTask {
+  createTask(input: {description: "Try GraphiQL", priority: HIGH}) {
+    task { id description priority version }
+  }
+}
+
+# Every change as it commits: start it, then run CreateTask in a new tab.
+subscription TaskEvents {
+  taskEvents { kind taskId task { description done } }
+}
+"#;
 
 /// `GET /graphiql/<package>@<version>/<file>`: an embedded file.
 pub async fn serve_asset(

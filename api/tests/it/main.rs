@@ -14,6 +14,7 @@ mod cors;
 mod events;
 mod failures;
 mod fuzz;
+mod graphiql_default;
 mod http;
 mod limits;
 mod lists;
