@@ -1,6 +1,7 @@
 // GraphiQL at / in a real browser, with nothing but the api to talk to:
-// the example document it opens with, a query and a mutation typed into the editor and run, then a subscription
-// that shows an event for a mutation sent from outside. A second test loads
+// the example document it opens with, a query and a mutation typed into the
+// editor and run, then a subscription that shows an event for a mutation
+// sent from outside. A second test loads
 // the same pinned files from GRAPHIQL_ASSETS_URL (answered here from the
 // api's embedded copies) and checks that subresource integrity refuses a
 // tampered file.
