@@ -236,12 +236,8 @@ mod tests {
         assert!(count(&|t| t.start_at.is_some()) > 20);
         assert!(count(&|t| t.categories.len() == 2) > 10);
         assert!(count(&|t| t.priority == Priority::High) > 20);
-        for c in 0..CATEGORIES.len() {
-            assert!(
-                count(&|t| t.categories.contains(&c)) > 10,
-                "{}",
-                CATEGORIES[c].0
-            );
+        for (c, (name, _)) in CATEGORIES.iter().enumerate() {
+            assert!(count(&|t| t.categories.contains(&c)) > 10, "{name}");
         }
     }
 }
