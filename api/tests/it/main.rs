@@ -16,6 +16,7 @@ mod failures;
 mod fuzz;
 mod graphiql_default;
 mod http;
+mod layout;
 mod limits;
 mod lists;
 mod migrate_concurrently;
