@@ -40,9 +40,11 @@ FROM base AS builder
 # (repeated: hadolint does not follow SHELL across stages)
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG TARGET=x86_64-unknown-linux-gnu
-ARG CARGO_PROFILE=release
+# The workspace's dist profile: fat LTO in one codegen unit (minutes more
+# than everyday `--release`, for a smaller and faster binary).
+ARG CARGO_PROFILE=dist
 ARG PACKAGES="-p api -p migration"
-# Optimise the image build for size (the workspace's release profile says 3).
+# Optimise the image build for size (the workspace's dist profile says 3).
 # Measured: opt-level 3 gave a 25.8 MB image (over the 25 MB budget, and that
 # was before GraphiQL was embedded); "s" gives 19.7 MB with GraphiQL.
 # `--build-arg OPT_LEVEL=3` restores the profile's setting.
@@ -50,7 +52,7 @@ ARG OPT_LEVEL=s
 # Static glibc (static-pie). Applies to the target only, not to build
 # scripts and proc-macros, because --target is given explicitly.
 ENV RUSTFLAGS="-C target-feature=+crt-static" \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=${OPT_LEVEL}
+    CARGO_PROFILE_DIST_OPT_LEVEL=${OPT_LEVEL}
 
 # 1) Dependencies only: cached until a Cargo.toml / Cargo.lock changes.
 COPY --from=planner /skeleton/ ./
