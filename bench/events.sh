@@ -80,7 +80,10 @@ run_events_bench() {
     rm -rf "$WORK/baseline-src"
     git -C "$ROOT" worktree add -f --detach "$WORK/baseline-src" "$rev" >/dev/null 2>&1 \
       || die "cannot check out $rev"
-    (cd "$WORK/baseline-src" && CARGO_TARGET_DIR=$baseline_dir cargo build --release --quiet \
+    # Built as this build is (the dist profile's settings, which older
+    # revisions give their release profile).
+    (cd "$WORK/baseline-src" && CARGO_TARGET_DIR=$baseline_dir CARGO_PROFILE_RELEASE_LTO=fat \
+      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release --quiet \
       -p api -p migration -p bench) || die "baseline build failed"
     git -C "$ROOT" worktree remove --force "$WORK/baseline-src" >/dev/null 2>&1 || true
     local base_url this_url

@@ -241,15 +241,20 @@ impl Verifier {
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(describe(e.kind())))?
             .claims;
-        let subject = claims.sub.trim();
-        if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES || subject == EVERY_OWNER {
-            return Err(invalid("unusable sub"));
-        }
+        let owner = owner_of_subject(&claims.sub).ok_or_else(|| invalid("unusable sub"))?;
         Ok(Identity {
-            owner: Owner::new(subject),
+            owner,
             expires_at: Some(UNIX_EPOCH + Duration::from_secs(claims.exp)),
         })
     }
+}
+
+/// The owner a token's `sub` (or `api seed --owner`) names, if it can be
+/// one: trimmed, 1 to 255 bytes, and never the event readers' "every owner".
+pub fn owner_of_subject(subject: &str) -> Option<Owner> {
+    let subject = subject.trim();
+    (!subject.is_empty() && subject.len() <= MAX_SUBJECT_BYTES && subject != EVERY_OWNER)
+        .then(|| Owner::new(subject))
 }
 
 fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {

@@ -359,6 +359,17 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+impl CorsOrigins {
+    /// Whether a browser on `origin` (its `Origin` header) may call the api.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            Self::None => false,
+            Self::Any => true,
+            Self::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {var}={value:?}: {reason}")]
 pub struct ConfigError {

@@ -86,6 +86,21 @@ pub fn connect_options(config: &Config) -> ConnectOptions {
     options
 }
 
+/// Connects and readies the schema as `api serve` does, for the commands
+/// that use the database without serving (`api seed`).
+pub async fn open(config: &Config) -> Result<DatabaseConnection, StartupError> {
+    let db = connect_with_retry(config).await?;
+    prepare(&db, config).await?;
+    Ok(db)
+}
+
+/// Once connected: the schema current (or refused, see [`prepare_schema`])
+/// and row-level security as configured.
+pub async fn prepare(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
+    prepare_schema(db, config).await?;
+    prepare_row_level_security(db, config.db_row_level_security).await
+}
+
 /// Connects, retrying with exponential backoff until `db_connect_timeout`.
 /// Cancel-safe: dropping the future stops the attempts.
 pub async fn connect_with_retry(config: &Config) -> Result<DatabaseConnection, StartupError> {

@@ -9,6 +9,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod seed;
 pub mod server;
 pub mod service;
 pub mod telemetry;

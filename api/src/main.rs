@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::config::Config;
+use api::seed::SeedArgs;
 use api::telemetry;
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,12 +24,23 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[derive(clap::Args)]
+struct SeedCommand {
+    #[command(flatten)]
+    seed: SeedArgs,
+    #[command(flatten)]
+    config: Config,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
     Serve(Box<Config>),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Fill the configured database with a sample of tasks and categories
+    /// for one owner (refused, exit 3, if the owner has tasks already).
+    Seed(Box<SeedCommand>),
     /// Exit 0 if the configured server answers /healthz, 1 otherwise
     /// (for container health checks: the image has no curl).
     Healthcheck(Box<Config>),
@@ -78,6 +90,7 @@ async fn run(command: Command) -> ExitCode {
         }
         Command::Healthcheck(config) if healthcheck(&config).await => ExitCode::SUCCESS,
         Command::Healthcheck(_) => ExitCode::FAILURE,
+        Command::Seed(command) => seed(&command).await,
         Command::Serve(config) => match serve(Arc::new(*config)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -99,12 +112,29 @@ async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
         database = %api::config::redact(&config.database_url),
         "starting"
     );
+    if config.graphiql_enabled() {
+        api::http::graphiql::log_source(config.graphiql.assets_url.0.as_deref());
+    }
     let listener = TcpListener::bind(config.listen_addr())
         .await
         .map_err(|e| format!("cannot listen on {} (HOST/PORT): {e}", config.listen_addr()))?;
     tracing::info!(address = %config.listen_addr(), "listening");
     api::server::run(config, listener, signals.recv()).await?;
     Ok(())
+}
+
+async fn seed(command: &SeedCommand) -> ExitCode {
+    let _telemetry = telemetry::init(&command.config);
+    match api::seed::run(&command.config, &command.seed).await {
+        Ok(seeded) => {
+            println!("{seeded}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
 }
 
 struct ShutdownSignals {

@@ -134,8 +134,7 @@ async fn start(
     let mut db = db::connect_with_retry(config).await?;
     on_connected(&mut db);
     gate.set_phase(Phase::Migrating);
-    db::prepare_schema(&db, config).await?;
-    db::prepare_row_level_security(&db, config.db_row_level_security).await?;
+    db::prepare(&db, config).await?;
     App::start(config.clone(), db).await
 }
 

@@ -2,6 +2,10 @@
 //! started here, and a caller's W3C trace context continued. A test binary of its own: it installs the process-wide
 //! tracing subscriber.
 
+// Test code: a failed unwrap is a failed test, helpers included (clippy.toml
+// only exempts #[test] functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[allow(dead_code, unused_imports, unused_macros)]
 #[path = "it/common.rs"]
 mod common;

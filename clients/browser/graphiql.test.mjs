@@ -1,6 +1,7 @@
 // GraphiQL at / in a real browser, with nothing but the api to talk to:
-// a query and a mutation typed into the editor and run, then a subscription
-// that shows an event for a mutation sent from outside. A second test loads
+// the example document it opens with, a query and a mutation typed into the
+// editor and run, then a subscription that shows an event for a mutation
+// sent from outside. A second test loads
 // the same pinned files from GRAPHIQL_ASSETS_URL (answered here from the
 // api's embedded copies) and checks that subresource integrity refuses a
 // tampered file.
@@ -125,6 +126,13 @@ test('GraphiQL runs a query, a mutation and a subscription, loading nothing from
     await page.goto(`${api.url}/`);
     await page.locator('.graphiql-container').waitFor({ timeout: 15_000 });
     assert.equal(await page.locator('#graphiql').getAttribute('data-assets'), 'embedded');
+
+    // A first visit opens with the example document (DEFAULT_QUERY in
+    // api/src/http/graphiql.rs; tests/it/graphiql_default.rs runs it).
+    const first = await editorValue(page, 'query');
+    for (const operation of ['query OpenTasks {', 'mutation CreateTask {', 'subscription TaskEvents {']) {
+      assert.ok(first.includes(operation), `the editor opens without ${operation}:\n${first}`);
+    }
 
     // A query, typed into the editor.
     await typeQuery(page, '{\n  tasks(first: 5) {\n    totalCount\n  }\n}');

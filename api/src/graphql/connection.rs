@@ -13,11 +13,26 @@ use sea_orm::prelude::Uuid;
 use super::context::scope;
 use super::inputs::{CategoryListArgs, TaskListArgs};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
-use super::objects::{Category, CategoryConnection, Task, TaskConnection};
+use super::objects::{Category, Task};
 use super::prefetch;
 use crate::service::categories::{self as category_service, CategoryFilter};
 use crate::service::page::Page;
 use crate::service::tasks::{self as task_service, Scope, TaskFilter};
+
+/// The cost of a connection field: its page size (as the service clamps it)
+/// times what is selected inside it.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    use crate::service::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+    let page = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
+        n.clamp(0, MAX_PAGE_SIZE as i32) as usize
+    });
+    page.max(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+pub type TaskConnection = Connection<String, Task, TotalCount>;
+pub type CategoryConnection = Connection<String, Category, TotalCount>;
 
 /// How a connection's `totalCount` is found, only when asked for.
 pub enum TotalCount {
@@ -131,4 +146,18 @@ async fn prefetch_below(ctx: &Context<'_>, page: &Page<task::Model>) -> Result<(
         prefetch::tasks(ctx.data::<Loaders>()?, selection, tasks).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_cost_their_page_size() {
+        assert_eq!(page_cost(Some(100), None, 3), 301);
+        assert_eq!(page_cost(None, Some(5), 2), 11);
+        assert_eq!(page_cost(None, None, 1), 21);
+        assert_eq!(page_cost(Some(-5), None, 4), 5);
+        assert_eq!(page_cost(Some(i32::MAX), None, usize::MAX), usize::MAX);
+    }
 }

@@ -7,12 +7,12 @@ use super::objects::Priority;
 use super::scalars::DateTime;
 use crate::error::{AppError, AppResult};
 use crate::service::categories::{
-    CategoryFilter as CategoryFilterModel, CategoryListQuery, CategoryOrder as CategoryOrderModel,
+    CategoryFilter as CategoryFilterModel, CategoryOrder as CategoryOrderModel,
     CategoryOrderField as CategoryOrderFieldModel,
 };
-use crate::service::page::{Direction, PageArgs};
+use crate::service::page::{Direction, ListOrder, ListQuery, PageArgs};
 use crate::service::tasks::{
-    TaskFilter as TaskFilterModel, TaskListQuery, TaskOrder as TaskOrderModel,
+    TaskFilter as TaskFilterModel, TaskOrder as TaskOrderModel,
     TaskOrderField as TaskOrderFieldModel,
 };
 
@@ -75,7 +75,15 @@ pub struct TaskFilter {
     pub top_level: Option<bool>,
 }
 
-impl TaskFilter {
+/// What a client sent, as the service takes it (ids and dates decoded).
+pub trait IntoModel {
+    type Model;
+    fn into_model(self) -> AppResult<Self::Model>;
+}
+
+impl IntoModel for TaskFilter {
+    type Model = TaskFilterModel;
+
     fn into_model(self) -> AppResult<TaskFilterModel> {
         Ok(TaskFilterModel {
             search: self.search,
@@ -132,38 +140,54 @@ impl<F, O> ListArgs<F, O> {
 pub type TaskListArgs = ListArgs<TaskFilter, TaskOrder>;
 pub type CategoryListArgs = ListArgs<CategoryFilter, CategoryOrder>;
 
-impl TaskListArgs {
+impl<F, O> ListArgs<F, O>
+where
+    F: IntoModel + Default,
+    O: IntoModel,
+    O::Model: ListOrder,
+{
     /// Decodes ids and cursors and checks the page: the service's query.
-    pub fn into_query(self) -> AppResult<TaskListQuery> {
+    pub fn into_query(self) -> AppResult<ListQuery<F::Model, O::Model>> {
         let filter = self.filter.unwrap_or_default().into_model()?;
         let order = self
             .order_by
             .unwrap_or_default()
             .into_iter()
-            .map(|o| TaskOrderModel {
-                field: o.field.into(),
-                direction: o.direction.into(),
-            })
-            .collect();
-        TaskListQuery::new(filter, order, &self.page)
+            .map(IntoModel::into_model)
+            .collect::<AppResult<_>>()?;
+        ListQuery::new(filter, order, &self.page)
     }
 }
 
-impl CategoryListArgs {
-    pub fn into_query(self) -> AppResult<CategoryListQuery> {
-        let filter = CategoryFilterModel {
-            search: self.filter.and_then(|f| f.search),
-        };
-        let order = self
-            .order_by
-            .unwrap_or_default()
-            .into_iter()
-            .map(|o| CategoryOrderModel {
-                field: o.field.into(),
-                direction: o.direction.into(),
-            })
-            .collect();
-        CategoryListQuery::new(filter, order, &self.page)
+impl IntoModel for CategoryFilter {
+    type Model = CategoryFilterModel;
+
+    fn into_model(self) -> AppResult<CategoryFilterModel> {
+        Ok(CategoryFilterModel {
+            search: self.search,
+        })
+    }
+}
+
+impl IntoModel for TaskOrder {
+    type Model = TaskOrderModel;
+
+    fn into_model(self) -> AppResult<TaskOrderModel> {
+        Ok(TaskOrderModel {
+            field: self.field.into(),
+            direction: self.direction.into(),
+        })
+    }
+}
+
+impl IntoModel for CategoryOrder {
+    type Model = CategoryOrderModel;
+
+    fn into_model(self) -> AppResult<CategoryOrderModel> {
+        Ok(CategoryOrderModel {
+            field: self.field.into(),
+            direction: self.direction.into(),
+        })
     }
 }
 

@@ -2,19 +2,13 @@
 //! with inputs. Their fields are resolved in `types.rs`.
 
 use async_graphql::Enum;
-use async_graphql::connection::Connection;
 use entity::{category, task};
-
-use super::connection::TotalCount;
 
 /// A to-do item, possibly with sub-tasks and categories.
 pub struct Task(pub task::Model);
 
 /// A label tasks can share.
 pub struct Category(pub category::Model);
-
-pub type TaskConnection = Connection<String, Task, TotalCount>;
-pub type CategoryConnection = Connection<String, Category, TotalCount>;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::Priority")]

@@ -1,13 +1,13 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result, SimpleObject};
 
-use super::connection;
+use super::connection::{self, CategoryConnection, TaskConnection};
 use super::context::owner;
 use super::ids::{self, NodeKind};
 use super::inputs::{
     CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
 };
 use super::loaders::Loaders;
-use super::objects::{Category, CategoryConnection, Task, TaskConnection};
+use super::objects::{Category, Task};
 use super::types::Node;
 use crate::error::AppError;
 
@@ -116,7 +116,7 @@ impl TaskQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -144,7 +144,7 @@ impl CategoryQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn categories(
         &self,
         ctx: &Context<'_>,

@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::connection;
+use super::connection::{self, TaskConnection};
 use super::ids::{self, NodeKind};
 use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::Loaders;
-use super::objects::{Category, Priority, Task, TaskConnection};
+use super::objects::{Category, Priority, Task};
 use super::scalars::DateTime;
 use crate::service::tasks::Scope;
 
@@ -71,7 +71,7 @@ impl Task {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn subtasks(
         &self,
         ctx: &Context<'_>,
@@ -113,7 +113,7 @@ impl Category {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::engine::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

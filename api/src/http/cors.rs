@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,10 +23,12 @@ pub fn layer(origins: &CorsOrigins) -> Option<CorsLayer> {
     let allow_origin = match origins {
         CorsOrigins::None => return None,
         CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => AllowOrigin::list(
-            list.iter()
-                .map(|o| HeaderValue::from_str(o).expect("validated in config")),
-        ),
+        CorsOrigins::List(_) => {
+            let origins = origins.clone();
+            AllowOrigin::predicate(move |origin, _| {
+                origin.to_str().is_ok_and(|origin| origins.allows(origin))
+            })
+        }
     };
     let request_id = HeaderName::from_static("x-request-id");
     Some(
@@ -63,12 +65,7 @@ pub async fn websocket_origin(
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return next.run(request).await;
     };
-    let allowed = match &origins {
-        CorsOrigins::Any => true,
-        CorsOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
-        CorsOrigins::None => false,
-    } || same_origin(origin, headers);
-    if allowed {
+    if origins.allows(origin) || same_origin(origin, headers) {
         return next.run(request).await;
     }
     tracing::info!(origin, "WebSocket refused: origin not allowed");
@@ -106,6 +103,8 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

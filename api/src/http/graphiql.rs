@@ -45,11 +45,18 @@ pub fn embedded() -> bool {
     ASSETS.iter().all(|a| a.bytes.is_some())
 }
 
-fn asset(package: &str, path: &str) -> &'static Asset {
-    ASSETS
-        .iter()
-        .find(|a| a.package == package && a.path == path)
-        .expect("pinned in build.rs")
+/// Says at start where the page's files come from when that is not the api
+/// itself (only a build that reached no npm registry lacks them).
+pub fn log_source(assets_url: Option<&str>) {
+    match assets_url {
+        Some(url) => tracing::info!(url, "GraphiQL loads its files from GRAPHIQL_ASSETS_URL"),
+        None if !embedded() => tracing::warn!(
+            cdn = DEFAULT_CDN,
+            "GraphiQL's files are not embedded (this binary was built offline): \
+             the page at / loads them from a CDN"
+        ),
+        None => {}
+    }
 }
 
 /// The page. `assets_url` (GRAPHIQL_ASSETS_URL) wins; else the embedded
@@ -58,25 +65,38 @@ pub fn page(assets_url: Option<&str>) -> String {
     let (base, source) = match assets_url {
         Some(url) => (url.trim_end_matches('/'), "configured"),
         // Relative, so that the page also works behind a path prefix.
-        None if embedded() => (&ROUTE[1..], "embedded"),
+        None if embedded() => (ROUTE.trim_start_matches('/'), "embedded"),
         None => (DEFAULT_CDN, "cdn"),
     };
-    let tag = |package: &str, path: &str| {
-        let a = asset(package, path);
-        let url = escape(&format!("{base}/{}@{}/{}", a.package, a.version, a.path));
-        if path.ends_with(".css") {
+    let url = |a: &Asset| escape(&format!("{base}/{}@{}/{}", a.package, a.version, a.path));
+    // Every pinned stylesheet and script, scripts in the order build.rs pins
+    // them (React, then ReactDOM, then GraphiQL).
+    let css: Vec<String> = ASSETS
+        .iter()
+        .filter(|a| a.path.ends_with(".css"))
+        .map(|a| {
             format!(
-                r#"<link rel="stylesheet" href="{url}" integrity="{}" crossorigin="anonymous">"#,
+                r#"<link rel="stylesheet" href="{}" integrity="{}" crossorigin="anonymous">"#,
+                url(a),
                 a.integrity
             )
-        } else {
+        })
+        .collect();
+    let scripts: Vec<String> = ASSETS
+        .iter()
+        .filter(|a| a.path.ends_with(".js"))
+        .map(|a| {
             format!(
-                r#"<script src="{url}" integrity="{}" crossorigin="anonymous"></script>"#,
+                r#"<script src="{}" integrity="{}" crossorigin="anonymous"></script>"#,
+                url(a),
                 a.integrity
             )
-        }
-    };
-    let graphiql = asset("graphiql", "graphiql.min.js");
+        })
+        .collect();
+    let graphiql_version = ASSETS
+        .iter()
+        .find(|a| a.package == "graphiql")
+        .map_or("", |a| a.version);
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -97,9 +117,7 @@ pub fn page(assets_url: Option<&str>) -> String {
   <p class="todo-graphiql-message">Loading GraphiQL&hellip;</p>
 </div>
 <noscript><p class="todo-graphiql-message">GraphiQL needs JavaScript. The GraphQL endpoint is <code>/graphql</code>.</p></noscript>
-{react}
-{react_dom}
-{graphiql_js}
+{scripts}
 <script>
 (function () {{
   'use strict';
@@ -126,29 +144,41 @@ pub fn page(assets_url: Option<&str>) -> String {
 </body>
 </html>
 "#,
-        css = tag("graphiql", "graphiql.min.css"),
-        react = tag("react", "umd/react.production.min.js"),
-        react_dom = tag("react-dom", "umd/react-dom.production.min.js"),
-        graphiql_js = tag("graphiql", "graphiql.min.js"),
-        graphiql_version = graphiql.version,
-        default_query = serde_json::to_string(DEFAULT_QUERY).expect("a string"),
+        css = css.join("\n"),
+        scripts = scripts.join("\n"),
+        // A JSON string is a JavaScript string; `<` escaped so that no
+        // `</script>` can end the script early.
+        default_query = serde_json::Value::from(DEFAULT_QUERY)
+            .to_string()
+            .replace('<', "\\u003c"),
     )
 }
 
-const DEFAULT_QUERY: &str =
-    "# The to-do API. Run an operation with Ctrl-Enter (Cmd-Enter on a Mac);
-# the Docs button on the left shows the whole schema.
-#
-#   mutation { createTask(input: {description: \"Write docs\"}) { task { id } } }
-#   subscription { taskEvents { kind taskId task { description done } } }
+/// What the editor shows on a first visit: one of each kind of operation,
+/// ready to run (a test runs each against the real schema).
+pub const DEFAULT_QUERY: &str = r#"# The to-do API. Run an operation with the run button or Ctrl-Enter (GraphiQL
+# asks which one); the Docs button on the left shows the whole schema.
 
-query Tasks {
-  tasks(first: 20) {
+# The first ten open tasks, soonest due first, with their categories.
+query OpenTasks {
+  tasks(first: 10, filter: {done: false}, orderBy: [{field: DUE_AT}]) {
     totalCount
-    nodes { id description done priority dueAt }
+    nodes { id description priority dueAt categories { name } }
   }
 }
-";
+
+# Creates a task; run OpenTasks again to find it.
+mutation CreateTask {
+  createTask(input: {description: "Try GraphiQL", priority: HIGH}) {
+    task { id description priority version }
+  }
+}
+
+# Every change as it commits: start it, then run CreateTask in a new tab.
+subscription TaskEvents {
+  taskEvents { kind taskId task { description done } }
+}
+"#;
 
 /// `GET /graphiql/<package>@<version>/<file>`: an embedded file.
 pub async fn serve_asset(
@@ -244,6 +274,13 @@ pub async fn serve_page(State(state): State<SharedState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asset(package: &str, path: &str) -> &'static Asset {
+        ASSETS
+            .iter()
+            .find(|a| a.package == package && a.path == path)
+            .expect("pinned in build.rs")
+    }
 
     #[test]
     fn page_pins_every_file_with_integrity() {

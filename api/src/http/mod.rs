@@ -31,7 +31,15 @@ pub fn router(state: SharedState) -> Router {
             &format!("{}/{{*path}}", graphiql::ROUTE),
             get(graphiql::serve_asset),
         )
-        .route("/graphql", graphql::route(&state))
+        // Sign-in first: a request without a valid token never queues for
+        // the limits.
+        .route(
+            "/graphql",
+            graphql::route(&state).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            )),
+        )
         .route("/schema.graphql", get(meta::schema_sdl))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz));

@@ -7,8 +7,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Iterable, QueryFilter, prelude::Uuid};
 
 use super::page::{
-    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, fetch_page,
-    normalise_order, signature,
+    Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, fetch_page,
 };
 use super::{Scoped, now, sql};
 use crate::error::{AppError, AppResult};
@@ -32,30 +31,23 @@ pub struct CategoryOrder {
     pub direction: Direction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CategoryListQuery {
-    pub filter: CategoryFilter,
-    pub order: Vec<CategoryOrder>,
-    pub page: PageRequest,
-}
+/// A validated category list request.
+pub type CategoryListQuery = ListQuery<CategoryFilter, CategoryOrder>;
 
-impl CategoryListQuery {
-    pub fn new(
-        filter: CategoryFilter,
-        order: Vec<CategoryOrder>,
-        args: &PageArgs,
-    ) -> AppResult<Self> {
-        let default = CategoryOrder {
-            field: CategoryOrderField::Name,
-            direction: Direction::Asc,
-        };
-        let order = normalise_order(order, |o| o.field, default);
-        let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
-        Ok(Self {
-            filter,
-            order,
-            page,
-        })
+impl ListOrder for CategoryOrder {
+    type Field = CategoryOrderField;
+    type Model = category::Model;
+    const DEFAULT: Self = CategoryOrder {
+        field: CategoryOrderField::Name,
+        direction: Direction::Asc,
+    };
+
+    fn field(&self) -> CategoryOrderField {
+        self.field
+    }
+
+    fn sort_keys(order: &[Self]) -> Vec<SortKey<category::Model>> {
+        sort_keys(order)
     }
 }
 

@@ -155,22 +155,44 @@ impl PageRequest {
     }
 }
 
-/// An `orderBy` as the lists use it: later repeats of a field cannot change
-/// the order, so they are dropped; an empty order is `default`.
-pub fn normalise_order<O, F: Eq + std::hash::Hash>(
-    order: Vec<O>,
-    field: impl Fn(&O) -> F,
-    default: O,
-) -> Vec<O> {
-    let mut seen = std::collections::HashSet::new();
-    let order: Vec<O> = order
-        .into_iter()
-        .filter(|o| seen.insert(field(o)))
-        .collect();
-    if order.is_empty() {
-        vec![default]
-    } else {
-        order
+/// One term of a list's order, as the service sorts by it.
+pub trait ListOrder: Sized {
+    type Field: Eq + std::hash::Hash;
+    type Model;
+    /// The order of a list that asks for none.
+    const DEFAULT: Self;
+    fn field(&self) -> Self::Field;
+    /// The ORDER BY of `order`: its terms, then whatever breaks ties.
+    fn sort_keys(order: &[Self]) -> Vec<SortKey<Self::Model>>;
+}
+
+/// A validated list request: what to keep, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListQuery<F, O> {
+    pub filter: F,
+    pub order: Vec<O>,
+    pub page: PageRequest,
+}
+
+impl<F, O: ListOrder> ListQuery<F, O> {
+    /// Checks the page against the order it is for (cursors name their
+    /// order). Later repeats of a field in `order` cannot change it, so they
+    /// are dropped; an empty order is the default one.
+    pub fn new(filter: F, order: Vec<O>, args: &PageArgs) -> AppResult<Self> {
+        let mut seen = std::collections::HashSet::new();
+        let mut order: Vec<O> = order
+            .into_iter()
+            .filter(|o| seen.insert(o.field()))
+            .collect();
+        if order.is_empty() {
+            order.push(O::DEFAULT);
+        }
+        let page = PageRequest::new(args, &signature(&O::sort_keys(&order)))?;
+        Ok(Self {
+            filter,
+            order,
+            page,
+        })
     }
 }
 

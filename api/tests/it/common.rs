@@ -164,7 +164,12 @@ impl TestApp {
     /// `&[("GRAPHQL_MAX_DEPTH", "3")]`, started as the binary starts it
     /// (`api::server::run`), ready when this returns.
     pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
-        let test_db = TestDb::new(backend).await;
+        Self::spawn_on(TestDb::new(backend).await, vars).await
+    }
+
+    /// [`TestApp::spawn_with`] on a database the test already prepared; it
+    /// is removed with the app.
+    pub async fn spawn_on(test_db: TestDb, vars: &[(&str, &str)]) -> Self {
         let config = Arc::new(config_with(&test_db, vars));
         let statements = Arc::new(Mutex::new(Vec::new()));
         let log = statements.clone();

@@ -1,6 +1,10 @@
 //! Integration tests: every behaviour through real HTTP and WebSocket, each
 //! test on its own fresh database, on SQLite and on PostgreSQL.
 
+// Test code: a failed unwrap is a failed test, helpers included (clippy.toml
+// only exempts #[test] functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod categories;
@@ -10,7 +14,9 @@ mod cors;
 mod events;
 mod failures;
 mod fuzz;
+mod graphiql_default;
 mod http;
+mod layout;
 mod limits;
 mod lists;
 mod migrate_concurrently;
@@ -22,6 +28,7 @@ mod pages;
 mod persisted;
 mod replicas;
 mod schema;
+mod seed;
 mod shutdown;
 mod sign_in;
 mod soak;

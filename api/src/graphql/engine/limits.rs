@@ -14,18 +14,6 @@ use async_graphql::{Name, ServerError, Value, Variables};
 use super::codes::{self, Code};
 use crate::config::GraphqlLimits;
 
-/// The cost of a connection field: its page size (as the service clamps it)
-/// times what is selected inside it.
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    use crate::service::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-    let page = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
-        n.clamp(0, MAX_PAGE_SIZE as i32) as usize
-    });
-    page.max(1)
-        .saturating_mul(child_complexity)
-        .saturating_add(1)
-}
-
 /// A `LIMIT_EXCEEDED` error naming the limit.
 pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
     let mut error = ServerError::new(message, None);
@@ -337,14 +325,5 @@ mod tests {
         assert_eq!(count_tokens("", 100), 0);
         // Stops counting early on huge inputs.
         assert_eq!(count_tokens(&"{ a }".repeat(1000), 10), 11);
-    }
-
-    #[test]
-    fn connections_cost_their_page_size() {
-        assert_eq!(page_cost(Some(100), None, 3), 301);
-        assert_eq!(page_cost(None, Some(5), 2), 11);
-        assert_eq!(page_cost(None, None, 1), 21);
-        assert_eq!(page_cost(Some(-5), None, 4), 5);
-        assert_eq!(page_cost(Some(i32::MAX), None, usize::MAX), usize::MAX);
     }
 }

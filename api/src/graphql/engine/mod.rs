@@ -26,7 +26,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 
 pub use codes::is_request_error;
 use documents::{Document, Documents};
-pub use limits::{limit_error, page_cost};
+pub use limits::limit_error;
 use operation::Operation;
 use persisted::Persisted;
 pub use trusted::{Trusted, TrustedDocumentsError};

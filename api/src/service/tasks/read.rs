@@ -17,32 +17,28 @@ use sea_orm::{
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
 use crate::error::AppResult;
 use crate::service::page::{
-    Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
-    fetch_page, into_page, normalise_order, order_terms, signature,
+    Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, cursor_bounds,
+    fetch_page, into_page, order_terms, signature,
 };
 use crate::service::{Scoped, sql};
 
-/// A validated list request: what to keep, in which order, which page.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TaskListQuery {
-    pub filter: TaskFilter,
-    pub order: Vec<TaskOrder>,
-    pub page: PageRequest,
-}
+/// A validated task list request.
+pub type TaskListQuery = ListQuery<TaskFilter, TaskOrder>;
 
-impl TaskListQuery {
-    pub fn new(filter: TaskFilter, order: Vec<TaskOrder>, args: &PageArgs) -> AppResult<Self> {
-        let default = TaskOrder {
-            field: TaskOrderField::CreatedAt,
-            direction: Direction::Asc,
-        };
-        let order = normalise_order(order, |o| o.field, default);
-        let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
-        Ok(Self {
-            filter,
-            order,
-            page,
-        })
+impl ListOrder for TaskOrder {
+    type Field = TaskOrderField;
+    type Model = task::Model;
+    const DEFAULT: Self = TaskOrder {
+        field: TaskOrderField::CreatedAt,
+        direction: Direction::Asc,
+    };
+
+    fn field(&self) -> TaskOrderField {
+        self.field
+    }
+
+    fn sort_keys(order: &[Self]) -> Vec<SortKey<task::Model>> {
+        sort_keys(order)
     }
 }
 
