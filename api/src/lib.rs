@@ -9,6 +9,8 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod net;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod telemetry;
