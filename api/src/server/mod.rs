@@ -7,29 +7,34 @@
 //! shutdown signal the listener closes, in-flight requests finish, WebSockets
 //! close (they watch [`App::shutdown`]) and, whatever is still open when the
 //! grace period is over is left behind.
+//!
+//! The accept loop is our own (hyper's connection builder, as `axum::serve`
+//! uses it) so that connections have caps, a header-read and an idle
+//! timeout, and a lingering close after an early answer.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+mod accept;
+mod activity;
+mod connections;
+mod gate;
+mod io;
+
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::serve::Listener;
 use sea_orm::DatabaseConnection;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::App;
 use crate::config::Config;
 use crate::db;
+use activity::Timeouts;
+use connections::{Caps, Connections};
+use gate::{Gate, Phase};
+
+pub use connections::PROBE_RESERVE;
+pub use io::{LINGER_BYTES, LINGER_TIME};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -74,18 +79,23 @@ pub async fn run_with(
         }
     });
     let gate = Gate::default();
-    let connections = Connections::default();
-    let server = tokio::spawn(
-        axum::serve(
-            Counted {
-                inner: listener,
-                connections: connections.clone(),
-            },
-            gate.router(),
-        )
-        .with_graceful_shutdown(stopping.clone().cancelled_owned())
-        .into_future(),
-    );
+    let limits = &config.http_limits;
+    let connections = Connections::new(Caps {
+        max: limits.max_connections,
+        per_client: limits.max_connections_per_client,
+        trusted: config.trusted_proxies.clone(),
+    });
+    let timeouts = Timeouts {
+        header_read: limits.header_read_timeout,
+        idle: limits.keepalive_timeout,
+    };
+    let server = tokio::spawn(accept::serve(
+        listener,
+        gate.router(),
+        connections.clone(),
+        timeouts,
+        stopping.clone(),
+    ));
 
     let started = tokio::select! {
         started = start(&config, &gate, on_connected) => Some(started),
@@ -176,177 +186,4 @@ async fn drain(
         "all requests finished and connections closed"
     );
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Phase {
-    Connecting = 0,
-    Migrating = 1,
-}
-
-/// The router `axum::serve` runs from the start: a health answer until the
-/// app is ready, the app's router afterwards.
-#[derive(Clone, Default)]
-struct Gate(Arc<GateState>);
-
-#[derive(Default)]
-struct GateState {
-    app: OnceLock<Router>,
-    phase: AtomicU8,
-}
-
-impl Gate {
-    fn router(&self) -> Router {
-        Router::new().fallback(route).with_state(self.clone())
-    }
-
-    fn set_phase(&self, phase: Phase) {
-        self.0.phase.store(phase as u8, Ordering::Relaxed);
-    }
-
-    fn open(&self, app: Router) {
-        let _ = self.0.app.set(app);
-    }
-
-    fn waiting_for(&self) -> &'static str {
-        if self.0.phase.load(Ordering::Relaxed) == Phase::Migrating as u8 {
-            "checking and migrating the database schema"
-        } else {
-            "waiting for the database"
-        }
-    }
-}
-
-async fn route(State(gate): State<Gate>, request: Request) -> Response {
-    if let Some(app) = gate.0.app.get() {
-        // Past this point the request is the server's: shutdown waits for it.
-        tracing::debug!(
-            target: "api::requests",
-            method = %request.method(),
-            path = request.uri().path(),
-            "request received"
-        );
-        let Ok(response) = app.clone().oneshot(request).await;
-        return response;
-    }
-    let waiting_for = gate.waiting_for();
-    match request.uri().path() {
-        "/healthz" => "ok".into_response(),
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: starting, {waiting_for}"),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            format!("the service is starting ({waiting_for}); try again shortly"),
-        )
-            .into_response(),
-    }
-}
-
-/// How many connections are open, WebSockets included (an upgraded socket
-/// keeps its connection's IO).
-#[derive(Clone)]
-struct Connections(Arc<watch::Sender<usize>>);
-
-impl Default for Connections {
-    fn default() -> Self {
-        Self(Arc::new(watch::Sender::new(0)))
-    }
-}
-
-impl Connections {
-    fn open(&self) -> OpenConnection {
-        self.0.send_modify(|n| *n += 1);
-        OpenConnection(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        *self.0.borrow()
-    }
-
-    async fn all_closed(&self) {
-        let mut open = self.0.subscribe();
-        let _ = open.wait_for(|n| *n == 0).await;
-    }
-}
-
-struct OpenConnection(Arc<watch::Sender<usize>>);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// A listener whose connections count themselves open until dropped.
-struct Counted<L> {
-    inner: L,
-    connections: Connections,
-}
-
-impl<L: Listener> Listener for Counted<L> {
-    type Io = CountedIo<L::Io>;
-    type Addr = L::Addr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = self.inner.accept().await;
-        let io = CountedIo {
-            io,
-            _open: self.connections.open(),
-        };
-        (io, addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-struct CountedIo<T> {
-    io: T,
-    _open: OpenConnection,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for CountedIo<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for CountedIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
 }
