@@ -56,6 +56,10 @@ impl App {
         };
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();
+        let limiter = rate_limit::RateLimiter::from_settings(&config.rate_limit).map(Arc::new);
+        if let Some(limiter) = &limiter {
+            limiter.start_upkeep(&shutdown);
+        }
         let state = http::AppState {
             sdl: graphql::sdl_of(&schema).into(),
             engine: graphql::Engine::new(schema, store, &config, single_user),
@@ -63,6 +67,7 @@ impl App {
             events: hub,
             auth,
             shutdown: shutdown.clone(),
+            limiter,
             config,
         };
         Ok(Self {
