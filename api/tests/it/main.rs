@@ -19,6 +19,7 @@ mod nplus1;
 mod observability;
 mod owners;
 mod pages;
+mod rate_limits;
 mod replicas;
 mod schema;
 mod shutdown;
