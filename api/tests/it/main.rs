@@ -5,6 +5,7 @@ mod common;
 
 mod categories;
 mod concurrency;
+mod connections;
 mod corpus;
 mod cors;
 mod events;
