@@ -38,6 +38,7 @@ pub const KNOWN_CODES: &[&str] = &[
     "NOT_FOUND",
     "CONFLICT",
     "UNAUTHENTICATED",
+    "RATE_LIMITED",
 ];
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -63,6 +64,8 @@ pub enum Category {
     Introspection,
     /// Missing, malformed, expired, forged and misdirected bearer tokens.
     SignIn,
+    /// Requests of a client over its rate limit, whatever else is wrong.
+    RateLimit,
     /// Not a bad request: the just-under-the-limit and other requests that
     /// must keep working.
     Pass,
@@ -719,9 +722,17 @@ pub async fn still_serving(app: &TestApp) -> Result<(), String> {
 
 /// As [`still_serving`], its query sent with this `Authorization`.
 pub async fn still_serving_as(app: &TestApp, authorization: Option<&str>) -> Result<(), String> {
+    still_serving_with(app, &app.client, authorization).await
+}
+
+/// As [`still_serving_as`], with this client (another source address).
+pub async fn still_serving_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    authorization: Option<&str>,
+) -> Result<(), String> {
     for path in ["/healthz", "/readyz"] {
-        let response = app
-            .client
+        let response = client
             .get(app.url(path))
             .send()
             .await
@@ -730,8 +741,7 @@ pub async fn still_serving_as(app: &TestApp, authorization: Option<&str>) -> Res
             return Err(format!("{path}: {}", response.status()));
         }
     }
-    let mut query = app
-        .client
+    let mut query = client
         .post(app.url("/graphql"))
         .json(&json!({ "query": "{ __typename }" }));
     if let Some(value) = authorization {
@@ -847,6 +857,7 @@ fn corpus_is_large_enough() {
         Category::Domain,
         Category::Introspection,
         Category::SignIn,
+        Category::RateLimit,
         Category::Pass,
     ] {
         assert!(
