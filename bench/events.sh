@@ -13,6 +13,9 @@ EVENTS_IDLE=${EVENTS_IDLE:-10000}
 EVENTS_BASELINE_REV=${BENCH_BASELINE_REV:-4316a17~1}
 
 events_start_replica() { # port url log -> pid in EV_PID
+  # The idle subscribers all come from 127.0.0.1: above the connection caps.
+  HTTP_MAX_CONNECTIONS=${HTTP_MAX_CONNECTIONS:-$((EVENTS_IDLE + 1000))} \
+  HTTP_MAX_CONNECTIONS_PER_CLIENT=${HTTP_MAX_CONNECTIONS_PER_CLIENT:-$((EVENTS_IDLE + 1000))} \
   DATABASE_URL=$2 HOST=127.0.0.1 PORT=$1 "$3" >"$4" 2>&1 &
   EV_PID=$!
   PIDS+=("$EV_PID")

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use std::error::Error as _;
 
+pub use crate::net::TrustedProxies;
+
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser};
@@ -101,6 +103,14 @@ pub struct Config {
 
     #[command(flatten)]
     pub persisted: PersistedSettings,
+    pub rate_limit: RateLimitSettings,
+
+    /// Proxies (CIDR ranges or addresses, comma-separated) whose
+    /// X-Forwarded-For names the client; they are exempt from the
+    /// per-client connection cap. Empty: none.
+    #[arg(long, env = "TRUSTED_PROXIES", value_name = "TRUSTED_PROXIES", default_value = "",
+          value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
 
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long = "shutdown-grace-secs", env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value = "20",
@@ -277,6 +287,57 @@ pub struct HttpLimits {
     #[arg(long = "ws-keepalive-secs", env = "WS_KEEPALIVE_SECS", value_name = "WS_KEEPALIVE_SECS", default_value = "30",
           value_parser = parse_secs)]
     pub ws_keepalive: Duration,
+    /// Seconds a client has to send a request's headers, from its first
+    /// byte (from the connection's start for the first request).
+    #[arg(long = "http-header-read-timeout-secs", env = "HTTP_HEADER_READ_TIMEOUT_SECS", value_name = "HTTP_HEADER_READ_TIMEOUT_SECS",
+          default_value = "10", value_parser = parse_secs)]
+    pub header_read_timeout: Duration,
+    /// Seconds a connection may wait, idle, for its next request; keep it
+    /// above the idle timeout of the load balancer in front.
+    #[arg(long = "http-keepalive-timeout-secs", env = "HTTP_KEEPALIVE_TIMEOUT_SECS", value_name = "HTTP_KEEPALIVE_TIMEOUT_SECS",
+          default_value = "75", value_parser = parse_secs)]
+    pub keepalive_timeout: Duration,
+    /// Open connections (WebSockets included); more are closed at once.
+    #[arg(long = "http-max-connections", env = "HTTP_MAX_CONNECTIONS", value_name = "HTTP_MAX_CONNECTIONS",
+          default_value = "10000", value_parser = parse_limit)]
+    pub max_connections: usize,
+    /// Open connections from one client address (an IPv6 /64); trusted
+    /// proxies are exempt.
+    #[arg(long = "http-max-connections-per-client", env = "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+          value_name = "HTTP_MAX_CONNECTIONS_PER_CLIENT", default_value = "1000", value_parser = parse_limit)]
+    pub max_connections_per_client: usize,
+}
+
+/// Per-client rate limits on GraphQL operations; off unless
+/// `RATE_LIMIT_PER_SECOND` is set.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct RateLimitSettings {
+    /// Operations per second each client may run on average (fractions
+    /// allowed); unset: no rate limit.
+    #[arg(long = "rate-limit-per-second", env = "RATE_LIMIT_PER_SECOND", value_name = "RATE_LIMIT_PER_SECOND",
+          value_parser = parse_rate)]
+    pub per_second: Option<f64>,
+    /// Operations a client may run at once after a quiet spell. Default: one
+    /// second's worth (at least 1).
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST",
+          requires = "per_second", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub burst: Option<u32>,
+    /// Clients the limiter keeps a bucket for at once; new clients beyond
+    /// it share one bucket until buckets of quiet clients are dropped.
+    #[arg(long = "rate-limit-max-clients", env = "RATE_LIMIT_MAX_CLIENTS", value_name = "RATE_LIMIT_MAX_CLIENTS",
+          default_value = "100000", value_parser = parse_limit)]
+    pub max_clients: usize,
+}
+
+impl RateLimitSettings {
+    /// The bucket size in force, `None` when rate limiting is off.
+    pub fn effective_burst(&self) -> Option<u32> {
+        let rate = self.per_second?;
+        Some(
+            self.burst
+                .unwrap_or_else(|| rate.ceil().clamp(1.0, 1_000_000.0) as u32),
+        )
+    }
 }
 
 /// Persisted documents: automatic persisted queries (APQ) and a manifest of
@@ -467,9 +528,10 @@ pub fn load_dotenv() {
 pub fn describe_error(err: &clap::Error) -> Option<ConfigError> {
     use clap::error::ErrorKind;
     match err.kind() {
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue | ErrorKind::NoEquals => {
-            Some(config_error(&Config::command(), err))
-        }
+        ErrorKind::ValueValidation
+        | ErrorKind::InvalidValue
+        | ErrorKind::NoEquals
+        | ErrorKind::MissingRequiredArgument => Some(config_error(&Config::command(), err)),
         _ => None,
     }
 }
@@ -478,6 +540,8 @@ pub fn describe_error(err: &clap::Error) -> Option<ConfigError> {
 fn config_error(command: &clap::Command, err: &clap::Error) -> ConfigError {
     let context = |kind| match err.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),
+        // A missing argument: the first one named.
+        Some(ContextValue::Strings(s)) => s.first().cloned(),
         _ => None,
     };
     // "--port <PORT>" → the argument whose long name that is.
@@ -502,15 +566,19 @@ fn config_error(command: &clap::Command, err: &clap::Error) -> ConfigError {
         value
     };
     // clap's own sentence, without its "error:" prefix and usage lines.
-    let reason = err.source().map(ToString::to_string).unwrap_or_else(|| {
-        let rendered = err.render().to_string();
-        rendered
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("error: ")
-            .to_owned()
-    });
+    let reason = if err.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+        "must be set too: a setting that was given needs it".to_owned()
+    } else {
+        err.source().map(ToString::to_string).unwrap_or_else(|| {
+            let rendered = err.render().to_string();
+            rendered
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned()
+        })
+    };
     ConfigError { var, value, reason }
 }
 
@@ -555,6 +623,16 @@ fn parse_secs(value: &str) -> Result<Duration, String> {
         .filter(|s| *s > 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| "expected seconds greater than 0 (fractions allowed), at most 86400".into())
+}
+
+/// Operations per second, fractions allowed, greater than 0.
+fn parse_rate(value: &str) -> Result<f64, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| *r >= 0.001 && *r <= 1_000_000.0)
+        .ok_or_else(|| "expected operations per second from 0.001 to 1000000".into())
 }
 
 /// Hours, fractions allowed, greater than 0 and at most ten years.
@@ -895,6 +973,65 @@ mod tests {
         ] {
             assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
         }
+    }
+
+    #[test]
+    fn connection_limits_default_on_and_rate_limits_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.http_limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.http_limits.keepalive_timeout, Duration::from_secs(75));
+        assert_eq!(c.http_limits.max_connections, 10_000);
+        assert_eq!(c.http_limits.max_connections_per_client, 1000);
+        assert_eq!(c.rate_limit.per_second, None);
+        assert_eq!(c.rate_limit.effective_burst(), None);
+        assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn rate_limits_take_a_rate_and_an_optional_burst() {
+        let c = config(&[("RATE_LIMIT_PER_SECOND", "2.5")]).unwrap();
+        assert_eq!(c.rate_limit.per_second, Some(2.5));
+        assert_eq!(
+            c.rate_limit.effective_burst(),
+            Some(3),
+            "one second's worth"
+        );
+        let c = config(&[("RATE_LIMIT_PER_SECOND", "0.1")]).unwrap();
+        assert_eq!(c.rate_limit.effective_burst(), Some(1));
+        let c = config(&[("RATE_LIMIT_PER_SECOND", "10"), ("RATE_LIMIT_BURST", "40")]).unwrap();
+        assert_eq!(c.rate_limit.effective_burst(), Some(40));
+        for (var, bad) in [
+            ("RATE_LIMIT_PER_SECOND", "0"),
+            ("RATE_LIMIT_PER_SECOND", ""),
+            ("RATE_LIMIT_PER_SECOND", "fast"),
+            ("RATE_LIMIT_MAX_CLIENTS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS_PER_CLIENT", "none"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_KEEPALIVE_TIMEOUT_SECS", "-1"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"),
+        ] {
+            assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
+        let burst_alone = config(&[("RATE_LIMIT_BURST", "5")]).unwrap_err();
+        assert!(
+            burst_alone.to_string().contains("RATE_LIMIT_PER_SECOND"),
+            "{burst_alone}"
+        );
+        assert_eq!(
+            config(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "0")])
+                .unwrap_err()
+                .var,
+            "RATE_LIMIT_BURST"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges() {
+        let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert!(c.trusted_proxies.trusts("10.9.8.7".parse().unwrap()));
+        assert!(c.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+        assert!(!c.trusted_proxies.trusts("127.0.0.2".parse().unwrap()));
     }
 
     #[test]

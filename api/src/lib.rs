@@ -10,6 +10,8 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod seed;
+pub mod net;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod telemetry;
@@ -58,6 +60,10 @@ impl App {
         let single_user = !auth.requires_tokens();
         let sdl = graphql::sdl_of(&schema).into();
         let engine = graphql::Engine::new(schema, store, &config, single_user, trusted);
+        let limiter = rate_limit::RateLimiter::from_settings(&config.rate_limit).map(Arc::new);
+        if let Some(limiter) = &limiter {
+            limiter.start_upkeep(&shutdown);
+        }
         let state = http::AppState {
             sdl,
             engine,
@@ -65,6 +71,7 @@ impl App {
             events: hub,
             auth,
             shutdown: shutdown.clone(),
+            limiter,
             config,
         };
         Ok(Self {

@@ -40,6 +40,21 @@ pub const DB_POOL_SIZE: &str = "db_pool_size";
 pub const DB_POOL_IDLE: &str = "db_pool_idle";
 pub const DB_POOL_MAX_SIZE: &str = "db_pool_max_size";
 pub const BUILD_INFO: &str = "api_build_info";
+pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
+pub const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
+pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
+pub const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
+pub const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
+pub const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
+
+/// Label values (statics, so that deploy/checks.py does not take them for
+/// metric names). `reason` of a refused connection: the global cap, or one
+/// address's.
+pub static REFUSED_MAX_CONNECTIONS: &str = "max_connections";
+pub static REFUSED_PER_CLIENT: &str = "max_connections_per_client";
+/// `transport` of a rate-limited operation.
+pub static TRANSPORT_HTTP: &str = "http";
+pub static TRANSPORT_WEBSOCKET: &str = "websocket";
 
 /// Latency buckets, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
@@ -77,6 +92,13 @@ pub fn install() -> Option<PrometheusHandle> {
             gauge!(SUBSCRIPTIONS).increment(0.0);
             counter!(WS_CONNECTIONS_TOTAL).increment(0);
             counter!(SUBSCRIPTIONS_TOTAL).increment(0);
+            gauge!(HTTP_CONNECTIONS_OPEN).increment(0.0);
+            for reason in [REFUSED_MAX_CONNECTIONS, REFUSED_PER_CLIENT] {
+                counter!(HTTP_CONNECTIONS_REFUSED, "reason" => reason).increment(0);
+            }
+            for transport in [TRANSPORT_HTTP, TRANSPORT_WEBSOCKET] {
+                counter!(HTTP_RATE_LIMITED, "transport" => transport).increment(0);
+            }
             let revision = option_env!("GIT_SHA").unwrap_or("unknown");
             gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "revision" => revision)
                 .set(1.0);
@@ -128,6 +150,62 @@ fn describe() {
     describe_gauge!(DB_POOL_IDLE, "database connections open and idle");
     describe_gauge!(DB_POOL_MAX_SIZE, "most database connections the pool opens");
     describe_gauge!(BUILD_INFO, "always 1; the labels name the build");
+    describe_gauge!(
+        HTTP_CONNECTIONS_OPEN,
+        "open HTTP connections, WebSockets included"
+    );
+    describe_counter!(
+        HTTP_CONNECTIONS_REFUSED,
+        "connections closed at once over HTTP_MAX_CONNECTIONS or HTTP_MAX_CONNECTIONS_PER_CLIENT"
+    );
+    describe_counter!(
+        HTTP_CONNECTIONS_TIMED_OUT,
+        "connections closed for sending no complete request head in time (headers) or staying idle (idle)"
+    );
+    describe_counter!(
+        HTTP_RATE_LIMITED,
+        "requests (http) and subscribe messages (websocket) refused with RATE_LIMITED"
+    );
+    describe_gauge!(
+        RATE_LIMIT_CLIENTS,
+        "clients the rate limiter holds a bucket for (sampled every second)"
+    );
+    describe_counter!(
+        RATE_LIMIT_OVERFLOW,
+        "operations of new clients measured on the shared bucket because RATE_LIMIT_MAX_CLIENTS were held"
+    );
+}
+
+/// A connection accepted and counted open; [`connection_closed`] when it goes.
+pub fn connection_opened() {
+    gauge!(HTTP_CONNECTIONS_OPEN).increment(1.0);
+}
+
+pub fn connection_closed() {
+    gauge!(HTTP_CONNECTIONS_OPEN).decrement(1.0);
+}
+
+/// A connection closed at once for a cap (`REFUSED_*`).
+pub fn connection_refused(reason: &'static str) {
+    counter!(HTTP_CONNECTIONS_REFUSED, "reason" => reason).increment(1);
+}
+
+/// A connection closed by a timeout: `headers` or `idle`.
+pub fn connection_timed_out(phase: &'static str) {
+    counter!(HTTP_CONNECTIONS_TIMED_OUT, "phase" => phase).increment(1);
+}
+
+/// An operation refused with RATE_LIMITED (`TRANSPORT_*`).
+pub fn rate_limited(transport: &'static str) {
+    counter!(HTTP_RATE_LIMITED, "transport" => transport).increment(1);
+}
+
+pub fn rate_limit_clients(clients: usize) {
+    gauge!(RATE_LIMIT_CLIENTS).set(clients as f64);
+}
+
+pub fn rate_limit_overflow() {
+    counter!(RATE_LIMIT_OVERFLOW).increment(1);
 }
 
 /// The Prometheus text exposition, with the pool sampled now.

@@ -15,7 +15,9 @@ use tower::ServiceBuilder;
 use tracing::Instrument;
 
 use super::state::SharedState;
+use super::throttle::Throttle;
 use crate::graphql::engine::{is_request_error, limit_error};
+use crate::rate_limit::Verdict;
 use crate::service::Owner;
 
 const JSON: &str = "application/json";
@@ -35,10 +37,20 @@ pub fn route(state: &SharedState) -> MethodRouter<SharedState> {
         .load_shed()
         .concurrency_limit(limits.max_concurrent_requests)
         .timeout(limits.request_timeout);
-    get(get_or_websocket)
+    let mut route = get(get_or_websocket)
         .post(post)
         .layer::<_, std::convert::Infallible>(limited)
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes));
+    // Inside sign-in (a signed-in client is its owner: the router adds it),
+    // before the body is read and before load shedding: a client over its
+    // limit costs little.
+    if state.limiter.is_some() {
+        route = route.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::throttle::limit,
+        ));
+    }
+    route
 }
 
 /// Load shedding and the request timeout end here: both are the server's
@@ -66,6 +78,7 @@ async fn overloaded(error: tower::BoxError) -> Response {
 pub async fn post(
     State(state): State<SharedState>,
     owner: Option<Extension<Owner>>,
+    throttle: Option<Extension<Throttle>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -92,7 +105,7 @@ pub async fn post(
             return http_error(StatusCode::BAD_REQUEST, media, &rejection.body_text());
         }
     };
-    let batch = match parse_body(&body, state.config.graphql_limits.max_batch) {
+    let batch = match parse_body(&body, state.max_batch()) {
         Ok(batch) => batch,
         Err(BodyError::Invalid(message)) => {
             return http_error(StatusCode::BAD_REQUEST, media, &message);
@@ -102,7 +115,21 @@ pub async fn post(
             return json_response(StatusCode::BAD_REQUEST, media, &ResponseBody::of(&refusal));
         }
     };
-    execute(&state, with_owner(batch, owner), media).await
+    // The first operation was counted before the body was read.
+    let mut allowance = None;
+    if let (BatchRequest::Batch(requests), Some(Extension(throttle))) = (&batch, &throttle)
+        && requests.len() > 1
+    {
+        match throttle.check(requests.len() - 1) {
+            Verdict::Allowed(left) => allowance = Some(left),
+            Verdict::Refused(refusal) => return super::throttle::too_many(media, refusal),
+        }
+    }
+    let mut response = execute(&state, with_owner(batch, owner), media).await;
+    if let Some(allowance) = allowance {
+        super::throttle::set_allowance(response.headers_mut(), allowance);
+    }
+    response
 }
 
 /// The signed-in owner goes with every operation (none: the single user).
@@ -173,6 +200,16 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Counted per `subscribe`: by address until `connection_init` names
+    // the owner (with sign-in).
+    let throttle = state.limiter.clone().map(|limiter| Throttle {
+        limiter,
+        key: super::throttle::client_key(
+            &state.config.trusted_proxies,
+            &parts.extensions,
+            &parts.headers,
+        ),
+    });
     let engine = state.engine.clone();
     let auth = state.auth.clone();
     let http_limits = state.config.http_limits.clone();
@@ -195,6 +232,7 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
                 auth,
                 protocol,
                 http_limits,
+                throttle,
                 shutdown,
             ))
         })

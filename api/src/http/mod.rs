@@ -9,6 +9,7 @@ mod graphql;
 mod layers;
 mod meta;
 mod state;
+mod throttle;
 mod websocket;
 
 use std::time::Duration;

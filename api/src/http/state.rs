@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::events::Hub;
 use crate::graphql::Engine;
+use crate::rate_limit::RateLimiter;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -22,6 +23,20 @@ pub struct AppState {
     pub sdl: Arc<str>,
     /// Cancelled when shutdown begins: long-lived sockets close themselves.
     pub shutdown: CancellationToken,
+    /// Per-client rate limits; `None` when off.
+    pub limiter: Option<Arc<RateLimiter>>,
+}
+
+impl AppState {
+    /// Operations one batched request may hold: `GRAPHQL_MAX_BATCH`, and
+    /// never more than a rate-limit bucket, which could never take them.
+    pub fn max_batch(&self) -> usize {
+        let max = self.config.graphql_limits.max_batch;
+        match &self.limiter {
+            Some(limiter) => max.min(usize::try_from(limiter.burst()).unwrap_or(usize::MAX)),
+            None => max,
+        }
+    }
 }
 
 pub type SharedState = Arc<AppState>;

@@ -20,9 +20,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
+use super::throttle::{Throttle, rate_limited_error};
 use crate::auth::Authenticator;
 use crate::config::HttpLimits;
 use crate::graphql::Engine;
+use crate::metrics::TRANSPORT_WEBSOCKET;
+use crate::rate_limit::{ClientKey, Verdict as RateVerdict};
 use crate::service::Owner;
 
 /// Close codes of graphql-transport-ws, plus the standard "going away".
@@ -93,6 +96,8 @@ struct Guard {
     fresh: HashSet<String>,
     /// Operations refused with an `error` message: no `complete` follows.
     refused: HashSet<String>,
+    /// Rate limits: every `subscribe` takes one operation.
+    throttle: Option<Throttle>,
 }
 
 impl Guard {
@@ -147,6 +152,12 @@ impl Guard {
                 format!("Subscriber for {id} already exists"),
             );
         }
+        if let Some(throttle) = &self.throttle
+            && let RateVerdict::Refused(refusal) = throttle.check(1)
+        {
+            crate::metrics::rate_limited(TRANSPORT_WEBSOCKET);
+            return Verdict::Reply(self.error_reply(&id, rate_limited_error(refusal)));
+        }
         if self.running.len() >= self.max_running {
             let error = serde_json::json!({
                 "message": format!(
@@ -155,19 +166,23 @@ impl Guard {
                 ),
                 "extensions": { "code": "LIMIT_EXCEEDED", "limit": "subscriptions" },
             });
-            // graphql-transport-ws sends a list of errors; the legacy protocol one.
-            let payload = if self.protocol == WebSocketProtocols::GraphQLWS {
-                serde_json::json!([error])
-            } else {
-                error
-            };
-            let reply = serde_json::json!({ "type": "error", "id": id, "payload": payload });
-            return Verdict::Reply(reply.to_string());
+            return Verdict::Reply(self.error_reply(&id, error));
         }
         self.fresh.insert(id.clone());
         self.running
             .insert(id, crate::metrics::Subscription::start());
         Verdict::Forward
+    }
+
+    /// An `error` message for operation `id`; the socket stays open.
+    fn error_reply(&self, id: &str, error: serde_json::Value) -> String {
+        // graphql-transport-ws sends a list of errors; the legacy protocol one.
+        let payload = if self.protocol == WebSocketProtocols::GraphQLWS {
+            serde_json::json!([error])
+        } else {
+            error
+        };
+        serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
     }
 
     /// What to send for a message from async-graphql, if anything. An
@@ -252,6 +267,7 @@ pub async fn serve(
     auth: Arc<Authenticator>,
     protocol: WebSocketProtocols,
     limits: HttpLimits,
+    throttle: Option<Throttle>,
     shutdown: CancellationToken,
 ) {
     let (mut sink, mut source) = socket.split();
@@ -281,6 +297,7 @@ pub async fn serve(
         max_running: limits.ws_max_subscriptions,
         fresh: HashSet::new(),
         refused: HashSet::new(),
+        throttle,
     };
     let opened = Instant::now();
     let init_deadline = tokio::time::sleep_until(opened + limits.ws_init_timeout);
@@ -330,6 +347,12 @@ pub async fn serve(
                     Verdict::Init(payload) => match auth.authenticate_init(payload.as_ref()).await {
                         Ok(identity) => {
                             token_expiry = identity.expires_at.map(instant_of);
+                            // Signed in, the owner is the client.
+                            if auth.requires_tokens()
+                                && let Some(throttle) = &mut guard.throttle
+                            {
+                                throttle.key = ClientKey::Owner(identity.owner.clone());
+                            }
                             if let Ok(mut owner) = signed_in.lock() {
                                 *owner = Some(identity.owner);
                             }
@@ -393,6 +416,7 @@ mod tests {
             max_running: 2,
             fresh: HashSet::new(),
             refused: HashSet::new(),
+            throttle: None,
         }
     }
 
@@ -480,6 +504,48 @@ mod tests {
         let _ = g.on_client_text(r#"{"type":"subscribe","id":"2","payload":{"query":"{a}"}}"#);
         let next = r#"{"type":"next","id":"2","payload":{"data":{"a":null},"errors":[{"message":"x","path":["a","b"]}]}}"#;
         assert_eq!(g.on_server_text(next.into()).as_deref(), Some(next));
+    }
+
+    #[test]
+    fn subscribes_over_the_rate_limit_get_an_error_message() {
+        let limiter = Arc::new(crate::rate_limit::RateLimiter::new(0.01, 1, 10).expect("limiter"));
+        for protocol in [
+            WebSocketProtocols::GraphQLWS,
+            WebSocketProtocols::SubscriptionsTransportWS,
+        ] {
+            let mut g = guard(protocol);
+            g.init_received = true;
+            g.throttle = Some(Throttle {
+                limiter: limiter.clone(),
+                key: ClientKey::Owner(Owner::new(&format!("{protocol:?}"))),
+            });
+            let kind = if protocol == WebSocketProtocols::GraphQLWS {
+                "subscribe"
+            } else {
+                "start"
+            };
+            let subscribe = |id: &str| {
+                format!(r#"{{"type":"{kind}","id":"{id}","payload":{{"query":"{{a}}"}}}}"#)
+            };
+            assert!(matches!(
+                g.on_client_text(&subscribe("1")),
+                Verdict::Forward
+            ));
+            let Verdict::Reply(reply) = g.on_client_text(&subscribe("2")) else {
+                panic!("a second subscribe passed a burst of 1");
+            };
+            let reply: serde_json::Value = serde_json::from_str(&reply).expect("JSON");
+            assert_eq!(reply["type"], "error");
+            assert_eq!(reply["id"], "2");
+            let error = if protocol == WebSocketProtocols::GraphQLWS {
+                &reply["payload"][0]
+            } else {
+                &reply["payload"]
+            };
+            assert_eq!(error["extensions"]["code"], "RATE_LIMITED");
+            assert!(error["extensions"]["retryAfter"].as_u64() >= Some(1));
+            assert!(!g.running.contains_key("2"));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod common;
 
 mod categories;
 mod concurrency;
+mod connections;
 mod corpus;
 mod cors;
 mod events;
@@ -26,6 +27,7 @@ mod observability;
 mod owners;
 mod pages;
 mod persisted;
+mod rate_limits;
 mod replicas;
 mod schema;
 mod seed;

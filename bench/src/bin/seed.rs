@@ -60,6 +60,11 @@ fn categories_of(n: u32) -> impl Iterator<Item = u32> {
     (0..k).map(move |j| 1 + (n * 7 + j * 331) % CATEGORIES)
 }
 
+/// Every row is the single user's (the api without sign-in).
+fn owner() -> String {
+    api::service::Owner::single_user().as_str().to_owned()
+}
+
 fn task_row(n: u32) -> Vec<Expr> {
     let h = hash(n);
     let created = base() + Duration::seconds(i64::from(n) * 37);
@@ -74,6 +79,7 @@ fn task_row(n: u32) -> Vec<Expr> {
     let completed = done.then(|| created + Duration::days(2));
     let values: Vec<Value> = vec![
         task_id(n).into(),
+        owner().into(),
         format!("{} #{n}", PHRASES[(h % 16) as usize]).into(),
         (((h >> 4) % 4) as i16).into(),
         start.into(),
@@ -115,6 +121,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
         let name = format!("{} {m:04}", TOPICS[(m % 10) as usize]);
         let values: Vec<Value> = vec![
             category_id(m).into(),
+            owner().into(),
             name.clone().into(),
             name.to_lowercase().into(),
             (base() + Duration::seconds(i64::from(m))).into(),
@@ -125,7 +132,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
     txn.execute(&insert).await?;
 
-    // 11 values a row: 1000 rows stay below every backend's parameter limit.
+    // 12 values a row: 1000 rows stay below every backend's parameter limit.
     for chunk in (1..=TASKS).collect::<Vec<_>>().chunks(1000) {
         let mut insert = Query::insert();
         insert
@@ -148,7 +155,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
             .into_table(task_category::Entity)
             .columns(task_category::Column::iter());
         for &(n, c) in chunk {
-            let values: Vec<Value> = vec![task_id(n).into(), category_id(c).into()];
+            let values: Vec<Value> = vec![task_id(n).into(), category_id(c).into(), owner().into()];
             insert
                 .values(values.into_iter().map(Expr::val))
                 .map_err(|e| DbErr::Custom(e.to_string()))?;

@@ -17,6 +17,9 @@ pub struct ConfigSet {
     pub cases: Vec<Case>,
     /// How the set's server is asked whether it still serves.
     pub authorization: Option<String>,
+    /// The source address it is asked from (another client than the
+    /// cases', whose bucket they emptied).
+    pub serving_from: Option<&'static str>,
 }
 
 fn set(vars: &[(&'static str, &'static str)], cases: Vec<Case>) -> ConfigSet {
@@ -24,6 +27,7 @@ fn set(vars: &[(&'static str, &'static str)], cases: Vec<Case>) -> ConfigSet {
         vars: vars.to_vec(),
         cases,
         authorization: None,
+        serving_from: None,
     }
 }
 
@@ -278,6 +282,7 @@ pub fn sets() -> Vec<ConfigSet> {
     sets.push(set(&[("APP_ENV", "production")], production));
     sets.push(sign_in());
     sets.push(apq_off());
+    sets.push(rate_limited());
     sets.push(set(
         &[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")],
         vec![
@@ -309,12 +314,113 @@ pub async fn run() {
         let app = TestApp::spawn_with(Backend::Sqlite, &set.vars).await;
         total += set.cases.len();
         failures.extend(super::run_cases(&app, &set.cases).await);
-        if let Err(e) = super::still_serving_as(&app, set.authorization.as_deref()).await {
+        let client = match set.serving_from {
+            Some(ip) => reqwest::Client::builder()
+                .local_address(ip.parse::<std::net::IpAddr>().expect("source address"))
+                .build()
+                .expect("client"),
+            None => app.client.clone(),
+        };
+        let serving = super::still_serving_with(&app, &client, set.authorization.as_deref()).await;
+        if let Err(e) = serving {
             failures.push(format!("  the server stopped answering: {e}"));
         }
         app.shutdown().await;
     }
     super::assert_no_failures("configured limits", total, &failures);
+}
+
+/// A client with a burst of 3 and no refill: what it sends once its bucket
+/// is empty is 429 RATE_LIMITED, whatever else is wrong with it (the limit
+/// is checked before the body is read).
+fn rate_limited() -> ConfigSet {
+    use super::Category::RateLimit;
+    let refused = || super::http(429, "RATE_LIMITED");
+    let over = |name: &str| format!("RATE_LIMIT_BURST=3: {name}");
+    let cases = vec![
+        case(
+            over("a batch over the burst is refused as too large (1 taken)"),
+            Batch,
+            json_body(&batch(4)),
+            Expect::HttpLimit {
+                status: 400,
+                code: "LIMIT_EXCEEDED",
+                limit: "batch",
+            },
+        ),
+        case(
+            over("a query within it (2 taken)"),
+            Pass,
+            q("{ tasks { totalCount } }"),
+            Expect::Ok,
+        ),
+        case(
+            over("a batch of two with one left, refused whole"),
+            RateLimit,
+            json_body(&batch(2)),
+            refused(),
+        ),
+        case(
+            over("a query"),
+            RateLimit,
+            q("{ tasks { totalCount } }"),
+            refused(),
+        ),
+        case(
+            over("a query for a graphql-response+json client"),
+            RateLimit,
+            q("{ __typename }").accept(GRAPHQL_RESPONSE_JSON),
+            refused(),
+        ),
+        case(
+            over("a GET"),
+            RateLimit,
+            get(&[("query", "{ __typename }")]),
+            refused(),
+        ),
+        case(
+            over("a mutation over GET"),
+            RateLimit,
+            get(&[(
+                "query",
+                "mutation { deleteCompletedTasks { deletedTaskIds } }",
+            )]),
+            refused(),
+        ),
+        case(
+            over("text/plain"),
+            RateLimit,
+            super::with_type(Some("text/plain"), "{}"),
+            refused(),
+        ),
+        case(
+            over("a body that is not JSON"),
+            RateLimit,
+            raw("{"),
+            refused(),
+        ),
+        case(
+            over("a body over HTTP_MAX_BODY_BYTES"),
+            RateLimit,
+            raw(padded_body(300 * 1024)),
+            refused(),
+        ),
+        case(
+            over("a chunked body over HTTP_MAX_BODY_BYTES"),
+            RateLimit,
+            raw(padded_body(300 * 1024)).chunked(),
+            refused(),
+        ),
+    ];
+    let mut set = set(
+        &[
+            ("RATE_LIMIT_PER_SECOND", "0.001"),
+            ("RATE_LIMIT_BURST", "3"),
+        ],
+        cases,
+    );
+    set.serving_from = Some("127.0.0.2");
+    set
 }
 
 /// Sign-in configured: every bad credential, over POST and GET, is 401

@@ -42,6 +42,7 @@ pub const KNOWN_CODES: &[&str] = &[
     "PERSISTED_QUERY_NOT_FOUND",
     "PERSISTED_QUERY_NOT_SUPPORTED",
     "PERSISTED_QUERY_NOT_TRUSTED",
+    "RATE_LIMITED",
 ];
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -69,6 +70,8 @@ pub enum Category {
     SignIn,
     /// Malformed and mismatched `extensions.persistedQuery`, unknown hashes.
     Persisted,
+    /// Requests of a client over its rate limit, whatever else is wrong.
+    RateLimit,
     /// Not a bad request: the just-under-the-limit and other requests that
     /// must keep working.
     Pass,
@@ -725,9 +728,17 @@ pub async fn still_serving(app: &TestApp) -> Result<(), String> {
 
 /// As [`still_serving`], its query sent with this `Authorization`.
 pub async fn still_serving_as(app: &TestApp, authorization: Option<&str>) -> Result<(), String> {
+    still_serving_with(app, &app.client, authorization).await
+}
+
+/// As [`still_serving_as`], with this client (another source address).
+pub async fn still_serving_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    authorization: Option<&str>,
+) -> Result<(), String> {
     for path in ["/healthz", "/readyz"] {
-        let response = app
-            .client
+        let response = client
             .get(app.url(path))
             .send()
             .await
@@ -736,8 +747,7 @@ pub async fn still_serving_as(app: &TestApp, authorization: Option<&str>) -> Res
             return Err(format!("{path}: {}", response.status()));
         }
     }
-    let mut query = app
-        .client
+    let mut query = client
         .post(app.url("/graphql"))
         .json(&json!({ "query": "{ __typename }" }));
     if let Some(value) = authorization {
@@ -855,6 +865,7 @@ fn corpus_is_large_enough() {
         Category::Introspection,
         Category::SignIn,
         Category::Persisted,
+        Category::RateLimit,
         Category::Pass,
     ] {
         assert!(
