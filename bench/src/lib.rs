@@ -14,10 +14,43 @@ use uuid::Uuid;
 /// Tasks and categories of the seed.
 pub const TASKS: u32 = 100_000;
 pub const CATEGORIES: u32 = 1_000;
-/// Tasks 1..=TOP_LEVEL have no parent; the rest are their sub-tasks.
-pub const TOP_LEVEL: u32 = 70_000;
 /// `get by id` and `update` pick among these many tasks (every 100th).
 pub const HOT_TASKS: u32 = 1_000;
+/// Whose the seeded rows are: the single user's (the api without sign-in).
+pub const OWNER: &str = "default";
+
+/// The shape of a seeded data set of `tasks` tasks: the first 70 % are
+/// top-level, the rest their sub-tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSet {
+    pub tasks: u32,
+    pub top_level: u32,
+}
+
+impl Default for DataSet {
+    fn default() -> Self {
+        Self::new(TASKS)
+    }
+}
+
+impl DataSet {
+    /// Top-level tasks that hold a tenth of all sub-tasks between them, so
+    /// that some parents have many (`parentId` lists worth paging).
+    pub const PROJECTS: u32 = 100;
+
+    pub fn new(tasks: u32) -> Self {
+        Self {
+            tasks,
+            top_level: tasks / 10 * 7,
+        }
+    }
+
+    /// The `k`-th project (0-based): in the middle of the creation order,
+    /// away from the first pages the standard scenarios read.
+    pub fn project(self, k: u32) -> u32 {
+        self.top_level / 2 + 1 + k % Self::PROJECTS
+    }
+}
 
 /// Seeded task `n` (1-based): a fixed id, so pgbench can name it too.
 pub fn task_id(n: u32) -> Uuid {
