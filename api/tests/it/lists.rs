@@ -9,6 +9,7 @@ crate::on_both_backends!(
     search_is_case_insensitive_and_literal,
     every_order_sorts_with_id_tie_break,
     due_dates_sort_nulls_last,
+    due_date_pages_cross_the_null_boundary_both_ways,
     forward_pagination_walks_every_row_once,
     backward_pagination_walks_every_row_once,
     cursors_stay_put_while_rows_are_inserted,
@@ -206,6 +207,86 @@ async fn due_dates_sort_nulls_last(app: TestApp) {
         assert_eq!(walked, descriptions(&all), "forward {direction}");
         let walked = walk_backward(&app, json!({ "orderBy": order }), 1).await;
         assert_eq!(walked, descriptions(&all), "backward {direction}");
+    }
+}
+
+async fn due_date_pages_cross_the_null_boundary_both_ways(app: TestApp) {
+    // Two tasks share a due date (their order is the id's), four have none.
+    for (d, due) in [
+        ("n1", None),
+        ("d2a", Some("2026-12-05T00:00:00Z")),
+        ("d1", Some("2026-12-01T00:00:00Z")),
+        ("n2", None),
+        ("d2b", Some("2026-12-05T00:00:00Z")),
+        ("n3", None),
+        ("d3", Some("2026-12-09T00:00:00Z")),
+        ("n4", None),
+    ] {
+        app.create_task(json!({ "description": d, "dueAt": due, "priority": "LOW" }))
+            .await;
+    }
+    let orders = [
+        json!([{ "field": "DUE_AT" }]),
+        json!([{ "field": "DUE_AT", "direction": "DESC" }]),
+        // The null group inside another key, and a key after it.
+        json!([{ "field": "PRIORITY", "direction": "DESC" }, { "field": "DUE_AT" }]),
+        json!([{ "field": "DUE_AT", "direction": "DESC" }, { "field": "DESCRIPTION" }]),
+    ];
+    for order in orders {
+        let all = descriptions(&list(&app, json!({ "orderBy": order, "first": 100 })).await);
+        let (dated, undated) = all.split_at(4);
+        assert!(dated.iter().all(|d| d.starts_with('d')), "{order}: {all:?}");
+        assert!(
+            undated.iter().all(|d| d.starts_with('n')),
+            "{order}: {all:?}"
+        );
+        if order[0]["field"] == "DUE_AT" {
+            let (first, last) = if order[0]["direction"] == "DESC" {
+                ("d3", "d1")
+            } else {
+                ("d1", "d3")
+            };
+            assert_eq!(
+                (dated[0].as_str(), dated[3].as_str()),
+                (first, last),
+                "{order}"
+            );
+        }
+        for size in [1, 2, 3, 5] {
+            let vars = json!({ "orderBy": order });
+            assert_eq!(
+                walk_forward(&app, vars.clone(), size).await,
+                all,
+                "{order} first {size}"
+            );
+            assert_eq!(
+                walk_backward(&app, vars, size).await,
+                all,
+                "{order} last {size}"
+            );
+        }
+        // Every window between two cursors, read from either end.
+        let edges = list(&app, json!({ "orderBy": order, "first": 100 })).await["edges"].clone();
+        for i in 0..all.len() {
+            for j in i + 1..all.len() {
+                let inside = all[i + 1..j].to_vec();
+                let (after, before) = (&edges[i]["cursor"], &edges[j]["cursor"]);
+                let window = json!({ "orderBy": order, "after": after, "before": before });
+                let mut first = window.clone();
+                first["first"] = json!(100);
+                assert_eq!(
+                    descriptions(&list(&app, first).await),
+                    inside,
+                    "{order} {i}..{j}"
+                );
+                let mut last = window;
+                last["last"] = json!(2);
+                let tail = inside[inside.len().saturating_sub(2)..].to_vec();
+                let page = list(&app, last).await;
+                assert_eq!(descriptions(&page), tail, "{order} {i}..{j} last 2");
+                assert_eq!(page["pageInfo"]["hasPreviousPage"], inside.len() > 2);
+            }
+        }
     }
 }
 

@@ -62,12 +62,14 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                 direction: d,
                 kind: KeyKind::Time,
                 value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+                groups: Vec::new(),
             }),
             TaskOrderField::UpdatedAt => keys.push(SortKey {
                 expr: col(task::Column::UpdatedAt),
                 direction: d,
                 kind: KeyKind::Time,
                 value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+                groups: Vec::new(),
             }),
             TaskOrderField::DueAt => {
                 keys.push(SortKey {
@@ -77,12 +79,17 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                     direction: Direction::Asc,
                     kind: KeyKind::Int,
                     value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                    groups: vec![
+                        Condition::all().add(col(task::Column::DueAt).is_not_null()),
+                        Condition::all().add(col(task::Column::DueAt).is_null()),
+                    ],
                 });
                 keys.push(SortKey {
                     expr: col(task::Column::DueAt),
                     direction: d,
                     kind: KeyKind::Time,
                     value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                    groups: Vec::new(),
                 });
             }
             TaskOrderField::Priority => keys.push(SortKey {
@@ -90,12 +97,14 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                 direction: d,
                 kind: KeyKind::Int,
                 value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+                groups: Vec::new(),
             }),
             TaskOrderField::Description => keys.push(SortKey {
                 expr: col(task::Column::Description),
                 direction: d,
                 kind: KeyKind::Text,
                 value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+                groups: Vec::new(),
             }),
         }
     }
@@ -105,6 +114,7 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
         direction: tie,
         kind: KeyKind::Uuid,
         value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+        groups: Vec::new(),
     });
     keys
 }
