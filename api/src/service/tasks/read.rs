@@ -18,7 +18,7 @@ use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
 use crate::error::AppResult;
 use crate::service::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
-    fetch_page, into_page, normalise_order, order_terms, signature,
+    encode_cursor, fetch_page, into_page, normalise_order, order_terms, signature,
 };
 use crate::service::{Scoped, sql};
 
@@ -32,11 +32,7 @@ pub struct TaskListQuery {
 
 impl TaskListQuery {
     pub fn new(filter: TaskFilter, order: Vec<TaskOrder>, args: &PageArgs) -> AppResult<Self> {
-        let default = TaskOrder {
-            field: TaskOrderField::CreatedAt,
-            direction: Direction::Asc,
-        };
-        let order = normalise_order(order, |o| o.field, default);
+        let order = normalised(order);
         let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
         Ok(Self {
             filter,
@@ -44,6 +40,25 @@ impl TaskListQuery {
             page,
         })
     }
+}
+
+/// The cursor a list in `order` gives `task`: where a page after (or before)
+/// that row starts, for tools that begin deep in a list (the scale benchmark).
+pub fn cursor_of(order: Vec<TaskOrder>, task: &task::Model) -> String {
+    let keys = sort_keys(&normalised(order));
+    encode_cursor(
+        &signature(&keys),
+        keys.iter().map(|k| (k.value_of)(task)).collect(),
+    )
+}
+
+/// Oldest first unless asked otherwise.
+fn normalised(order: Vec<TaskOrder>) -> Vec<TaskOrder> {
+    let default = TaskOrder {
+        field: TaskOrderField::CreatedAt,
+        direction: Direction::Asc,
+    };
+    normalise_order(order, |o| o.field, default)
 }
 
 fn col(c: task::Column) -> Expr {
@@ -189,8 +204,57 @@ pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<t
     select.cond_where(filter_condition(scope.owner(), &query.filter));
     let keys = sort_keys(&query.order);
     scope
-        .read(async |db| fetch_page(db, select, &keys, &query.page).await)
+        .read(async |db| {
+            let select = match &query.filter.category_ids {
+                Some(ids) if few_links(db, scope.owner(), ids).await? => matching_first(select),
+                _ => select,
+            };
+            fetch_page(db, select, &keys, &query.page).await
+        })
         .await
+}
+
+/// Up to this many links, a category filter's list reads the linked tasks
+/// (by primary key) and sorts them; past it, walking the order's index and
+/// checking each task for a link finds a page sooner. PostgreSQL's default
+/// costs walk the index even for a category of 0.15 % of a million tasks,
+/// reading some 30k rows for a page instead of 1.5k.
+const SORT_LINKED_TASKS_UP_TO: u64 = 4000;
+
+/// Whether the owner's `categories` have few enough links to read them first.
+async fn few_links(db: &impl ConnectionTrait, owner: &str, categories: &[Uuid]) -> AppResult<bool> {
+    let owned = Query::select()
+        .column(category::Column::Id)
+        .from(category::Entity)
+        .and_where(Expr::col(category::Column::OwnerId).eq(owner))
+        .and_where(Expr::col(category::Column::Id).is_in(categories.iter().copied()))
+        .to_owned();
+    let links = Query::select()
+        .expr(Expr::val(1))
+        .from(task_category::Entity)
+        .and_where(Expr::col(task_category::Column::CategoryId).in_subquery(owned))
+        .limit(SORT_LINKED_TASKS_UP_TO + 1)
+        .to_owned();
+    let select = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from_subquery(links, Alias::new("links"))
+        .to_owned();
+    let n: i64 = match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).is_ok_and(|n| n <= SORT_LINKED_TASKS_UP_TO))
+}
+
+/// `select` as a derived table under the tasks table's name (every column
+/// reference still holds), computed whole before the page's order and
+/// limit: a subquery with a LIMIT is not merged into the outer query.
+fn matching_first(mut select: SelectStatement) -> SelectStatement {
+    select.limit(i64::MAX as u64);
+    Query::select()
+        .column(Asterisk)
+        .from_subquery(select, task::Entity)
+        .to_owned()
 }
 
 pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
