@@ -19,12 +19,12 @@ pub const HOT_TASKS: u32 = 1_000;
 /// Whose the seeded rows are: the single user's (the api without sign-in).
 pub const OWNER: &str = "default";
 
-/// The shape of a seeded data set of `tasks` tasks: the first 70 % are
-/// top-level, the rest their sub-tasks.
+/// The shape of a seeded data set of `tasks` tasks: about 30 % of them are
+/// sub-tasks, spread over the creation order; a tenth of those belong to
+/// one of 100 "project" tasks in the middle of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataSet {
     pub tasks: u32,
-    pub top_level: u32,
 }
 
 impl Default for DataSet {
@@ -39,16 +39,17 @@ impl DataSet {
     pub const PROJECTS: u32 = 100;
 
     pub fn new(tasks: u32) -> Self {
-        Self {
-            tasks,
-            top_level: tasks / 10 * 7,
-        }
+        Self { tasks }
     }
 
     /// The `k`-th project (0-based): in the middle of the creation order,
     /// away from the first pages the standard scenarios read.
     pub fn project(self, k: u32) -> u32 {
-        self.top_level / 2 + 1 + k % Self::PROJECTS
+        self.tasks / 2 + k % Self::PROJECTS
+    }
+
+    pub fn is_project(self, n: u32) -> bool {
+        (self.project(0)..self.project(0) + Self::PROJECTS).contains(&n)
     }
 }
 
