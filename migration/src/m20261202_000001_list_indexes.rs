@@ -1,0 +1,76 @@
+//! Indexes for a million tasks (issue #13).
+//!
+//! Lists need no new index: every order's keyset page is one range of an
+//! (owner_id, field, id) index, DUE_AT's too (the api reads the dated and the
+//! undated tasks as two ranges of (owner_id, due_at, id)).
+//!
+//! What did not hold is the foreign key from a sub-task to its parent:
+//! deleting a task makes both engines look for its children by `parent_id`
+//! alone, and since (owner_id, parent_id, id) replaced (parent_id, id) no
+//! index starts with it. At a million tasks each deletion scanned the table:
+//! 1.7 s on PostgreSQL for one task with three sub-tasks. (parent_id,
+//! owner_id) serves that lookup, `parentId` lists, sub-task pages and counts
+//! (a parent's children are its owner's) and `topLevel` counts, so it takes
+//! the old index's place.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Tasks {
+    Table,
+    Id,
+    OwnerId,
+    ParentId,
+}
+
+const OWNER_PARENT: &str = "idx_tasks_owner_parent_id";
+const PARENT_OWNER: &str = "idx_tasks_parent_id_owner";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(PARENT_OWNER)
+                    .table(Tasks::Table)
+                    .col(Tasks::ParentId)
+                    .col(Tasks::OwnerId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(OWNER_PARENT)
+                    .table(Tasks::Table)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(OWNER_PARENT)
+                    .table(Tasks::Table)
+                    .col(Tasks::OwnerId)
+                    .col(Tasks::ParentId)
+                    .col(Tasks::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(PARENT_OWNER)
+                    .table(Tasks::Table)
+                    .to_owned(),
+            )
+            .await
+    }
+}
