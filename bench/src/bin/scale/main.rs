@@ -3,17 +3,18 @@
 //! over HTTP to a running api, a first page and a page from the middle of
 //! the list (its cursor made for a row found with OFFSET straight in the
 //! database, and the page checked against the rows that follow it there);
-//! `totalCount` per filter; what counting costs; and the plan of the slowest
-//! request, its SQL captured from the api's own statements.
+//! `totalCount` per filter; what counting costs; and the plans of the
+//! slowest requests. Beside each request's time over HTTP, the time of its
+//! SQL alone (`sql.rs`).
 //!
 //! Usage: `scale GRAPHQL_URL DATABASE_URL TASKS`; Markdown on stdout,
 //! progress on stderr.
 
+mod sql;
+
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
-use api::App;
 use api::graphql::ids::{self, NodeKind};
 use api::service::page::Direction;
 use api::service::tasks::{TaskOrder, TaskOrderField, cursor_of};
@@ -21,8 +22,8 @@ use bench::{DataSet, category_id, task_id};
 use entity::task;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::{Value, json};
 
@@ -113,14 +114,29 @@ fn filters(set: DataSet) -> Vec<Filter> {
 /// One measured request.
 struct Cell {
     label: String,
-    body: Value,
-    ms: f64,
+    http_ms: f64,
+    sql_ms: f64,
+    statements: Vec<Statement>,
+}
+
+impl Cell {
+    /// "http (sql)", bold over the budget.
+    fn show(&self) -> String {
+        let http = format!("{:.1}", self.http_ms);
+        let http = if self.http_ms > BUDGET_MS {
+            format!("**{http}**")
+        } else {
+            http
+        };
+        format!("{http} ({:.1})", self.sql_ms)
+    }
 }
 
 struct Run {
     http: reqwest::Client,
     url: String,
     db: DatabaseConnection,
+    probe: sql::Probe,
 }
 
 impl Run {
@@ -142,17 +158,29 @@ impl Run {
         Ok(answer["data"].clone())
     }
 
-    /// The median time of `body` over HTTP, and its last answer.
-    async fn time(&self, body: &Value) -> Result<(f64, Value), String> {
-        let mut data = self.post(body).await?;
+    /// `body` measured: the median time over HTTP and of its SQL alone;
+    /// and its last answer.
+    async fn measure(&self, label: String, body: &Value) -> Result<(Cell, Value), String> {
+        let failed = |e: String| format!("{label}: {e}");
+        let mut data = self.post(body).await.map_err(failed)?;
         let mut times = Vec::with_capacity(REPEATS);
         for _ in 0..REPEATS {
             let started = Instant::now();
-            data = self.post(body).await?;
+            data = self.post(body).await.map_err(failed)?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
-        Ok((times[REPEATS / 2], data))
+        let statements = self.probe.statements(body).await.map_err(failed)?;
+        let sql_ms = sql::time(&self.db, &statements, REPEATS)
+            .await
+            .map_err(failed)?;
+        let cell = Cell {
+            label,
+            http_ms: times[REPEATS / 2],
+            sql_ms,
+            statements,
+        };
+        Ok((cell, data))
     }
 
     async fn matching(&self, filter: &Filter) -> Result<u64, String> {
@@ -213,14 +241,6 @@ fn page_ids(data: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn ms(v: f64) -> String {
-    if v > BUDGET_MS {
-        format!("**{v:.1}**")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
 async fn lists(run: &Run, set: DataSet, out: &mut String) -> Result<Vec<Cell>, String> {
     let mut cells = Vec::new();
     out.push_str(
@@ -230,23 +250,18 @@ async fn lists(run: &Run, set: DataSet, out: &mut String) -> Result<Vec<Cell>, S
     for (order_name, field) in ORDERS {
         for filter in filters(set) {
             let mut row = String::new();
-            let mut matching = 0;
+            let n = run.matching(&filter).await?;
             for (dir_name, direction) in DIRECTIONS {
                 let order = json!([{ "field": order_name, "direction": dir_name }]);
                 let label = format!("{order_name} {dir_name}, {}", filter.name);
                 let first = json!({ "query": LIST, "variables": {
                     "filter": filter.graphql, "orderBy": order } });
-                let (first_ms, data) = run
-                    .time(&first)
-                    .await
-                    .map_err(|e| format!("{label}: {e}"))?;
-
-                let n = run.matching(&filter).await?;
-                matching = n;
+                let (first, data) = run.measure(format!("{label}, first page"), &first).await?;
                 let head = run.rows(&filter, field, direction, 0, PAGE).await?;
                 if page_ids(&data) != head.iter().map(gid).collect::<Vec<_>>() {
                     return Err(format!("{label}: the first page is not the database's"));
                 }
+
                 let rows = run.rows(&filter, field, direction, n / 2, PAGE + 1).await?;
                 let Some((at, expected)) = rows.split_first() else {
                     return Err(format!("{label}: no rows"));
@@ -254,49 +269,42 @@ async fn lists(run: &Run, set: DataSet, out: &mut String) -> Result<Vec<Cell>, S
                 let cursor = cursor_of(vec![TaskOrder { field, direction }], at);
                 let middle = json!({ "query": LIST, "variables": {
                     "filter": filter.graphql, "orderBy": order, "after": cursor } });
-                let (middle_ms, data) = run
-                    .time(&middle)
-                    .await
-                    .map_err(|e| format!("{label}: {e}"))?;
-                let expected: Vec<Value> = expected.iter().map(gid).collect();
-                if page_ids(&data) != expected {
+                let (middle, data) = run
+                    .measure(format!("{label}, page after row {}", n / 2), &middle)
+                    .await?;
+                if page_ids(&data) != expected.iter().map(gid).collect::<Vec<_>>() {
                     return Err(format!(
                         "{label}: the page after row {} is not the database's next rows",
                         n / 2
                     ));
                 }
-                eprintln!("  {label}: first {first_ms:.1} ms, middle {middle_ms:.1} ms");
-                row.push_str(&format!(" {} | {} |", ms(first_ms), ms(middle_ms)));
-                cells.push(Cell {
-                    label: format!("{label}, first page"),
-                    body: first,
-                    ms: first_ms,
-                });
-                cells.push(Cell {
-                    label: format!("{label}, page after row {}", n / 2),
-                    body: middle,
-                    ms: middle_ms,
-                });
+                eprintln!(
+                    "  {label}: first {}, middle {}",
+                    first.show(),
+                    middle.show()
+                );
+                row.push_str(&format!(" {} | {} |", first.show(), middle.show()));
+                cells.push(first);
+                cells.push(middle);
             }
-            out.push_str(&format!(
-                "| {order_name} | {} | {matching} |{row}\n",
-                filter.name
-            ));
+            out.push_str(&format!("| {order_name} | {} | {n} |{row}\n", filter.name));
         }
     }
     Ok(cells)
 }
 
 async fn counts(run: &Run, set: DataSet, out: &mut String) -> Result<(), String> {
-    out.push_str("\n| `totalCount` (alone), filter | rows | ms |\n|---|---:|---:|\n");
+    out.push_str("\n| `totalCount` alone, filter | rows | ms (SQL) |\n|---|---:|---:|\n");
     for filter in filters(set) {
         let body = json!({ "query": COUNT, "variables": { "filter": filter.graphql } });
-        let (took, data) = run.time(&body).await?;
+        let (cell, data) = run
+            .measure(format!("totalCount, {}", filter.name), &body)
+            .await?;
         out.push_str(&format!(
             "| {} | {} | {} |\n",
             filter.name,
             data["tasks"]["totalCount"],
-            ms(took)
+            cell.show()
         ));
     }
     out.push_str("\n| `count(*)` in SQL | rows | ms |\n|---|---:|---:|\n");
@@ -334,64 +342,6 @@ async fn counts(run: &Run, set: DataSet, out: &mut String) -> Result<(), String>
     Ok(())
 }
 
-/// The plans of the statements the api runs for `body` (captured in-process
-/// over the same database).
-async fn explain(url: &str, body: &Value) -> Result<String, String> {
-    let config = bench::config(url)?;
-    let (db, log) = bench::connect_logged(&config).await?;
-    let backend = db.get_database_backend();
-    let app = App::start(Arc::new(config), db.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Ok(mut log) = log.lock() {
-        log.clear();
-    }
-    bench::post(&app.router, body.to_string()).await?;
-    // The event log's tail polls on its own; only the request's statements.
-    let statements: Vec<Statement> = log
-        .lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| !s.sql.contains("task_events"))
-        .collect();
-    let mut out = String::new();
-    for statement in statements {
-        let (prefix, column) = match backend {
-            DbBackend::Postgres => ("EXPLAIN (ANALYZE, BUFFERS) ", "QUERY PLAN"),
-            _ => ("EXPLAIN QUERY PLAN ", "detail"),
-        };
-        out.push_str(&format!("{}\n", statement.sql));
-        let plan = Statement {
-            sql: format!("{prefix}{}", statement.sql),
-            ..statement
-        };
-        let rows = db.query_all_raw(plan).await.map_err(|e| e.to_string())?;
-        let mut depth: Vec<(i64, usize)> = Vec::new();
-        for row in rows {
-            let line: String = row.try_get("", column).map_err(|e| e.to_string())?;
-            // SQLite's plan is a tree of (id, parent) rows.
-            let indent = match backend {
-                DbBackend::Postgres => 0,
-                _ => {
-                    let id: i64 = row.try_get("", "id").unwrap_or(0);
-                    let parent: i64 = row.try_get("", "parent").unwrap_or(0);
-                    let d = depth
-                        .iter()
-                        .find(|(i, _)| *i == parent)
-                        .map_or(0, |(_, d)| d + 1);
-                    depth.push((id, d));
-                    d
-                }
-            };
-            out.push_str(&format!("{}{line}\n", "  ".repeat(indent)));
-        }
-        out.push('\n');
-    }
-    app.shutdown.cancel();
-    Ok(out)
-}
-
 async fn main_() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [graphql_url, database_url, tasks] = args.as_slice() else {
@@ -404,36 +354,48 @@ async fn main_() -> Result<(), String> {
         db: Database::connect(database_url.as_str())
             .await
             .map_err(|e| e.to_string())?,
+        probe: sql::Probe::start(database_url).await?,
     };
     let started = Instant::now();
     let mut out = String::new();
     let cells = lists(&run, set, &mut out).await?;
-    let over = cells.iter().filter(|c| c.ms > BUDGET_MS).count();
+    let over = cells.iter().filter(|c| c.http_ms > BUDGET_MS).count();
     out.push_str(&format!(
-        "\n{} requests, {over} over {BUDGET_MS} ms.\n",
+        "\nEach cell: ms over HTTP (ms of its SQL alone). {} requests, {over} over \
+         {BUDGET_MS} ms.\n",
         cells.len()
     ));
     counts(&run, set, &mut out).await?;
-    let mut shown: Vec<&Cell> = Vec::new();
-    if let Some(slowest) = cells.iter().max_by(|a, b| a.ms.total_cmp(&b.ms)) {
-        shown.push(slowest);
+
+    let slowest = |key: fn(&Cell) -> f64| cells.iter().max_by(|a, b| key(a).total_cmp(&key(b)));
+    let mut shown: Vec<(&str, &Cell)> = Vec::new();
+    if let Some(cell) = slowest(|c| c.http_ms) {
+        shown.push(("slowest over HTTP", cell));
     }
-    // The issue's case, for the record: "what is due next", deep in the list.
-    if let Some(due) = cells
+    if let Some(cell) = slowest(|c| c.sql_ms) {
+        shown.push(("slowest SQL", cell));
+    }
+    // The issue's case, for the record: what is due next, deep in the list.
+    if let Some(cell) = cells
         .iter()
         .find(|c| c.label.starts_with("DUE_AT DESC, none, page after"))
-        && !shown.iter().any(|c| c.label == due.label)
     {
-        shown.push(due);
+        shown.push(("DUE_AT", cell));
     }
-    for cell in shown {
+    let mut explained: Vec<&str> = Vec::new();
+    for (why, cell) in shown {
+        if explained.contains(&cell.label.as_str()) {
+            continue;
+        }
+        explained.push(&cell.label);
         out.push_str(&format!(
-            "\nPlan of {} ({:.1} ms):\n\n```\n{}```\n",
+            "\nPlan of the {why}, {} ({}):\n\n```\n{}```\n",
             cell.label,
-            cell.ms,
-            explain(database_url, &cell.body).await?
+            cell.show(),
+            sql::explain(&run.db, &cell.statements).await?
         ));
     }
+    run.probe.stop();
     eprintln!("scale run took {:.0} s", started.elapsed().as_secs_f64());
     print!("{out}");
     Ok(())
