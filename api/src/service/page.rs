@@ -105,11 +105,12 @@ pub struct SortKey<M> {
     pub direction: Direction,
     pub kind: KeyKind,
     pub value_of: fn(&M) -> KeyValue,
-    /// For a key that only tells groups of rows apart (an `Int` `i` for the
-    /// rows meeting `groups[i]`, such as "has no due date" before a nullable
-    /// column): a list led by it is read one group at a time, where every
-    /// later key is a plain range of an index. Empty for other keys.
-    pub groups: Vec<Condition>,
+    /// For an `Int` key with few values, each value with the condition its
+    /// rows meet (the "has no due date" flag before a nullable column; the
+    /// priorities a filter admits): a list led by it is read one value at a
+    /// time, where every later key is a plain range of an index. Empty for
+    /// other keys.
+    pub groups: Vec<(i64, Condition)>,
 }
 
 /// A validated page request: limit, direction and decoded cursor bounds.
@@ -305,29 +306,29 @@ fn by_groups<M>(
     rest: &[SortKey<M>],
     request: &PageRequest,
 ) -> AppResult<Option<SelectStatement>> {
-    let after = group_of(lead, rest, "after", request.after.as_deref())?;
-    let before = group_of(lead, rest, "before", request.before.as_deref())?;
-    // Where group `g` comes relative to group `h` in the list's order.
+    let after = group_of(rest, "after", request.after.as_deref())?;
+    let before = group_of(rest, "before", request.before.as_deref())?;
+    // Whether value `g` comes after value `h` in the list's order.
     let ascending = lead.direction == Direction::Asc;
-    let later = |g: usize, h: usize| if ascending { g > h } else { g < h };
-    let mut order: Vec<usize> = (0..lead.groups.len()).collect();
+    let later = |g: i64, h: i64| if ascending { g > h } else { g < h };
+    let mut groups: Vec<&(i64, Condition)> = lead.groups.iter().collect();
     if !ascending ^ request.backward {
-        order.reverse();
+        groups.reverse();
     }
     let mut pieces = Vec::new();
-    for g in order {
+    for (g, condition) in groups {
         let mut piece = select.clone();
-        piece.cond_where(lead.groups[g].clone());
+        piece.cond_where(condition.clone());
         match after {
-            Some((h, _)) if later(h, g) => continue,
-            Some((h, values)) if h == g => {
+            Some((h, _)) if later(h, *g) => continue,
+            Some((h, values)) if h == *g => {
                 piece.cond_where(beyond(rest, values, false)?);
             }
             _ => {}
         }
         match before {
-            Some((h, _)) if later(g, h) => continue,
-            Some((h, values)) if h == g => {
+            Some((h, _)) if later(*g, h) => continue,
+            Some((h, values)) if h == *g => {
                 piece.cond_where(beyond(rest, values, true)?);
             }
             _ => {}
@@ -336,7 +337,7 @@ fn by_groups<M>(
             piece.order_by_expr(expr, order);
         }
         piece.limit(request.limit + 1);
-        pieces.push((g, piece));
+        pieces.push((*g, piece));
     }
     if pieces.len() < 2 {
         return Ok(pieces.pop().map(|(_, piece)| piece));
@@ -345,8 +346,8 @@ fn by_groups<M>(
     // ORDER BY can use (a compound SELECT sorts by its output columns).
     let group = Alias::new("page_group");
     let key = |i: usize| Alias::new(format!("page_key_{i}"));
-    let mut pieces = pieces.into_iter().map(|(g, mut piece)| {
-        piece.expr_as(Expr::val(g as i64), group.clone());
+    let mut pieces = pieces.into_iter().enumerate().map(|(n, (g, mut piece))| {
+        piece.expr_as(Expr::val(g), group.clone());
         for (i, k) in rest.iter().enumerate() {
             piece.expr_as(k.expr.clone(), key(i));
         }
@@ -354,7 +355,7 @@ fn by_groups<M>(
         // a subquery in one.
         Query::select()
             .column(Asterisk)
-            .from_subquery(piece, Alias::new(format!("page_piece_{g}")))
+            .from_subquery(piece, Alias::new(format!("page_piece_{n}")))
             .to_owned()
     });
     let Some(mut combined) = pieces.next() else {
@@ -371,23 +372,17 @@ fn by_groups<M>(
     Ok(Some(combined.limit(request.limit + 1).to_owned()))
 }
 
-/// The group a cursor points into, and its values for the other keys.
+/// The group value a cursor points at, and its values for the other keys.
 fn group_of<'v, M>(
-    lead: &SortKey<M>,
     rest: &[SortKey<M>],
     field: &str,
     cursor: Option<&'v [KeyValue]>,
-) -> AppResult<Option<(usize, &'v [KeyValue])>> {
+) -> AppResult<Option<(i64, &'v [KeyValue])>> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
     match cursor.split_first() {
-        Some((KeyValue::Int(g), values))
-            if values.len() == rest.len()
-                && usize::try_from(*g).is_ok_and(|g| g < lead.groups.len()) =>
-        {
-            Ok(Some((*g as usize, values)))
-        }
+        Some((KeyValue::Int(g), values)) if values.len() == rest.len() => Ok(Some((*g, values))),
         _ => Err(AppError::bad_input(
             field,
             format!("`{field}` is not a valid cursor"),

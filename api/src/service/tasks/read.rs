@@ -95,8 +95,11 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                     kind: KeyKind::Int,
                     value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
                     groups: vec![
-                        Condition::all().add(col(task::Column::DueAt).is_not_null()),
-                        Condition::all().add(col(task::Column::DueAt).is_null()),
+                        (
+                            0,
+                            Condition::all().add(col(task::Column::DueAt).is_not_null()),
+                        ),
+                        (1, Condition::all().add(col(task::Column::DueAt).is_null())),
                     ],
                 });
                 keys.push(SortKey {
@@ -132,6 +135,27 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
         groups: Vec::new(),
     });
     keys
+}
+
+/// A list led by PRIORITY and filtered by priorities reads each admitted
+/// priority as its own range of (owner_id, priority, id): SQLite cannot
+/// start a range at a row value whose first column the filter already pins.
+fn split_by_priority(keys: &mut [SortKey<task::Model>], order: &[TaskOrder], filter: &TaskFilter) {
+    let (Some(first), Some(lead), Some(priorities)) =
+        (order.first(), keys.first_mut(), &filter.priority)
+    else {
+        return;
+    };
+    if first.field != TaskOrderField::Priority {
+        return;
+    }
+    let mut values: Vec<i64> = priorities.iter().map(|p| priority_value(*p)).collect();
+    values.sort_unstable();
+    values.dedup();
+    lead.groups = values
+        .into_iter()
+        .map(|v| (v, Condition::all().add(col(task::Column::Priority).eq(v))))
+        .collect();
 }
 
 fn priority_value(p: entity::Priority) -> i64 {
@@ -202,7 +226,8 @@ fn select_tasks() -> SelectStatement {
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
     let mut select = select_tasks();
     select.cond_where(filter_condition(scope.owner(), &query.filter));
-    let keys = sort_keys(&query.order);
+    let mut keys = sort_keys(&query.order);
+    split_by_priority(&mut keys, &query.order, &query.filter);
     scope
         .read(async |db| {
             let select = match &query.filter.category_ids {
