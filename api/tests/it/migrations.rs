@@ -206,3 +206,41 @@ async fn sqlite_parent_index_up_and_down() {
 async fn postgres_parent_index_up_and_down() {
     parent_index_up_and_down(Backend::Postgres).await;
 }
+
+/// SQLite's query planner gets statistics without anyone running ANALYZE:
+/// a restart analyses tables that grew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_gathers_statistics_at_start() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    start_and_stop(config(&test_db.url, false))
+        .await
+        .expect("start");
+    let db = test_db.connect().await;
+    let statistics = async |db: &DatabaseConnection| {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'tasks'",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0)
+    };
+    assert_eq!(statistics(&db).await, 0);
+    db.execute_unprepared(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) \
+         INSERT INTO tasks (id, owner_id, description, priority, done, created_at, updated_at, version) \
+         SELECT randomblob(16), 'default', 'task ' || x, 0, 0, '2026-01-01', '2026-01-01', 1 FROM n",
+    )
+    .await
+    .expect("insert");
+    db.close().await.ok();
+
+    start_and_stop(config(&test_db.url, false))
+        .await
+        .expect("restart");
+    let db = test_db.connect().await;
+    assert!(statistics(&db).await > 0);
+    db.close().await.ok();
+}
