@@ -29,3 +29,4 @@ mod support;
 mod tail;
 mod tasks;
 mod tokens;
+mod wide_filters;

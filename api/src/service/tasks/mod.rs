@@ -4,6 +4,7 @@
 
 mod read;
 mod requests;
+mod shape;
 mod write;
 
 pub use read::{

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
+use super::shape::{self, Shape};
 use crate::error::AppResult;
 use crate::service::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
@@ -164,6 +165,25 @@ fn priority_value(p: entity::Priority) -> i64 {
 
 /// The owner's tasks that match `filter`.
 fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
+    filter_condition_as(owner, filter, DueRange::Indexed)
+}
+
+/// How a due-date window is written: as comparisons an index range can
+/// serve, or as a test of each row, so that no engine reads the window and
+/// sorts it when walking the order's index is faster (see `shape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DueRange {
+    Indexed,
+    Tested,
+}
+
+fn filter_condition_as(owner: &str, filter: &TaskFilter, due: DueRange) -> Condition {
+    // `(due_at < $1) = TRUE` is no index range on SQLite; PostgreSQL folds
+    // it back and chooses with its statistics, as it does well.
+    let due_test = |c: Expr| match due {
+        DueRange::Indexed => c,
+        DueRange::Tested => c.eq(Expr::cust("TRUE")),
+    };
     let mut cond = Condition::all().add(col(task::Column::OwnerId).eq(owner));
     if let Some(search) = filter
         .search
@@ -185,10 +205,10 @@ fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
         cond = cond.add(col(task::Column::Done).eq(done));
     }
     if let Some(before) = filter.due_before {
-        cond = cond.add(col(task::Column::DueAt).lt(before));
+        cond = cond.add(due_test(col(task::Column::DueAt).lt(before)));
     }
     if let Some(after) = filter.due_after {
-        cond = cond.add(col(task::Column::DueAt).gt(after));
+        cond = cond.add(due_test(col(task::Column::DueAt).gt(after)));
     }
     if let Some(ids) = &filter.category_ids {
         cond = cond.add(
@@ -224,62 +244,20 @@ fn select_tasks() -> SelectStatement {
 
 /// One page of all tasks matching the query.
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
-    let mut select = select_tasks();
-    select.cond_where(filter_condition(scope.owner(), &query.filter));
     let mut keys = sort_keys(&query.order);
     split_by_priority(&mut keys, &query.order, &query.filter);
     scope
         .read(async |db| {
-            let select = match &query.filter.category_ids {
-                Some(ids) if few_links(db, scope.owner(), ids).await? => matching_first(select),
-                _ => select,
-            };
+            let owner = scope.owner();
+            let shape = shape::choose(db, owner, &query.filter, &query.order).await?;
+            let mut select = select_tasks();
+            select.cond_where(filter_condition_as(owner, &query.filter, shape.due_range()));
+            if shape == Shape::MatchingFirst {
+                select = shape::matching_first(select);
+            }
             fetch_page(db, select, &keys, &query.page).await
         })
         .await
-}
-
-/// Up to this many links, a category filter's list reads the linked tasks
-/// (by primary key) and sorts them; past it, walking the order's index and
-/// checking each task for a link finds a page sooner. PostgreSQL's default
-/// costs walk the index even for a category of 0.15 % of a million tasks,
-/// reading some 30k rows for a page instead of 1.5k.
-const SORT_LINKED_TASKS_UP_TO: u64 = 4000;
-
-/// Whether the owner's `categories` have few enough links to read them first.
-async fn few_links(db: &impl ConnectionTrait, owner: &str, categories: &[Uuid]) -> AppResult<bool> {
-    let owned = Query::select()
-        .column(category::Column::Id)
-        .from(category::Entity)
-        .and_where(Expr::col(category::Column::OwnerId).eq(owner))
-        .and_where(Expr::col(category::Column::Id).is_in(categories.iter().copied()))
-        .to_owned();
-    let links = Query::select()
-        .expr(Expr::val(1))
-        .from(task_category::Entity)
-        .and_where(Expr::col(task_category::Column::CategoryId).in_subquery(owned))
-        .limit(SORT_LINKED_TASKS_UP_TO + 1)
-        .to_owned();
-    let select = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from_subquery(links, Alias::new("links"))
-        .to_owned();
-    let n: i64 = match db.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).is_ok_and(|n| n <= SORT_LINKED_TASKS_UP_TO))
-}
-
-/// `select` as a derived table under the tasks table's name (every column
-/// reference still holds), computed whole before the page's order and
-/// limit: a subquery with a LIMIT is not merged into the outer query.
-fn matching_first(mut select: SelectStatement) -> SelectStatement {
-    select.limit(i64::MAX as u64);
-    Query::select()
-        .column(Asterisk)
-        .from_subquery(select, task::Entity)
-        .to_owned()
 }
 
 pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
