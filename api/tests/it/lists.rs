@@ -255,6 +255,31 @@ async fn due_date_pages_cross_the_null_boundary_both_ways(app: TestApp) {
         }
         pages_agree_with_the_list(&app, json!({ "orderBy": order })).await;
     }
+
+    // A due window leaves the undated out; a cursor at an undated task has
+    // nothing after it there, in either direction.
+    for direction in ["ASC", "DESC"] {
+        let order = json!([{ "field": "DUE_AT", "direction": direction }]);
+        let window = json!({ "dueAfter": "2026-12-02T00:00:00Z" });
+        let vars = json!({ "orderBy": order, "filter": window });
+        let mut dated = descriptions(&list(&app, vars.clone()).await);
+        dated.sort();
+        assert_eq!(dated, vec!["d2a", "d2b", "d3"], "{direction}");
+        pages_agree_with_the_list(&app, vars).await;
+        let unfiltered = list(&app, json!({ "orderBy": order, "first": 100 })).await;
+        let after = list(
+            &app,
+            json!({ "orderBy": order, "filter": window, "after": unfiltered["edges"][5]["cursor"] }),
+        )
+        .await;
+        assert_eq!(descriptions(&after), Vec::<String>::new(), "{direction}");
+        let before = list(
+            &app,
+            json!({ "orderBy": order, "filter": window, "before": unfiltered["edges"][5]["cursor"] }),
+        )
+        .await;
+        assert_eq!(descriptions(&before).len(), 3, "{direction}");
+    }
 }
 
 /// Walks in pages of several sizes, both ways, and every window between two

@@ -113,26 +113,33 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
     let window = json!({ "dueAfter": from, "dueBefore": to });
     let narrow = json!({ "dueAfter": from, "dueBefore": at(86_400 + 3) });
     let created = |direction: &str| json!([{ "field": "CREATED_AT", "direction": direction }]);
+    let due = |direction: &str| json!([{ "field": "DUE_AT", "direction": direction }]);
+    let big = json!({ "categoryIds": [big["id"]] });
+    let small = json!({ "categoryIds": [small["id"]] });
     let cases = [
-        (json!({ "categoryIds": [big["id"]] }), "ASC", all.clone()),
+        (big.clone(), created("ASC"), all.clone()),
+        (big.clone(), created("DESC"), newest_first.clone()),
+        (big, due("DESC"), newest_first.clone()),
         (
-            json!({ "categoryIds": [big["id"]] }),
-            "DESC",
-            newest_first.clone(),
-        ),
-        (
-            json!({ "categoryIds": [small["id"]] }),
-            "DESC",
+            small.clone(),
+            created("DESC"),
             every_1000th.iter().rev().cloned().collect(),
         ),
-        (window.clone(), "ASC", all.clone()),
-        (window, "DESC", newest_first),
-        (narrow, "ASC", all[..3].to_vec()),
+        (small, due("ASC"), every_1000th.clone()),
+        (window.clone(), created("ASC"), all.clone()),
+        (window.clone(), created("DESC"), newest_first.clone()),
+        (window, due("DESC"), newest_first),
+        (narrow.clone(), created("ASC"), all[..3].to_vec()),
+        (
+            narrow,
+            due("DESC"),
+            all[..3].iter().rev().cloned().collect(),
+        ),
     ];
-    for (filter, direction, expected) in cases {
-        let (seen, total) = walk(&app, filter.clone(), created(direction)).await;
-        assert_eq!(seen, expected, "{filter} {direction}");
-        assert_eq!(total, expected.len(), "{filter} {direction}");
+    for (filter, order, expected) in cases {
+        let (seen, total) = walk(&app, filter.clone(), order.clone()).await;
+        assert_eq!(seen, expected, "{filter} {order}");
+        assert_eq!(total, expected.len(), "{filter} {order}");
     }
 
     // The wide window was walked, each task tested against it.
