@@ -10,6 +10,7 @@ pub mod lock;
 mod m20261128_000001_create_tables;
 mod m20261201_000001_create_task_events;
 mod m20261201_000002_add_owners;
+mod m20261202_000001_list_indexes;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261201_000001_create_task_events::Migration),
             Box::new(m20261201_000002_add_owners::Migration),
+            Box::new(m20261202_000001_list_indexes::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, UnionType,
 };
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use sea_orm::{Value, prelude::Uuid};
@@ -105,6 +105,12 @@ pub struct SortKey<M> {
     pub direction: Direction,
     pub kind: KeyKind,
     pub value_of: fn(&M) -> KeyValue,
+    /// For an `Int` key with few values, each value with the condition its
+    /// rows meet (the "has no due date" flag before a nullable column; the
+    /// priorities a filter admits): a list led by it is read one value at a
+    /// time, where every later key is a plain range of an index. Empty for
+    /// other keys.
+    pub groups: Vec<(i64, Condition)>,
 }
 
 /// A validated page request: limit, direction and decoded cursor bounds.
@@ -176,17 +182,9 @@ pub struct ListQuery<F, O> {
 
 impl<F, O: ListOrder> ListQuery<F, O> {
     /// Checks the page against the order it is for (cursors name their
-    /// order). Later repeats of a field in `order` cannot change it, so they
-    /// are dropped; an empty order is the default one.
+    /// order), after [`normalise`].
     pub fn new(filter: F, order: Vec<O>, args: &PageArgs) -> AppResult<Self> {
-        let mut seen = std::collections::HashSet::new();
-        let mut order: Vec<O> = order
-            .into_iter()
-            .filter(|o| seen.insert(o.field()))
-            .collect();
-        if order.is_empty() {
-            order.push(O::DEFAULT);
-        }
+        let order = normalise(order);
         let page = PageRequest::new(args, &signature(&O::sort_keys(&order)))?;
         Ok(Self {
             filter,
@@ -194,6 +192,20 @@ impl<F, O: ListOrder> ListQuery<F, O> {
             page,
         })
     }
+}
+
+/// `order` as lists apply it: later repeats of a field cannot change it,
+/// so they are dropped; an empty order is the default one.
+pub fn normalise<O: ListOrder>(order: Vec<O>) -> Vec<O> {
+    let mut seen = std::collections::HashSet::new();
+    let mut order: Vec<O> = order
+        .into_iter()
+        .filter(|o| seen.insert(o.field()))
+        .collect();
+    if order.is_empty() {
+        order.push(O::DEFAULT);
+    }
+    order
 }
 
 pub fn signature<M>(keys: &[SortKey<M>]) -> String {
@@ -287,18 +299,123 @@ pub async fn fetch_page<M: FromQueryResult>(
     keys: &[SortKey<M>],
     request: &PageRequest,
 ) -> AppResult<Page<M>> {
-    select.cond_where(cursor_bounds(keys, request)?);
-    for (expr, order) in order_terms(keys, request.backward) {
-        select.order_by_expr(expr, order);
-    }
-    select.limit(request.limit + 1);
-    let rows = db
-        .query_all(&select)
-        .await?
-        .iter()
-        .map(|row| M::from_query_result(row, "").map_err(AppError::from))
-        .collect::<AppResult<Vec<_>>>()?;
+    let statement = match keys.split_first() {
+        Some((lead, rest)) if !lead.groups.is_empty() => by_groups(select, lead, rest, request)?,
+        _ => {
+            select.cond_where(cursor_bounds(keys, request)?);
+            for (expr, order) in order_terms(keys, request.backward) {
+                select.order_by_expr(expr, order);
+            }
+            Some(select.limit(request.limit + 1).to_owned())
+        }
+    };
+    let rows = match statement {
+        Some(statement) => db
+            .query_all(&statement)
+            .await?
+            .iter()
+            .map(|row| M::from_query_result(row, "").map_err(AppError::from))
+            .collect::<AppResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     Ok(into_page(rows, keys, &signature(keys), request))
+}
+
+/// The page of a list led by a grouping key, as one statement: each group the
+/// cursors leave open is read on its own, in the order of the `rest` keys
+/// and at most a page of it, and the pieces (`UNION ALL`, at most two pages
+/// of rows) are put in order. Only rows between the cursors are read, so
+/// each piece is one range scan of an index on the `rest` keys, in either
+/// direction, where one ORDER BY over the grouping key could not use any.
+/// `None` when the cursors leave no group open.
+fn by_groups<M>(
+    select: SelectStatement,
+    lead: &SortKey<M>,
+    rest: &[SortKey<M>],
+    request: &PageRequest,
+) -> AppResult<Option<SelectStatement>> {
+    let after = group_of(rest, "after", request.after.as_deref())?;
+    let before = group_of(rest, "before", request.before.as_deref())?;
+    // Whether value `g` comes after value `h` in the list's order.
+    let ascending = lead.direction == Direction::Asc;
+    let later = |g: i64, h: i64| if ascending { g > h } else { g < h };
+    let mut groups: Vec<&(i64, Condition)> = lead.groups.iter().collect();
+    if !ascending ^ request.backward {
+        groups.reverse();
+    }
+    let mut pieces = Vec::new();
+    for (g, condition) in groups {
+        let mut piece = select.clone();
+        piece.cond_where(condition.clone());
+        match after {
+            Some((h, _)) if later(h, *g) => continue,
+            Some((h, values)) if h == *g => {
+                piece.cond_where(beyond(rest, values, false)?);
+            }
+            _ => {}
+        }
+        match before {
+            Some((h, _)) if later(*g, h) => continue,
+            Some((h, values)) if h == *g => {
+                piece.cond_where(beyond(rest, values, true)?);
+            }
+            _ => {}
+        }
+        for (expr, order) in order_terms(rest, request.backward) {
+            piece.order_by_expr(expr, order);
+        }
+        piece.limit(request.limit + 1);
+        pieces.push((*g, piece));
+    }
+    if pieces.len() < 2 {
+        return Ok(pieces.pop().map(|(_, piece)| piece));
+    }
+    // The pieces carry their group and sort values under names the combined
+    // ORDER BY can use (a compound SELECT sorts by its output columns).
+    let group = Alias::new("page_group");
+    let key = |i: usize| Alias::new(format!("page_key_{i}"));
+    let mut pieces = pieces.into_iter().enumerate().map(|(n, (g, mut piece))| {
+        piece.expr_as(Expr::val(g), group.clone());
+        for (i, k) in rest.iter().enumerate() {
+            piece.expr_as(k.expr.clone(), key(i));
+        }
+        // SQLite allows no ORDER BY or LIMIT on a compound's members, but on
+        // a subquery in one.
+        Query::select()
+            .column(Asterisk)
+            .from_subquery(piece, Alias::new(format!("page_piece_{n}")))
+            .to_owned()
+    });
+    let Some(mut combined) = pieces.next() else {
+        return Ok(None);
+    };
+    for piece in pieces {
+        combined.union(UnionType::All, piece);
+    }
+    let flip = |d: Direction| if request.backward { d.flip() } else { d };
+    combined.order_by(group, flip(lead.direction).order());
+    for (i, k) in rest.iter().enumerate() {
+        combined.order_by(key(i), flip(k.direction).order());
+    }
+    Ok(Some(combined.limit(request.limit + 1).to_owned()))
+}
+
+/// The group value a cursor points at, and its values for the other keys.
+fn group_of<'v, M>(
+    rest: &[SortKey<M>],
+    field: &str,
+    cursor: Option<&'v [KeyValue]>,
+) -> AppResult<Option<(i64, &'v [KeyValue])>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    match cursor.split_first() {
+        Some((KeyValue::Int(g), values)) if values.len() == rest.len() => Ok(Some((*g, values))),
+        _ => Err(AppError::bad_input(
+            field,
+            format!("`{field}` is not a valid cursor"),
+        )),
+    }
 }
 
 /// `SELECT COUNT(*)` of a table under a condition.
@@ -379,6 +496,29 @@ fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResu
     for (key, value) in keys.iter().zip(values) {
         bound.push(to_sql_value(field, key.kind, value)?);
     }
+    let directions: Vec<Direction> = keys
+        .iter()
+        .map(|k| {
+            if reverse {
+                k.direction.flip()
+            } else {
+                k.direction
+            }
+        })
+        .collect();
+    // Keys that all run one way, past a cursor without NULLs: one row-value
+    // comparison, which both engines read as one range of an index on them.
+    if !keys.is_empty()
+        && directions.windows(2).all(|d| d[0] == d[1])
+        && bound.iter().all(Option::is_some)
+    {
+        let row = Expr::tuple(keys.iter().map(|k| k.expr.clone()));
+        let cursor = Expr::tuple(bound.into_iter().flatten().map(Expr::val));
+        return Ok(Condition::all().add(match directions.first() {
+            Some(Direction::Desc) => row.lt(cursor),
+            _ => row.gt(cursor),
+        }));
+    }
     let mut any = Condition::any();
     for i in 0..keys.len() {
         let mut all = Condition::all();
@@ -407,7 +547,16 @@ fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResu
     if any.is_empty() {
         any = any.add(Expr::val(1).eq(0));
     }
-    Ok(any)
+    // The first key's bound, redundant with the OR above but the part of it
+    // an index range can start from.
+    let mut all = Condition::all().add(any);
+    if let (Some(key), Some(Some(v))) = (keys.first(), bound.first()) {
+        all = all.add(match directions[0] {
+            Direction::Asc => key.expr.clone().gte(v.clone()),
+            Direction::Desc => key.expr.clone().lte(v.clone()),
+        });
+    }
+    Ok(all)
 }
 
 fn to_sql_value(field: &str, kind: KeyKind, value: &KeyValue) -> AppResult<Option<Value>> {

@@ -9,6 +9,8 @@ crate::on_both_backends!(
     search_is_case_insensitive_and_literal,
     every_order_sorts_with_id_tie_break,
     due_dates_sort_nulls_last,
+    due_date_pages_cross_the_null_boundary_both_ways,
+    priority_filters_page_each_priority,
     forward_pagination_walks_every_row_once,
     backward_pagination_walks_every_row_once,
     cursors_stay_put_while_rows_are_inserted,
@@ -206,6 +208,178 @@ async fn due_dates_sort_nulls_last(app: TestApp) {
         assert_eq!(walked, descriptions(&all), "forward {direction}");
         let walked = walk_backward(&app, json!({ "orderBy": order }), 1).await;
         assert_eq!(walked, descriptions(&all), "backward {direction}");
+    }
+}
+
+async fn due_date_pages_cross_the_null_boundary_both_ways(app: TestApp) {
+    // Two tasks share a due date (their order is the id's), four have none.
+    for (d, due) in [
+        ("n1", None),
+        ("d2a", Some("2026-12-05T00:00:00Z")),
+        ("d1", Some("2026-12-01T00:00:00Z")),
+        ("n2", None),
+        ("d2b", Some("2026-12-05T00:00:00Z")),
+        ("n3", None),
+        ("d3", Some("2026-12-09T00:00:00Z")),
+        ("n4", None),
+    ] {
+        app.create_task(json!({ "description": d, "dueAt": due, "priority": "LOW" }))
+            .await;
+    }
+    let orders = [
+        json!([{ "field": "DUE_AT" }]),
+        json!([{ "field": "DUE_AT", "direction": "DESC" }]),
+        // The null group inside another key, and a key after it.
+        json!([{ "field": "PRIORITY", "direction": "DESC" }, { "field": "DUE_AT" }]),
+        json!([{ "field": "DUE_AT", "direction": "DESC" }, { "field": "DESCRIPTION" }]),
+    ];
+    for order in orders {
+        let all = descriptions(&list(&app, json!({ "orderBy": order, "first": 100 })).await);
+        let (dated, undated) = all.split_at(4);
+        assert!(dated.iter().all(|d| d.starts_with('d')), "{order}: {all:?}");
+        assert!(
+            undated.iter().all(|d| d.starts_with('n')),
+            "{order}: {all:?}"
+        );
+        if order[0]["field"] == "DUE_AT" {
+            let (first, last) = if order[0]["direction"] == "DESC" {
+                ("d3", "d1")
+            } else {
+                ("d1", "d3")
+            };
+            assert_eq!(
+                (dated[0].as_str(), dated[3].as_str()),
+                (first, last),
+                "{order}"
+            );
+        }
+        pages_agree_with_the_list(&app, json!({ "orderBy": order })).await;
+    }
+
+    // A due window leaves the undated out; a cursor at an undated task has
+    // nothing after it there, in either direction.
+    for direction in ["ASC", "DESC"] {
+        let order = json!([{ "field": "DUE_AT", "direction": direction }]);
+        let window = json!({ "dueAfter": "2026-12-02T00:00:00Z" });
+        let vars = json!({ "orderBy": order, "filter": window });
+        let mut dated = descriptions(&list(&app, vars.clone()).await);
+        dated.sort();
+        assert_eq!(dated, vec!["d2a", "d2b", "d3"], "{direction}");
+        pages_agree_with_the_list(&app, vars).await;
+        let unfiltered = list(&app, json!({ "orderBy": order, "first": 100 })).await;
+        let after = list(
+            &app,
+            json!({ "orderBy": order, "filter": window, "after": unfiltered["edges"][5]["cursor"] }),
+        )
+        .await;
+        assert_eq!(descriptions(&after), Vec::<String>::new(), "{direction}");
+        let before = list(
+            &app,
+            json!({ "orderBy": order, "filter": window, "before": unfiltered["edges"][5]["cursor"] }),
+        )
+        .await;
+        assert_eq!(descriptions(&before).len(), 3, "{direction}");
+    }
+}
+
+/// Walks in pages of several sizes, both ways, and every window between two
+/// cursors read from either end all give the rows of the whole list.
+async fn pages_agree_with_the_list(app: &TestApp, vars: Value) {
+    let mut whole = vars.clone();
+    whole["first"] = json!(100);
+    let whole = list(app, whole).await;
+    let all = descriptions(&whole);
+    for size in [1, 2, 3, 5] {
+        assert_eq!(
+            walk_forward(app, vars.clone(), size).await,
+            all,
+            "{vars} first {size}"
+        );
+        assert_eq!(
+            walk_backward(app, vars.clone(), size).await,
+            all,
+            "{vars} last {size}"
+        );
+    }
+    let edges = &whole["edges"];
+    for i in 0..all.len() {
+        for j in i + 1..all.len() {
+            let inside = all[i + 1..j].to_vec();
+            let mut window = vars.clone();
+            window["after"] = edges[i]["cursor"].clone();
+            window["before"] = edges[j]["cursor"].clone();
+            let mut first = window.clone();
+            first["first"] = json!(100);
+            assert_eq!(
+                descriptions(&list(app, first).await),
+                inside,
+                "{vars} {i}..{j}"
+            );
+            let mut last = window;
+            last["last"] = json!(2);
+            let tail = inside[inside.len().saturating_sub(2)..].to_vec();
+            let page = list(app, last).await;
+            assert_eq!(descriptions(&page), tail, "{vars} {i}..{j} last 2");
+            assert_eq!(page["pageInfo"]["hasPreviousPage"], inside.len() > 2);
+        }
+    }
+}
+
+async fn priority_filters_page_each_priority(app: TestApp) {
+    for (d, p) in [
+        ("h1", "HIGH"),
+        ("l1", "LOW"),
+        ("m1", "MEDIUM"),
+        ("h2", "HIGH"),
+        ("n1", "NONE"),
+        ("l2", "LOW"),
+        ("h3", "HIGH"),
+        ("m2", "MEDIUM"),
+    ] {
+        app.create_task(json!({ "description": d, "priority": p }))
+            .await;
+    }
+    for direction in ["ASC", "DESC"] {
+        let order = json!([{ "field": "PRIORITY", "direction": direction }]);
+        for (filter, letters) in [
+            (json!(["HIGH", "LOW"]), "hl"),
+            (json!(["MEDIUM"]), "m"),
+            (json!(["NONE", "MEDIUM", "HIGH", "LOW"]), "hlmn"),
+        ] {
+            let vars = json!({ "orderBy": order, "filter": { "priority": filter } });
+            let all = descriptions(&list(&app, vars.clone()).await);
+            let mut firsts: Vec<char> = all.iter().filter_map(|d| d.chars().next()).collect();
+            assert!(
+                firsts.iter().all(|c| letters.contains(*c)),
+                "{vars}: {all:?}"
+            );
+            firsts.dedup();
+            let by_urgency = if direction == "ASC" { "nlmh" } else { "hmln" };
+            let expected: Vec<char> = by_urgency
+                .chars()
+                .filter(|c| letters.contains(*c))
+                .collect();
+            assert_eq!(firsts, expected, "{vars}");
+            pages_agree_with_the_list(&app, vars).await;
+        }
+
+        // A cursor at a MEDIUM task, from the unfiltered list, used on the
+        // list of HIGH and LOW tasks: the rows after it there.
+        let unfiltered = list(&app, json!({ "orderBy": order, "first": 100 })).await;
+        let at = descriptions(&unfiltered)
+            .iter()
+            .position(|d| d == "m1")
+            .expect("m1");
+        let vars = json!({ "orderBy": order, "filter": { "priority": ["HIGH", "LOW"] },
+            "after": unfiltered["edges"][at]["cursor"] });
+        let after = descriptions(&list(&app, vars).await);
+        let (letter, n) = if direction == "ASC" {
+            ('h', 3)
+        } else {
+            ('l', 2)
+        };
+        assert_eq!(after.len(), n, "{after:?}");
+        assert!(after.iter().all(|d| d.starts_with(letter)), "{after:?}");
     }
 }
 

@@ -39,3 +39,4 @@ mod support;
 mod tail;
 mod tasks;
 mod tokens;
+mod wide_filters;

@@ -139,3 +139,108 @@ async fn unreachable_database_fails_after_the_deadline() {
         "{err}"
     );
 }
+
+/// Names of the indexes on `tasks`.
+async fn task_indexes(db: &DatabaseConnection, backend: Backend) -> Vec<String> {
+    let sql = match backend {
+        Backend::Postgres => "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'tasks'",
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'"
+        }
+    };
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("indexes");
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").expect("name"))
+        .collect()
+}
+
+/// The list indexes migration swaps the parent index, and its `down` swaps
+/// it back.
+async fn parent_index_up_and_down(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let earlier = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261202_000001_list_indexes")
+        .expect("the migration is registered") as u32;
+    Migrator::up(&db, Some(earlier)).await.expect("up to it");
+    let before = task_indexes(&db, backend).await;
+    assert!(
+        before.contains(&"idx_tasks_owner_parent_id".to_owned()),
+        "{before:?}"
+    );
+
+    Migrator::up(&db, Some(1)).await.expect("up");
+    let after = task_indexes(&db, backend).await;
+    assert!(
+        after.contains(&"idx_tasks_parent_id_owner".to_owned()),
+        "{after:?}"
+    );
+    assert!(
+        !after.contains(&"idx_tasks_owner_parent_id".to_owned()),
+        "{after:?}"
+    );
+    assert_eq!(after.len(), before.len());
+
+    Migrator::down(&db, Some(1)).await.expect("down one");
+    let mut again = task_indexes(&db, backend).await;
+    let mut before = before;
+    again.sort();
+    before.sort();
+    assert_eq!(again, before);
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_parent_index_up_and_down() {
+    parent_index_up_and_down(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_parent_index_up_and_down() {
+    parent_index_up_and_down(Backend::Postgres).await;
+}
+
+/// SQLite's query planner gets statistics without anyone running ANALYZE:
+/// a restart analyses tables that grew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_gathers_statistics_at_start() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    start_and_stop(config(&test_db.url, false))
+        .await
+        .expect("start");
+    let db = test_db.connect().await;
+    let statistics = async |db: &DatabaseConnection| {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'tasks'",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0)
+    };
+    assert_eq!(statistics(&db).await, 0);
+    db.execute_unprepared(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) \
+         INSERT INTO tasks (id, owner_id, description, priority, done, created_at, updated_at, version) \
+         SELECT randomblob(16), 'default', 'task ' || x, 0, 0, '2026-01-01', '2026-01-01', 1 FROM n",
+    )
+    .await
+    .expect("insert");
+    db.close().await.ok();
+
+    start_and_stop(config(&test_db.url, false))
+        .await
+        .expect("restart");
+    let db = test_db.connect().await;
+    assert!(statistics(&db).await > 0);
+    db.close().await.ok();
+}

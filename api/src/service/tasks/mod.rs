@@ -4,10 +4,12 @@
 
 mod read;
 mod requests;
+mod shape;
 mod write;
 
 pub use read::{
-    TaskListQuery, categories_of, count, count_scoped, find, find_by_ids, list, list_scoped,
+    TaskListQuery, categories_of, count, count_scoped, cursor_of, find, find_by_ids, list,
+    list_scoped,
 };
 pub use write::{
     MAX_DESCRIPTION_CHARS, change_categories, create, delete, delete_completed, set_done, update,

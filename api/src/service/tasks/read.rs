@@ -15,10 +15,11 @@ use sea_orm::{
 };
 
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
+use super::shape::{self, Shape};
 use crate::error::AppResult;
 use crate::service::page::{
     Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, cursor_bounds,
-    fetch_page, into_page, order_terms, signature,
+    encode_cursor, fetch_page, into_page, normalise, order_terms, signature,
 };
 use crate::service::{Scoped, sql};
 
@@ -42,8 +43,26 @@ impl ListOrder for TaskOrder {
     }
 }
 
+/// The cursor a list in `order` gives `task`: where a page after (or before)
+/// that row starts, for tools that begin deep in a list (the scale benchmark).
+pub fn cursor_of(order: Vec<TaskOrder>, task: &task::Model) -> String {
+    let keys = sort_keys(&normalise(order));
+    encode_cursor(
+        &signature(&keys),
+        keys.iter().map(|k| (k.value_of)(task)).collect(),
+    )
+}
+
 fn col(c: task::Column) -> Expr {
     Expr::col((task::Entity, c))
+}
+
+fn dated() -> Condition {
+    Condition::all().add(col(task::Column::DueAt).is_not_null())
+}
+
+fn undated() -> Condition {
+    Condition::all().add(col(task::Column::DueAt).is_null())
 }
 
 /// The ORDER BY of a task list: the requested fields, then `id` to break ties.
@@ -58,12 +77,14 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                 direction: d,
                 kind: KeyKind::Time,
                 value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+                groups: Vec::new(),
             }),
             TaskOrderField::UpdatedAt => keys.push(SortKey {
                 expr: col(task::Column::UpdatedAt),
                 direction: d,
                 kind: KeyKind::Time,
                 value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+                groups: Vec::new(),
             }),
             TaskOrderField::DueAt => {
                 keys.push(SortKey {
@@ -73,12 +94,14 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                     direction: Direction::Asc,
                     kind: KeyKind::Int,
                     value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                    groups: vec![(0, dated()), (1, undated())],
                 });
                 keys.push(SortKey {
                     expr: col(task::Column::DueAt),
                     direction: d,
                     kind: KeyKind::Time,
                     value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                    groups: Vec::new(),
                 });
             }
             TaskOrderField::Priority => keys.push(SortKey {
@@ -86,12 +109,14 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                 direction: d,
                 kind: KeyKind::Int,
                 value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+                groups: Vec::new(),
             }),
             TaskOrderField::Description => keys.push(SortKey {
                 expr: col(task::Column::Description),
                 direction: d,
                 kind: KeyKind::Text,
                 value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+                groups: Vec::new(),
             }),
         }
     }
@@ -101,8 +126,30 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
         direction: tie,
         kind: KeyKind::Uuid,
         value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+        groups: Vec::new(),
     });
     keys
+}
+
+/// A list led by PRIORITY and filtered by priorities reads each admitted
+/// priority as its own range of (owner_id, priority, id): SQLite cannot
+/// start a range at a row value whose first column the filter already pins.
+fn split_by_priority(keys: &mut [SortKey<task::Model>], order: &[TaskOrder], filter: &TaskFilter) {
+    let (Some(first), Some(lead), Some(priorities)) =
+        (order.first(), keys.first_mut(), &filter.priority)
+    else {
+        return;
+    };
+    if first.field != TaskOrderField::Priority {
+        return;
+    }
+    let mut values: Vec<i64> = priorities.iter().map(|p| priority_value(*p)).collect();
+    values.sort_unstable();
+    values.dedup();
+    lead.groups = values
+        .into_iter()
+        .map(|v| (v, Condition::all().add(col(task::Column::Priority).eq(v))))
+        .collect();
 }
 
 fn priority_value(p: entity::Priority) -> i64 {
@@ -111,6 +158,25 @@ fn priority_value(p: entity::Priority) -> i64 {
 
 /// The owner's tasks that match `filter`.
 fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
+    filter_condition_as(owner, filter, DueRange::Indexed)
+}
+
+/// How a due-date window is written: as comparisons an index range can
+/// serve, or as a test of each row, so that no engine reads the window and
+/// sorts it when walking the order's index is faster (see `shape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DueRange {
+    Indexed,
+    Tested,
+}
+
+fn filter_condition_as(owner: &str, filter: &TaskFilter, due: DueRange) -> Condition {
+    // `(due_at < $1) = TRUE` is no index range on SQLite; PostgreSQL folds
+    // it back and chooses with its statistics, as it does well.
+    let due_test = |c: Expr| match due {
+        DueRange::Indexed => c,
+        DueRange::Tested => c.eq(Expr::cust("TRUE")),
+    };
     let mut cond = Condition::all().add(col(task::Column::OwnerId).eq(owner));
     if let Some(search) = filter
         .search
@@ -132,10 +198,10 @@ fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
         cond = cond.add(col(task::Column::Done).eq(done));
     }
     if let Some(before) = filter.due_before {
-        cond = cond.add(col(task::Column::DueAt).lt(before));
+        cond = cond.add(due_test(col(task::Column::DueAt).lt(before)));
     }
     if let Some(after) = filter.due_after {
-        cond = cond.add(col(task::Column::DueAt).gt(after));
+        cond = cond.add(due_test(col(task::Column::DueAt).gt(after)));
     }
     if let Some(ids) = &filter.category_ids {
         cond = cond.add(
@@ -171,11 +237,31 @@ fn select_tasks() -> SelectStatement {
 
 /// One page of all tasks matching the query.
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
-    let mut select = select_tasks();
-    select.cond_where(filter_condition(scope.owner(), &query.filter));
-    let keys = sort_keys(&query.order);
+    let mut keys = sort_keys(&query.order);
+    split_by_priority(&mut keys, &query.order, &query.filter);
+    if query.filter.due_before.is_some() || query.filter.due_after.is_some() {
+        // No task without a due date is in a window: reading that group
+        // would only scan it (SQLite does not see the contradiction).
+        for key in &mut keys {
+            key.groups.retain(|(_, c)| *c != undated());
+        }
+    }
     scope
-        .read(async |db| fetch_page(db, select, &keys, &query.page).await)
+        .read(async |db| {
+            let owner = scope.owner();
+            let shape = shape::choose(db, owner, &query.filter, &query.order).await?;
+            let mut select = select_tasks();
+            select.cond_where(filter_condition_as(owner, &query.filter, shape.due_range()));
+            if shape == Shape::MatchingFirst {
+                select = shape::matching_first(select);
+                // A few thousand rows sort at once; split in groups, each
+                // group's piece would read them all again.
+                for key in &mut keys {
+                    key.groups.clear();
+                }
+            }
+            fetch_page(db, select, &keys, &query.page).await
+        })
         .await
 }
 
