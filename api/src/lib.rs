@@ -51,6 +51,7 @@ impl App {
             db: db.clone(),
             wake: hub.wake().clone(),
             row_level_security: config.db_row_level_security,
+            search_language: config.search_language.clone(),
         };
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();

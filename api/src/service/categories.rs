@@ -74,12 +74,14 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
                 direction: o.direction,
                 kind: KeyKind::Text,
                 value_of: |c: &category::Model| KeyValue::Text(c.name_key.clone()),
+                rebound: None,
             },
             CategoryOrderField::CreatedAt => SortKey {
                 expr: col(category::Column::CreatedAt),
                 direction: o.direction,
                 kind: KeyKind::Time,
                 value_of: |c: &category::Model| KeyValue::time(&c.created_at),
+                rebound: None,
             },
         })
         .collect();
@@ -88,6 +90,7 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
         direction: order.last().map_or(Direction::Asc, |o| o.direction),
         kind: KeyKind::Uuid,
         value_of: |c: &category::Model| KeyValue::uuid(&c.id),
+        rebound: None,
     });
     keys
 }

@@ -13,6 +13,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use sea_orm::{Value, prelude::Uuid};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::error::{AppError, AppResult};
 
@@ -88,6 +89,12 @@ impl KeyValue {
     pub fn uuid(id: &Uuid) -> Self {
         Self::Text(id.to_string())
     }
+
+    /// A float exactly as the engine returned it: the shortest text that
+    /// reads back as the same `f64` (JSON numbers need not round-trip).
+    pub fn float(f: f64) -> Self {
+        Self::Text(format!("{f:e}"))
+    }
 }
 
 /// How a sort key's cursor value is bound back into SQL.
@@ -97,7 +104,13 @@ pub enum KeyKind {
     Int,
     Text,
     Uuid,
+    Float,
 }
+
+/// Turns a key's cursor value into the bound a page starts from, given the
+/// bound values of all the cursor's keys: for a key whose kept value can go
+/// stale (see `search::SearchSql::rebound`).
+pub type Rebound = Arc<dyn Fn(Value, &[Option<Value>]) -> Expr + Send + Sync>;
 
 /// One ORDER BY term of a list, and how to read its value off a row.
 pub struct SortKey<M> {
@@ -105,6 +118,8 @@ pub struct SortKey<M> {
     pub direction: Direction,
     pub kind: KeyKind,
     pub value_of: fn(&M) -> KeyValue,
+    /// `None`: the cursor's value is the bound.
+    pub rebound: Option<Rebound>,
 }
 
 /// A validated page request: limit, direction and decoded cursor bounds.
@@ -243,6 +258,19 @@ impl<M> Page<M> {
             has_previous_page: false,
         }
     }
+
+    /// The same page (cursors included) of what `f` makes of each row.
+    pub fn map<N>(self, f: impl Fn(M) -> N) -> Page<N> {
+        Page {
+            items: self
+                .items
+                .into_iter()
+                .map(|(cursor, row)| (cursor, f(row)))
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
 }
 
 /// The WHERE condition that keeps only rows between the request's cursors.
@@ -353,10 +381,20 @@ fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResu
         ));
     }
     let field = if reverse { "before" } else { "after" };
-    let mut bound = Vec::with_capacity(keys.len());
+    let mut values_bound = Vec::with_capacity(keys.len());
     for (key, value) in keys.iter().zip(values) {
-        bound.push(to_sql_value(field, key.kind, value)?);
+        values_bound.push(to_sql_value(field, key.kind, value)?);
     }
+    let bound: Vec<Option<Expr>> = keys
+        .iter()
+        .zip(&values_bound)
+        .map(|(key, value)| {
+            value.clone().map(|v| match &key.rebound {
+                Some(rebound) => rebound(v, &values_bound),
+                None => Expr::val(v),
+            })
+        })
+        .collect();
     let mut any = Condition::any();
     for i in 0..keys.len() {
         let mut all = Condition::all();
@@ -400,6 +438,13 @@ fn to_sql_value(field: &str, kind: KeyKind, value: &KeyValue) -> AppResult<Optio
         }
         (KeyKind::Uuid, KeyValue::Text(s)) => {
             Value::from(Uuid::parse_str(s).map_err(|_| invalid())?)
+        }
+        (KeyKind::Float, KeyValue::Text(s)) => {
+            let f = s.parse::<f64>().map_err(|_| invalid())?;
+            if !f.is_finite() {
+                return Err(invalid());
+            }
+            Value::from(f)
         }
         _ => return Err(invalid()),
     }))

@@ -6,21 +6,22 @@ use std::collections::HashMap;
 
 use entity::{category, task, task_category};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, OverStatement, Query,
-    SelectStatement, WindowStatement,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, SelectStatement,
+    WindowStatement,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
-    prelude::Uuid,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable,
+    QueryFilter, QueryResult, prelude::Uuid,
 };
 
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::service::Scoped;
 use crate::service::page::{
     Direction, KeyKind, KeyValue, Page, PageArgs, PageRequest, SortKey, count_rows, cursor_bounds,
     fetch_page, into_page, normalise_order, order_terms, signature,
 };
-use crate::service::{Scoped, sql};
+use crate::service::search::SearchSql;
 
 /// A validated list request: what to keep, in which order, which page.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,7 +38,13 @@ impl TaskListQuery {
             direction: Direction::Asc,
         };
         let order = normalise_order(order, |o| o.field, default);
-        let page = PageRequest::new(args, &signature(&sort_keys(&order)))?;
+        if filter.search.is_none() && ranks(&order) {
+            return Err(AppError::bad_input(
+                "orderBy",
+                "RELEVANCE orders by how well tasks match `filter.search`: give a search",
+            ));
+        }
+        let page = PageRequest::new(args, &signature(&sort_keys(&order, None)))?;
         Ok(Self {
             filter,
             order,
@@ -50,24 +57,85 @@ fn col(c: task::Column) -> Expr {
     Expr::col((task::Entity, c))
 }
 
+fn ranks(order: &[TaskOrder]) -> bool {
+    order.iter().any(|o| o.field == TaskOrderField::Relevance)
+}
+
+/// The column every task list selects its search rank as.
+const RANK: &str = "search_rank";
+
+/// A task as a list reads it: the row and its search rank (0 unless the
+/// list is ordered by relevance), which a relevance cursor keeps.
+#[derive(Debug, Clone)]
+pub(super) struct Listed {
+    task: task::Model,
+    rank: f64,
+}
+
+impl FromQueryResult for Listed {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            task: task::Model::from_query_result(row, pre)?,
+            rank: row.try_get(pre, RANK)?,
+        })
+    }
+}
+
+/// The filter's search as this store's engine runs it.
+fn search_sql(scope: &Scoped<'_>, filter: &TaskFilter) -> Option<SearchSql> {
+    filter
+        .search
+        .as_ref()
+        .map(|search| SearchSql::new(search, scope.backend(), scope.search_language()))
+}
+
+/// Narrows a select of tasks to the owner's that match `filter`, and adds
+/// the rank column (what ranking needs, when `ranked`).
+fn narrow(
+    select: &mut SelectStatement,
+    owner: &str,
+    filter: &TaskFilter,
+    search: Option<&SearchSql>,
+    ranked: bool,
+) {
+    select.cond_where(filter_condition(owner, filter));
+    let rank = match search {
+        Some(search) => {
+            search.apply(select, ranked);
+            search.rank()
+        }
+        None => Expr::val(0.0_f64),
+    };
+    select.expr_as(rank, Alias::new(RANK));
+}
+
 /// The ORDER BY of a task list: the requested fields, then `id` to break ties.
 /// Tasks without a due date sort after those with one, in both directions.
-pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
+pub(super) fn sort_keys(order: &[TaskOrder], search: Option<&SearchSql>) -> Vec<SortKey<Listed>> {
     let mut keys = Vec::with_capacity(order.len() + 2);
     for o in order {
         let d = o.direction;
         match o.field {
+            TaskOrderField::Relevance => keys.push(SortKey {
+                expr: search.map_or_else(|| Expr::val(0.0_f64), SearchSql::rank),
+                direction: d,
+                kind: KeyKind::Float,
+                value_of: |t: &Listed| KeyValue::float(t.rank),
+                rebound: search.and_then(SearchSql::rebound),
+            }),
             TaskOrderField::CreatedAt => keys.push(SortKey {
                 expr: col(task::Column::CreatedAt),
                 direction: d,
                 kind: KeyKind::Time,
-                value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+                value_of: |t: &Listed| KeyValue::time(&t.task.created_at),
+                rebound: None,
             }),
             TaskOrderField::UpdatedAt => keys.push(SortKey {
                 expr: col(task::Column::UpdatedAt),
                 direction: d,
                 kind: KeyKind::Time,
-                value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+                value_of: |t: &Listed| KeyValue::time(&t.task.updated_at),
+                rebound: None,
             }),
             TaskOrderField::DueAt => {
                 keys.push(SortKey {
@@ -76,26 +144,30 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                         .into(),
                     direction: Direction::Asc,
                     kind: KeyKind::Int,
-                    value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                    value_of: |t: &Listed| KeyValue::Int(i64::from(t.task.due_at.is_none())),
+                    rebound: None,
                 });
                 keys.push(SortKey {
                     expr: col(task::Column::DueAt),
                     direction: d,
                     kind: KeyKind::Time,
-                    value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                    value_of: |t: &Listed| KeyValue::opt_time(&t.task.due_at),
+                    rebound: None,
                 });
             }
             TaskOrderField::Priority => keys.push(SortKey {
                 expr: col(task::Column::Priority),
                 direction: d,
                 kind: KeyKind::Int,
-                value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+                value_of: |t: &Listed| KeyValue::Int(priority_value(t.task.priority)),
+                rebound: None,
             }),
             TaskOrderField::Description => keys.push(SortKey {
                 expr: col(task::Column::Description),
                 direction: d,
                 kind: KeyKind::Text,
-                value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+                value_of: |t: &Listed| KeyValue::Text(t.task.description.clone()),
+                rebound: None,
             }),
         }
     }
@@ -104,7 +176,8 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
         expr: col(task::Column::Id),
         direction: tie,
         kind: KeyKind::Uuid,
-        value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+        value_of: |t: &Listed| KeyValue::uuid(&t.task.id),
+        rebound: None,
     });
     keys
 }
@@ -116,18 +189,6 @@ fn priority_value(p: entity::Priority) -> i64 {
 /// The owner's tasks that match `filter`.
 fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
     let mut cond = Condition::all().add(col(task::Column::OwnerId).eq(owner));
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let pattern = sql::contains_pattern(search);
-        cond = cond.add(
-            Expr::expr(Func::lower(col(task::Column::Description)))
-                .like(LikeExpr::new(pattern).escape('\\')),
-        );
-    }
     if let Some(priorities) = &filter.priority {
         cond = cond
             .add(col(task::Column::Priority).is_in(priorities.iter().map(|p| priority_value(*p))));
@@ -175,16 +236,27 @@ fn select_tasks() -> SelectStatement {
 
 /// One page of all tasks matching the query.
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
+    let search = search_sql(scope, &query.filter);
     let mut select = select_tasks();
-    select.cond_where(filter_condition(scope.owner(), &query.filter));
-    let keys = sort_keys(&query.order);
-    scope
+    narrow(
+        &mut select,
+        scope.owner(),
+        &query.filter,
+        search.as_ref(),
+        ranks(&query.order),
+    );
+    let keys = sort_keys(&query.order, search.as_ref());
+    let page = scope
         .read(async |db| fetch_page(db, select, &keys, &query.page).await)
-        .await
+        .await?;
+    Ok(page.map(|listed: Listed| listed.task))
 }
 
 pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
-    let condition = filter_condition(scope.owner(), filter);
+    let mut condition = filter_condition(scope.owner(), filter);
+    if let Some(search) = search_sql(scope, filter) {
+        condition = condition.add(search.condition());
+    }
     scope
         .read(async |db| count_rows(db, task::Entity, condition).await)
         .await
@@ -216,9 +288,17 @@ pub async fn list_scoped(
     holders: &[Uuid],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
-    let keys = sort_keys(&query.order);
+    let search = search_sql(owner, &query.filter);
+    let keys = sort_keys(&query.order, search.as_ref());
     let sig = signature(&keys);
     let (mut inner, holder) = holder_select(scope, holders);
+    narrow(
+        &mut inner,
+        owner.owner(),
+        &query.filter,
+        search.as_ref(),
+        ranks(&query.order),
+    );
     let mut window = WindowStatement::new();
     window.add_partition_by(holder.clone());
     for (expr, order) in order_terms(&keys, query.page.backward) {
@@ -227,7 +307,6 @@ pub async fn list_scoped(
     inner
         .expr_as(holder, Alias::new("scope_id"))
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
-        .cond_where(filter_condition(owner.owner(), &query.filter))
         .cond_where(cursor_bounds(&keys, &query.page)?);
     let select = Query::select()
         .column(Asterisk)
@@ -240,19 +319,20 @@ pub async fn list_scoped(
     let rows = owner
         .read(async |db| Ok(db.query_all(&select).await?))
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<task::Model>> = HashMap::new();
+    let mut grouped: HashMap<Uuid, Vec<Listed>> = HashMap::new();
     for row in rows {
         let holder: Uuid = row.try_get("", "scope_id")?;
         grouped
             .entry(holder)
             .or_default()
-            .push(task::Model::from_query_result(&row, "")?);
+            .push(Listed::from_query_result(&row, "")?);
     }
     Ok(holders
         .iter()
         .map(|holder| {
             let rows = grouped.remove(holder).unwrap_or_default();
-            (*holder, into_page(rows, &keys, &sig, &query.page))
+            let page = into_page(rows, &keys, &sig, &query.page);
+            (*holder, page.map(|listed| listed.task))
         })
         .collect())
 }
@@ -264,11 +344,15 @@ pub async fn count_scoped(
     filter: &TaskFilter,
 ) -> AppResult<HashMap<Uuid, u64>> {
     let (mut select, holder) = holder_select(scope, holders);
+    let mut condition = filter_condition(owner.owner(), filter);
+    if let Some(search) = search_sql(owner, filter) {
+        condition = condition.add(search.condition());
+    }
     select
         .clear_selects()
         .expr_as(holder.clone(), Alias::new("scope_id"))
         .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .cond_where(filter_condition(owner.owner(), filter))
+        .cond_where(condition)
         .add_group_by([holder]);
     let rows = owner
         .read(async |db| Ok(db.query_all(&select).await?))
