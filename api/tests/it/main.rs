@@ -21,6 +21,8 @@ mod owners;
 mod pages;
 mod replicas;
 mod schema;
+mod search;
+mod search_index;
 mod shutdown;
 mod sign_in;
 mod soak;

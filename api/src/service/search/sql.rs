@@ -110,7 +110,7 @@ impl SearchSql {
                 query,
                 ranked: true,
             } => Expr::cust_with_exprs(
-                "CAST(ts_rank(\"tasks\".\"search_vector\", ?, 1) AS double precision)",
+                "CAST(ts_rank(\"tasks\".\"search_vector\", $1, 1) AS double precision)",
                 [query.clone()],
             ),
             Plan::Sqlite {
@@ -180,17 +180,19 @@ fn postgres(search: &SearchQuery) -> Plan {
     }
     let mut sql = Vec::with_capacity(search.terms.len());
     let mut values: Vec<Value> = Vec::with_capacity(search.terms.len());
-    for term in &search.terms {
+    for (i, term) in search.terms.iter().enumerate() {
+        // sea-query's numbered placeholder for PostgreSQL, within this expression.
+        let n = i + 1;
         let query = if term.prefix {
             // One word, quoted for to_tsquery: task_search_text() leaves no
             // ASCII punctuation (so no quote or backslash), and the space
             // before the closing quote keeps a word that folds to nothing
             // from becoming the syntax error `'':*`.
-            "to_tsquery(task_search_config(), '''' || task_search_text(?) || ' '':*')"
+            format!("to_tsquery(task_search_config(), '''' || task_search_text(${n}) || ' '':*')")
         } else if term.phrase {
-            "phraseto_tsquery(task_search_config(), task_search_text(?))"
+            format!("phraseto_tsquery(task_search_config(), task_search_text(${n}))")
         } else {
-            "plainto_tsquery(task_search_config(), task_search_text(?))"
+            format!("plainto_tsquery(task_search_config(), task_search_text(${n}))")
         };
         sql.push(if term.excluded {
             format!("(!!{query})")

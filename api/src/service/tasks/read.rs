@@ -102,7 +102,11 @@ fn narrow(
     let rank = match search {
         Some(search) => {
             search.apply(select, ranked);
-            search.rank()
+            if ranked {
+                search.rank()
+            } else {
+                Expr::val(0.0_f64)
+            }
         }
         None => Expr::val(0.0_f64),
     };
