@@ -14,6 +14,7 @@ mod config_cases;
 mod domain_cases;
 mod graphql_cases;
 mod http_cases;
+mod search_cases;
 mod ws_cases;
 
 use std::collections::BTreeMap;
@@ -759,6 +760,7 @@ fn main_corpus(f: &Fixture) -> Vec<Case> {
     cases.extend(http_cases::cases());
     cases.extend(graphql_cases::cases(f));
     cases.extend(domain_cases::cases(f));
+    cases.extend(search_cases::cases());
     cases
 }
 
