@@ -65,8 +65,9 @@ pub struct TaskFilter {
     /// Full-text search of the description. Every word must match, stemmed
     /// (`buying milk` finds "Buy milk") and ignoring case, accents and the
     /// language's stop words; `"a quoted phrase"` matches as a phrase;
-    /// `-word` or `-"a phrase"` excludes; the last word also matches as a
-    /// prefix (`mil` finds "milk"). Punctuation only separates words, and no
+    /// `-word` or `-"a phrase"` excludes; the last word, unless quoted or
+    /// excluded, also matches as a prefix (`mil` finds "milk"). Punctuation
+    /// only separates words, and no
     /// input is an error except one over 1000 characters or 32 words and
     /// phrases. Blank: no search. Exclusions alone: every task without them.
     /// Nothing left to look for (only punctuation, emoji or stop words):
