@@ -103,6 +103,8 @@ pub struct Config {
 
     #[command(flatten)]
     pub persisted: PersistedSettings,
+
+    #[command(flatten)]
     pub rate_limit: RateLimitSettings,
 
     /// Proxies (CIDR ranges or addresses, comma-separated) whose
@@ -138,6 +140,15 @@ pub struct Config {
     #[arg(long = "db-row-level-security", env = "DB_ROW_LEVEL_SECURITY", value_name = "DB_ROW_LEVEL_SECURITY",
           default_value = "false", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub db_row_level_security: bool,
+
+    /// Language of task search: a text search configuration (english,
+    /// simple for no stemming, german, ...; SQLite: english or simple). The
+    /// search index is built in it when the migration runs, so the
+    /// `migration` tool must get the same value; a different one stops the
+    /// start.
+    #[arg(long = "search-language", env = "SEARCH_LANGUAGE", value_name = "SEARCH_LANGUAGE",
+          default_value = migration::SearchLanguage::DEFAULT, value_parser = migration::SearchLanguage::parse)]
+    pub search_language: migration::SearchLanguage,
 
     #[command(flatten)]
     pub otel: OtelSettings,
@@ -1098,6 +1109,20 @@ mod tests {
             ("TRUSTED_DOCUMENTS_MODE", "strict"),
         ] {
             assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
+        }
+    }
+
+    #[test]
+    fn search_language_is_a_configuration_name() {
+        assert_eq!(config(&[]).unwrap().search_language.as_str(), "english");
+        let c = config(&[("SEARCH_LANGUAGE", "Simple")]).unwrap();
+        assert_eq!(c.search_language.as_str(), "simple");
+        for bad in ["", "english'", "english; drop table tasks", "en glish"] {
+            assert_eq!(
+                config(&[("SEARCH_LANGUAGE", bad)]).unwrap_err().var,
+                "SEARCH_LANGUAGE",
+                "{bad:?}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, SearchLanguage, with_search_language};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
@@ -36,6 +36,8 @@ pub enum StartupError {
     TrustedDocuments(#[from] crate::graphql::engine::TrustedDocumentsError),
     #[error("DB_ROW_LEVEL_SECURITY: {0}")]
     RowLevelSecurity(String),
+    #[error("SEARCH_LANGUAGE: {0}")]
+    SearchLanguage(String),
 }
 
 /// How long a request waits for a PostgreSQL connection before it fails with
@@ -183,20 +185,76 @@ async fn attempt_connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 /// and migration Jobs starting together apply each migration once: the
 /// others wait for it (`/readyz` answers 503 meanwhile).
 pub async fn prepare_schema(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
-    if db.get_database_backend() == DbBackend::Sqlite || config.auto_migrate {
-        migration::up_locked(db, None)
+    let language = &config.search_language;
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    if sqlite {
+        language
+            .sqlite_tokenizer()
+            .map_err(StartupError::SearchLanguage)?;
+    }
+    if sqlite || config.auto_migrate {
+        with_search_language(language.clone(), migration::up_locked(db, None))
             .await
             .map_err(StartupError::Migration)?;
-        tracing::info!("database schema is current");
-        return Ok(());
-    }
-    let pending = pending_migrations(db)
-        .await
-        .map_err(StartupError::Migration)?;
-    if pending > 0 {
-        return Err(StartupError::SchemaBehind { pending });
+    } else {
+        let pending = pending_migrations(db)
+            .await
+            .map_err(StartupError::Migration)?;
+        if pending > 0 {
+            return Err(StartupError::SchemaBehind { pending });
+        }
     }
     tracing::info!("database schema is current");
+    check_search_language(db, language).await
+}
+
+/// The search index was built in the language the migration was given; a
+/// query stemmed in another would silently miss, so a different
+/// `SEARCH_LANGUAGE` stops the start and says how to reconcile the two.
+async fn check_search_language(
+    db: &DatabaseConnection,
+    configured: &SearchLanguage,
+) -> Result<(), StartupError> {
+    use sea_orm::ConnectionTrait;
+    let failed = |e: DbErr| StartupError::SearchLanguage(format!("{configured}: {e}"));
+    let (stored, same) = if db.get_database_backend() == DbBackend::Postgres {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT task_search_config()::text AS stored, \
+                 task_search_config() = $1::regconfig AS same",
+                [configured.as_str().into()],
+            ))
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| failed(DbErr::RecordNotFound("task_search_config()".into())))?;
+        let stored: String = row.try_get("", "stored").map_err(failed)?;
+        let same: bool = row.try_get("", "same").map_err(failed)?;
+        (stored, same)
+    } else {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT sql FROM sqlite_master WHERE name = 'tasks_fts'",
+            ))
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| failed(DbErr::RecordNotFound("tasks_fts".into())))?;
+        let sql: String = row.try_get("", "sql").map_err(failed)?;
+        let stored = SearchLanguage::of_sqlite_table(&sql);
+        let same = stored.sqlite_tokenizer() == configured.sqlite_tokenizer();
+        (stored.to_string(), same)
+    };
+    if !same {
+        return Err(StartupError::SearchLanguage(format!(
+            "it is {configured}, but the search index was built in {stored} when the \
+             migration ran. Set SEARCH_LANGUAGE={stored} (for the api and `migration` \
+             alike), or rebuild the index in {configured}: `migration down` to before \
+             m20261202_000002_task_search, then `migration up` with \
+             SEARCH_LANGUAGE={configured}"
+        )));
+    }
+    tracing::info!(language = %stored, "task search language");
     Ok(())
 }
 

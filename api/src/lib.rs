@@ -9,9 +9,9 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
-pub mod seed;
 pub mod net;
 pub mod rate_limit;
+pub mod seed;
 pub mod server;
 pub mod service;
 pub mod telemetry;
@@ -55,6 +55,7 @@ impl App {
             db: db.clone(),
             wake: hub.wake().clone(),
             row_level_security: config.db_row_level_security,
+            search_language: config.search_language.clone(),
         };
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();

@@ -92,7 +92,17 @@ pub enum Scenario {
     Update,
     /// 90 % reads (the three above, evenly), 10 % writes (create, update).
     Mix,
+    /// `tasks(filter: {search})`, first 20 with totalCount: one word that
+    /// one task in 16 has (`plumber`), ...
+    SearchWord,
+    /// ... two words of one seeded phrase (`quarterly report`), ...
+    SearchTwoWords,
+    /// ... and a prefix (`plum`), as someone still typing.
+    SearchPrefix,
 }
+
+pub const SEARCH: &str = "query Search($s: String!) { tasks(first: 20, filter: {search: $s}) \
+    { totalCount nodes { id description priority dueAt done } pageInfo { hasNextPage endCursor } } }";
 
 pub const LIST20: &str = "query List20 { tasks(first: 20) { nodes { id description priority \
     startAt dueAt done createdAt } pageInfo { hasNextPage endCursor } } }";
@@ -111,13 +121,16 @@ pub const UPDATE: &str = "mutation Update($input: UpdateTaskInput!) { updateTask
     { task { id version done } } }";
 
 impl Scenario {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 9] = [
         Self::List20,
         Self::List20Nested,
         Self::GetById,
         Self::Create,
         Self::Update,
         Self::Mix,
+        Self::SearchWord,
+        Self::SearchTwoWords,
+        Self::SearchPrefix,
     ];
     pub const READS: [Self; 3] = [Self::List20, Self::List20Nested, Self::GetById];
 
@@ -129,6 +142,9 @@ impl Scenario {
             Self::Create => "create",
             Self::Update => "update",
             Self::Mix => "mix-90-10",
+            Self::SearchWord => "search-word",
+            Self::SearchTwoWords => "search-two-words",
+            Self::SearchPrefix => "search-prefix",
         }
     }
 
@@ -166,6 +182,9 @@ impl Scenario {
                     "description": format!("updated {i}"),
                 } },
             }),
+            Self::SearchWord => search_body("plumber"),
+            Self::SearchTwoWords => search_body("quarterly report"),
+            Self::SearchPrefix => search_body("plum"),
             // 30 % each read, 5 % each write.
             Self::Mix => {
                 let scenario = match i % 20 {
@@ -185,13 +204,23 @@ impl Scenario {
     /// scenario first, see `Mix`).
     pub fn bodies(self) -> Vec<String> {
         let n = match self {
-            Self::List20 | Self::List20Nested => 1,
+            Self::List20
+            | Self::List20Nested
+            | Self::SearchWord
+            | Self::SearchTwoWords
+            | Self::SearchPrefix => 1,
             Self::GetById | Self::Create => HOT_TASKS,
             Self::Update => 2 * HOT_TASKS,
             Self::Mix => 0,
         };
         (0..n).map(|i| self.body(i)).collect()
     }
+}
+
+/// The same searches run as substring (LIKE) searches on the build before
+/// full-text search: `bench/RESULTS.md` compares the two.
+fn search_body(text: &str) -> serde_json::Value {
+    serde_json::json!({ "query": SEARCH, "variables": { "s": text } })
 }
 
 /// The api's configuration from the environment, as the api would read it,

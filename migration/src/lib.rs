@@ -11,8 +11,11 @@ mod m20261128_000001_create_tables;
 mod m20261201_000001_create_task_events;
 mod m20261201_000002_add_owners;
 mod m20261202_000001_list_indexes;
+mod m20261202_000002_task_search;
+pub mod search_language;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
+pub use search_language::{SearchLanguage, with_search_language};
 
 pub struct Migrator;
 
@@ -24,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_create_task_events::Migration),
             Box::new(m20261201_000002_add_owners::Migration),
             Box::new(m20261202_000001_list_indexes::Migration),
+            Box::new(m20261202_000002_task_search::Migration),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! `status`, `fresh`, `refresh`, `reset`, `init`, `generate`; `DATABASE_URL`
 //! or `-u`, `DATABASE_SCHEMA` or `-s`, `-v`), with the migration lock around
 //! every command that changes the schema. `status` takes no lock and
-//! creates nothing.
+//! creates nothing. `SEARCH_LANGUAGE` (or `--search-language`) is the
+//! language the task search index is built in, as the api reads it.
 
 use std::error::Error;
 use std::io::IsTerminal;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use migration::lock::with_lock;
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, SearchLanguage, with_search_language};
 use sea_orm_cli::MigrateSubcommands;
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tracing_subscriber::EnvFilter;
@@ -48,6 +49,16 @@ struct Cli {
         help = "Database URL"
     )]
     database_url: Option<String>,
+
+    #[arg(
+        global = true,
+        long,
+        env = "SEARCH_LANGUAGE",
+        default_value = SearchLanguage::DEFAULT,
+        value_parser = SearchLanguage::parse,
+        help = "Language of the task search index (a text search configuration: english, simple, german, ...)"
+    )]
+    search_language: SearchLanguage,
 
     #[command(subcommand)]
     command: Option<MigrateSubcommands>,
@@ -91,7 +102,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }) => sea_orm_cli::run_migrate_generate(MIGRATION_DIR, migration_name, !*local_time),
         command => {
             let db = connect().await?;
-            let result = migrate(&db, command.as_ref()).await;
+            let language = cli.search_language.clone();
+            let result = with_search_language(language, migrate(&db, command.as_ref())).await;
             let _ = db.close().await;
             Ok(result?)
         }

@@ -11,6 +11,7 @@ use crate::service::categories::{
     CategoryOrderField as CategoryOrderFieldModel,
 };
 use crate::service::page::{Direction, ListOrder, ListQuery, PageArgs};
+use crate::service::search::SearchQuery;
 use crate::service::tasks::{
     TaskFilter as TaskFilterModel, TaskOrder as TaskOrderModel,
     TaskOrderField as TaskOrderFieldModel,
@@ -32,6 +33,9 @@ pub enum TaskOrderField {
     DueAt,
     Priority,
     Description,
+    /// How well a task matches `filter.search` (only with a search; `DESC`:
+    /// the best match first). Ties are broken by id.
+    Relevance,
 }
 
 #[derive(InputObject, Clone, Copy, Debug)]
@@ -58,7 +62,16 @@ pub struct CategoryOrder {
 /// Which tasks a list keeps; all given conditions must hold.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct TaskFilter {
-    /// Case-insensitive substring of the description.
+    /// Full-text search of the description. Every word must match, stemmed
+    /// (`buying milk` finds "Buy milk") and ignoring case, accents and the
+    /// language's stop words; `"a quoted phrase"` matches as a phrase;
+    /// `-word` or `-"a phrase"` excludes; the last word, unless quoted or
+    /// excluded, also matches as a prefix (`mil` finds "milk"). Punctuation
+    /// only separates words, and no
+    /// input is an error except one over 1000 characters or 32 words and
+    /// phrases. Blank: no search. Exclusions alone: every task without them.
+    /// Nothing left to look for (only punctuation, emoji or stop words):
+    /// no task.
     pub search: Option<String>,
     /// Any of these priorities.
     pub priority: Option<Vec<Priority>>,
@@ -86,7 +99,7 @@ impl IntoModel for TaskFilter {
 
     fn into_model(self) -> AppResult<TaskFilterModel> {
         Ok(TaskFilterModel {
-            search: self.search,
+            search: self.search.as_deref().map(SearchQuery::parse).transpose()?,
             priority: self
                 .priority
                 .map(|ps| ps.into_iter().map(Into::into).collect()),
@@ -144,7 +157,7 @@ impl<F, O> ListArgs<F, O>
 where
     F: IntoModel + Default,
     O: IntoModel,
-    O::Model: ListOrder,
+    O::Model: ListOrder<Filter = F::Model>,
 {
     /// Decodes ids and cursors and checks the page: the service's query.
     pub fn into_query(self) -> AppResult<ListQuery<F::Model, O::Model>> {

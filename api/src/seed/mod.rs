@@ -113,6 +113,7 @@ pub async fn run(config: &Config, args: &SeedArgs) -> Result<Seeded, SeedError> 
         db: db.clone(),
         wake: Wake::default(),
         row_level_security: config.db_row_level_security,
+        search_language: config.search_language.clone(),
     };
     let seeded = seed(&store.scoped(&owner), args).await;
     if let Err(err) = db.close().await {

@@ -37,6 +37,7 @@ pub type CategoryListQuery = ListQuery<CategoryFilter, CategoryOrder>;
 impl ListOrder for CategoryOrder {
     type Field = CategoryOrderField;
     type Model = category::Model;
+    type Filter = CategoryFilter;
     const DEFAULT: Self = CategoryOrder {
         field: CategoryOrderField::Name,
         direction: Direction::Asc,
@@ -67,6 +68,7 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
                 kind: KeyKind::Text,
                 value_of: |c: &category::Model| KeyValue::Text(c.name_key.clone()),
                 groups: Vec::new(),
+                rebound: None,
             },
             CategoryOrderField::CreatedAt => SortKey {
                 expr: col(category::Column::CreatedAt),
@@ -74,6 +76,7 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
                 kind: KeyKind::Time,
                 value_of: |c: &category::Model| KeyValue::time(&c.created_at),
                 groups: Vec::new(),
+                rebound: None,
             },
         })
         .collect();
@@ -83,6 +86,7 @@ fn sort_keys(order: &[CategoryOrder]) -> Vec<SortKey<category::Model>> {
         kind: KeyKind::Uuid,
         value_of: |c: &category::Model| KeyValue::uuid(&c.id),
         groups: Vec::new(),
+        rebound: None,
     });
     keys
 }

@@ -6,6 +6,7 @@
 pub mod categories;
 pub mod page;
 mod scope;
+pub mod search;
 pub mod sql;
 pub mod tasks;
 

@@ -13,6 +13,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use sea_orm::{Value, prelude::Uuid};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::error::{AppError, AppResult};
 
@@ -88,6 +89,12 @@ impl KeyValue {
     pub fn uuid(id: &Uuid) -> Self {
         Self::Text(id.to_string())
     }
+
+    /// A float exactly as the engine returned it: the shortest text that
+    /// reads back as the same `f64` (JSON numbers need not round-trip).
+    pub fn float(f: f64) -> Self {
+        Self::Text(format!("{f:e}"))
+    }
 }
 
 /// How a sort key's cursor value is bound back into SQL.
@@ -97,7 +104,13 @@ pub enum KeyKind {
     Int,
     Text,
     Uuid,
+    Float,
 }
+
+/// Turns a key's cursor value into the bound a page starts from, given the
+/// bound values of all the cursor's keys: for a key whose kept value can go
+/// stale (see `search::SearchSql::rebound`).
+pub type Rebound = Arc<dyn Fn(Value, &[Option<Value>]) -> Expr + Send + Sync>;
 
 /// One ORDER BY term of a list, and how to read its value off a row.
 pub struct SortKey<M> {
@@ -111,6 +124,8 @@ pub struct SortKey<M> {
     /// time, where every later key is a plain range of an index. Empty for
     /// other keys.
     pub groups: Vec<(i64, Condition)>,
+    /// `None`: the cursor's value is the bound.
+    pub rebound: Option<Rebound>,
 }
 
 /// A validated page request: limit, direction and decoded cursor bounds.
@@ -165,11 +180,17 @@ impl PageRequest {
 pub trait ListOrder: Sized {
     type Field: Eq + std::hash::Hash;
     type Model;
+    /// What the lists ordered this way filter by.
+    type Filter;
     /// The order of a list that asks for none.
     const DEFAULT: Self;
     fn field(&self) -> Self::Field;
     /// The ORDER BY of `order`: its terms, then whatever breaks ties.
     fn sort_keys(order: &[Self]) -> Vec<SortKey<Self::Model>>;
+    /// Refuses an order that `filter` cannot give (none by default).
+    fn check(_filter: &Self::Filter, _order: &[Self]) -> AppResult<()> {
+        Ok(())
+    }
 }
 
 /// A validated list request: what to keep, in which order, which page.
@@ -180,11 +201,12 @@ pub struct ListQuery<F, O> {
     pub page: PageRequest,
 }
 
-impl<F, O: ListOrder> ListQuery<F, O> {
+impl<F, O: ListOrder<Filter = F>> ListQuery<F, O> {
     /// Checks the page against the order it is for (cursors name their
     /// order), after [`normalise`].
     pub fn new(filter: F, order: Vec<O>, args: &PageArgs) -> AppResult<Self> {
         let order = normalise(order);
+        O::check(&filter, &order)?;
         let page = PageRequest::new(args, &signature(&O::sort_keys(&order)))?;
         Ok(Self {
             filter,
@@ -275,6 +297,19 @@ impl<M> Page<M> {
             items: Vec::new(),
             has_next_page: false,
             has_previous_page: false,
+        }
+    }
+
+    /// The same page (cursors included) of what `f` makes of each row.
+    pub fn map<N>(self, f: impl Fn(M) -> N) -> Page<N> {
+        Page {
+            items: self
+                .items
+                .into_iter()
+                .map(|(cursor, row)| (cursor, f(row)))
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
         }
     }
 }
@@ -492,10 +527,20 @@ fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResu
         ));
     }
     let field = if reverse { "before" } else { "after" };
-    let mut bound = Vec::with_capacity(keys.len());
+    let mut values_bound = Vec::with_capacity(keys.len());
     for (key, value) in keys.iter().zip(values) {
-        bound.push(to_sql_value(field, key.kind, value)?);
+        values_bound.push(to_sql_value(field, key.kind, value)?);
     }
+    let bound: Vec<Option<Expr>> = keys
+        .iter()
+        .zip(&values_bound)
+        .map(|(key, value)| {
+            value.clone().map(|v| match &key.rebound {
+                Some(rebound) => rebound(v, &values_bound),
+                None => Expr::val(v),
+            })
+        })
+        .collect();
     let directions: Vec<Direction> = keys
         .iter()
         .map(|k| {
@@ -513,7 +558,7 @@ fn beyond<M>(keys: &[SortKey<M>], values: &[KeyValue], reverse: bool) -> AppResu
         && bound.iter().all(Option::is_some)
     {
         let row = Expr::tuple(keys.iter().map(|k| k.expr.clone()));
-        let cursor = Expr::tuple(bound.into_iter().flatten().map(Expr::val));
+        let cursor = Expr::tuple(bound.iter().flatten().cloned());
         return Ok(Condition::all().add(match directions.first() {
             Some(Direction::Desc) => row.lt(cursor),
             _ => row.gt(cursor),
@@ -571,6 +616,13 @@ fn to_sql_value(field: &str, kind: KeyKind, value: &KeyValue) -> AppResult<Optio
         }
         (KeyKind::Uuid, KeyValue::Text(s)) => {
             Value::from(Uuid::parse_str(s).map_err(|_| invalid())?)
+        }
+        (KeyKind::Float, KeyValue::Text(s)) => {
+            let f = s.parse::<f64>().map_err(|_| invalid())?;
+            if !f.is_finite() {
+                return Err(invalid());
+            }
+            Value::from(f)
         }
         _ => return Err(invalid()),
     }))

@@ -11,6 +11,8 @@ use sea_orm::{
     QueryResult, Statement, TransactionTrait,
 };
 
+use migration::SearchLanguage;
+
 use crate::error::AppResult;
 use crate::events::{self, Change, Wake};
 
@@ -35,22 +37,25 @@ impl Owner {
 }
 
 /// The database as the service layer uses it: the pool, this replica's
-/// event tail to wake when a change commits, and whether PostgreSQL's
-/// row-level security is on.
+/// event tail to wake when a change commits, whether PostgreSQL's
+/// row-level security is on, and the language tasks are searched in.
 #[derive(Clone)]
 pub struct Store {
     pub db: DatabaseConnection,
     pub wake: Wake,
     pub row_level_security: bool,
+    pub search_language: SearchLanguage,
 }
 
 impl Store {
-    /// A store without row-level security (tests and tools).
+    /// A store without row-level security, searching in the default
+    /// language (tests and tools).
     pub fn new(db: DatabaseConnection, wake: Wake) -> Self {
         Self {
             db,
             wake,
             row_level_security: false,
+            search_language: SearchLanguage::default(),
         }
     }
 
@@ -119,6 +124,14 @@ pub struct Scoped<'a> {
 impl Scoped<'_> {
     pub fn owner(&self) -> &str {
         self.owner.as_str()
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.store.db.get_database_backend()
+    }
+
+    pub fn search_language(&self) -> &SearchLanguage {
+        &self.store.search_language
     }
 
     fn rls(&self) -> bool {

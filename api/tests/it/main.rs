@@ -30,6 +30,8 @@ mod persisted;
 mod rate_limits;
 mod replicas;
 mod schema;
+mod search;
+mod search_index;
 mod seed;
 mod shutdown;
 mod sign_in;

@@ -6,29 +6,31 @@ use std::collections::HashMap;
 
 use entity::{category, task, task_category};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, OverStatement, Query,
-    SelectStatement, WindowStatement,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, SelectStatement,
+    WindowStatement,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
-    prelude::Uuid,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable,
+    QueryFilter, QueryResult, prelude::Uuid,
 };
 
 use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
 use super::shape::{self, Shape};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::service::Scoped;
 use crate::service::page::{
     Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, cursor_bounds,
     encode_cursor, fetch_page, into_page, normalise, order_terms, signature,
 };
-use crate::service::{Scoped, sql};
+use crate::service::search::SearchSql;
 
 /// A validated task list request.
 pub type TaskListQuery = ListQuery<TaskFilter, TaskOrder>;
 
 impl ListOrder for TaskOrder {
     type Field = TaskOrderField;
-    type Model = task::Model;
+    type Model = Listed;
+    type Filter = TaskFilter;
     const DEFAULT: Self = TaskOrder {
         field: TaskOrderField::CreatedAt,
         direction: Direction::Asc,
@@ -38,18 +40,33 @@ impl ListOrder for TaskOrder {
         self.field
     }
 
-    fn sort_keys(order: &[Self]) -> Vec<SortKey<task::Model>> {
-        sort_keys(order)
+    fn sort_keys(order: &[Self]) -> Vec<SortKey<Listed>> {
+        sort_keys(order, None)
+    }
+
+    fn check(filter: &TaskFilter, order: &[Self]) -> AppResult<()> {
+        if filter.search.is_none() && ranks(order) {
+            return Err(AppError::bad_input(
+                "orderBy",
+                "RELEVANCE orders by how well tasks match `filter.search`: give a search",
+            ));
+        }
+        Ok(())
     }
 }
 
 /// The cursor a list in `order` gives `task`: where a page after (or before)
-/// that row starts, for tools that begin deep in a list (the scale benchmark).
+/// that row starts, for tools that begin deep in a list (the scale benchmark;
+/// not for RELEVANCE, whose value is the search's).
 pub fn cursor_of(order: Vec<TaskOrder>, task: &task::Model) -> String {
-    let keys = sort_keys(&normalise(order));
+    let keys = sort_keys(&normalise(order), None);
+    let listed = Listed {
+        task: task.clone(),
+        rank: 0.0,
+    };
     encode_cursor(
         &signature(&keys),
-        keys.iter().map(|k| (k.value_of)(task)).collect(),
+        keys.iter().map(|k| (k.value_of)(&listed)).collect(),
     )
 }
 
@@ -65,25 +82,92 @@ fn undated() -> Condition {
     Condition::all().add(col(task::Column::DueAt).is_null())
 }
 
+fn ranks(order: &[TaskOrder]) -> bool {
+    order.iter().any(|o| o.field == TaskOrderField::Relevance)
+}
+
+/// The column every task list selects its search rank as.
+const RANK: &str = "search_rank";
+
+/// A task as a list reads it: the row and its search rank (0 unless the
+/// list is ordered by relevance), which a relevance cursor keeps.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    task: task::Model,
+    rank: f64,
+}
+
+impl FromQueryResult for Listed {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            task: task::Model::from_query_result(row, pre)?,
+            rank: row.try_get(pre, RANK)?,
+        })
+    }
+}
+
+/// The filter's search as this store's engine runs it.
+fn search_sql(scope: &Scoped<'_>, filter: &TaskFilter) -> Option<SearchSql> {
+    filter
+        .search
+        .as_ref()
+        .map(|search| SearchSql::new(search, scope.backend(), scope.search_language()))
+}
+
+/// Narrows a select of tasks to the owner's that match `filter`, and adds
+/// the rank column (what ranking needs, when `ranked`).
+fn narrow(
+    select: &mut SelectStatement,
+    owner: &str,
+    filter: &TaskFilter,
+    due: DueRange,
+    search: Option<&SearchSql>,
+    ranked: bool,
+) {
+    select.cond_where(filter_condition_as(owner, filter, due));
+    let rank = match search {
+        Some(search) => {
+            search.apply(select, ranked);
+            if ranked {
+                search.rank()
+            } else {
+                Expr::val(0.0_f64)
+            }
+        }
+        None => Expr::val(0.0_f64),
+    };
+    select.expr_as(rank, Alias::new(RANK));
+}
+
 /// The ORDER BY of a task list: the requested fields, then `id` to break ties.
 /// Tasks without a due date sort after those with one, in both directions.
-pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
+pub(super) fn sort_keys(order: &[TaskOrder], search: Option<&SearchSql>) -> Vec<SortKey<Listed>> {
     let mut keys = Vec::with_capacity(order.len() + 2);
     for o in order {
         let d = o.direction;
         match o.field {
+            TaskOrderField::Relevance => keys.push(SortKey {
+                expr: search.map_or_else(|| Expr::val(0.0_f64), SearchSql::rank),
+                direction: d,
+                kind: KeyKind::Float,
+                value_of: |t: &Listed| KeyValue::float(t.rank),
+                rebound: search.and_then(SearchSql::rebound),
+                groups: Vec::new(),
+            }),
             TaskOrderField::CreatedAt => keys.push(SortKey {
                 expr: col(task::Column::CreatedAt),
                 direction: d,
                 kind: KeyKind::Time,
-                value_of: |t: &task::Model| KeyValue::time(&t.created_at),
+                value_of: |t: &Listed| KeyValue::time(&t.task.created_at),
+                rebound: None,
                 groups: Vec::new(),
             }),
             TaskOrderField::UpdatedAt => keys.push(SortKey {
                 expr: col(task::Column::UpdatedAt),
                 direction: d,
                 kind: KeyKind::Time,
-                value_of: |t: &task::Model| KeyValue::time(&t.updated_at),
+                value_of: |t: &Listed| KeyValue::time(&t.task.updated_at),
+                rebound: None,
                 groups: Vec::new(),
             }),
             TaskOrderField::DueAt => {
@@ -93,14 +177,16 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                         .into(),
                     direction: Direction::Asc,
                     kind: KeyKind::Int,
-                    value_of: |t: &task::Model| KeyValue::Int(i64::from(t.due_at.is_none())),
+                    value_of: |t: &Listed| KeyValue::Int(i64::from(t.task.due_at.is_none())),
+                    rebound: None,
                     groups: vec![(0, dated()), (1, undated())],
                 });
                 keys.push(SortKey {
                     expr: col(task::Column::DueAt),
                     direction: d,
                     kind: KeyKind::Time,
-                    value_of: |t: &task::Model| KeyValue::opt_time(&t.due_at),
+                    value_of: |t: &Listed| KeyValue::opt_time(&t.task.due_at),
+                    rebound: None,
                     groups: Vec::new(),
                 });
             }
@@ -108,14 +194,16 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
                 expr: col(task::Column::Priority),
                 direction: d,
                 kind: KeyKind::Int,
-                value_of: |t: &task::Model| KeyValue::Int(priority_value(t.priority)),
+                value_of: |t: &Listed| KeyValue::Int(priority_value(t.task.priority)),
+                rebound: None,
                 groups: Vec::new(),
             }),
             TaskOrderField::Description => keys.push(SortKey {
                 expr: col(task::Column::Description),
                 direction: d,
                 kind: KeyKind::Text,
-                value_of: |t: &task::Model| KeyValue::Text(t.description.clone()),
+                value_of: |t: &Listed| KeyValue::Text(t.task.description.clone()),
+                rebound: None,
                 groups: Vec::new(),
             }),
         }
@@ -125,7 +213,8 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
         expr: col(task::Column::Id),
         direction: tie,
         kind: KeyKind::Uuid,
-        value_of: |t: &task::Model| KeyValue::uuid(&t.id),
+        value_of: |t: &Listed| KeyValue::uuid(&t.task.id),
+        rebound: None,
         groups: Vec::new(),
     });
     keys
@@ -134,7 +223,7 @@ pub(super) fn sort_keys(order: &[TaskOrder]) -> Vec<SortKey<task::Model>> {
 /// A list led by PRIORITY and filtered by priorities reads each admitted
 /// priority as its own range of (owner_id, priority, id): SQLite cannot
 /// start a range at a row value whose first column the filter already pins.
-fn split_by_priority(keys: &mut [SortKey<task::Model>], order: &[TaskOrder], filter: &TaskFilter) {
+fn split_by_priority(keys: &mut [SortKey<Listed>], order: &[TaskOrder], filter: &TaskFilter) {
     let (Some(first), Some(lead), Some(priorities)) =
         (order.first(), keys.first_mut(), &filter.priority)
     else {
@@ -178,18 +267,6 @@ fn filter_condition_as(owner: &str, filter: &TaskFilter, due: DueRange) -> Condi
         DueRange::Tested => c.eq(Expr::cust("TRUE")),
     };
     let mut cond = Condition::all().add(col(task::Column::OwnerId).eq(owner));
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let pattern = sql::contains_pattern(search);
-        cond = cond.add(
-            Expr::expr(Func::lower(col(task::Column::Description)))
-                .like(LikeExpr::new(pattern).escape('\\')),
-        );
-    }
     if let Some(priorities) = &filter.priority {
         cond = cond
             .add(col(task::Column::Priority).is_in(priorities.iter().map(|p| priority_value(*p))));
@@ -237,7 +314,9 @@ fn select_tasks() -> SelectStatement {
 
 /// One page of all tasks matching the query.
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
-    let mut keys = sort_keys(&query.order);
+    let search = search_sql(scope, &query.filter);
+    let ranked = ranks(&query.order);
+    let mut keys = sort_keys(&query.order, search.as_ref());
     split_by_priority(&mut keys, &query.order, &query.filter);
     if query.filter.due_before.is_some() || query.filter.due_after.is_some() {
         // No task without a due date is in a window: reading that group
@@ -246,12 +325,25 @@ pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<t
             key.groups.retain(|(_, c)| *c != undated());
         }
     }
-    scope
+    let page = scope
         .read(async |db| {
             let owner = scope.owner();
-            let shape = shape::choose(db, owner, &query.filter, &query.order).await?;
+            // A ranked list sorts by the search's rank, which only the
+            // search's own FROM can compute: it is read as planned.
+            let shape = if ranked {
+                Shape::Planned
+            } else {
+                shape::choose(db, owner, &query.filter, &query.order).await?
+            };
             let mut select = select_tasks();
-            select.cond_where(filter_condition_as(owner, &query.filter, shape.due_range()));
+            narrow(
+                &mut select,
+                owner,
+                &query.filter,
+                shape.due_range(),
+                search.as_ref(),
+                ranked,
+            );
             if shape == Shape::MatchingFirst {
                 select = shape::matching_first(select);
                 // A few thousand rows sort at once; split in groups, each
@@ -262,11 +354,15 @@ pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<t
             }
             fetch_page(db, select, &keys, &query.page).await
         })
-        .await
+        .await?;
+    Ok(page.map(|listed: Listed| listed.task))
 }
 
 pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
-    let condition = filter_condition(scope.owner(), filter);
+    let mut condition = filter_condition(scope.owner(), filter);
+    if let Some(search) = search_sql(scope, filter) {
+        condition = condition.add(search.condition());
+    }
     scope
         .read(async |db| count_rows(db, task::Entity, condition).await)
         .await
@@ -298,9 +394,18 @@ pub async fn list_scoped(
     holders: &[Uuid],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
-    let keys = sort_keys(&query.order);
+    let search = search_sql(owner, &query.filter);
+    let keys = sort_keys(&query.order, search.as_ref());
     let sig = signature(&keys);
     let (mut inner, holder) = holder_select(scope, holders);
+    narrow(
+        &mut inner,
+        owner.owner(),
+        &query.filter,
+        DueRange::Indexed,
+        search.as_ref(),
+        ranks(&query.order),
+    );
     let mut window = WindowStatement::new();
     window.add_partition_by(holder.clone());
     for (expr, order) in order_terms(&keys, query.page.backward) {
@@ -309,7 +414,6 @@ pub async fn list_scoped(
     inner
         .expr_as(holder, Alias::new("scope_id"))
         .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("rn"))
-        .cond_where(filter_condition(owner.owner(), &query.filter))
         .cond_where(cursor_bounds(&keys, &query.page)?);
     let select = Query::select()
         .column(Asterisk)
@@ -322,19 +426,20 @@ pub async fn list_scoped(
     let rows = owner
         .read(async |db| Ok(db.query_all(&select).await?))
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<task::Model>> = HashMap::new();
+    let mut grouped: HashMap<Uuid, Vec<Listed>> = HashMap::new();
     for row in rows {
         let holder: Uuid = row.try_get("", "scope_id")?;
         grouped
             .entry(holder)
             .or_default()
-            .push(task::Model::from_query_result(&row, "")?);
+            .push(Listed::from_query_result(&row, "")?);
     }
     Ok(holders
         .iter()
         .map(|holder| {
             let rows = grouped.remove(holder).unwrap_or_default();
-            (*holder, into_page(rows, &keys, &sig, &query.page))
+            let page = into_page(rows, &keys, &sig, &query.page);
+            (*holder, page.map(|listed| listed.task))
         })
         .collect())
 }
@@ -346,11 +451,15 @@ pub async fn count_scoped(
     filter: &TaskFilter,
 ) -> AppResult<HashMap<Uuid, u64>> {
     let (mut select, holder) = holder_select(scope, holders);
+    let mut condition = filter_condition(owner.owner(), filter);
+    if let Some(search) = search_sql(owner, filter) {
+        condition = condition.add(search.condition());
+    }
     select
         .clear_selects()
         .expr_as(holder.clone(), Alias::new("scope_id"))
         .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .cond_where(filter_condition(owner.owner(), filter))
+        .cond_where(condition)
         .add_group_by([holder]);
     let rows = owner
         .read(async |db| Ok(db.query_all(&select).await?))

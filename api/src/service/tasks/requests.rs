@@ -5,10 +5,11 @@ use entity::Priority;
 use sea_orm::prelude::Uuid;
 
 use crate::service::page::Direction;
+use crate::service::search::SearchQuery;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TaskFilter {
-    pub search: Option<String>,
+    pub search: Option<SearchQuery>,
     pub priority: Option<Vec<Priority>>,
     pub done: Option<bool>,
     pub due_before: Option<DateTime<Utc>>,
@@ -25,6 +26,8 @@ pub enum TaskOrderField {
     DueAt,
     Priority,
     Description,
+    /// How well a task matches the filter's search.
+    Relevance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,6 +15,7 @@ mod domain_cases;
 mod graphql_cases;
 mod http_cases;
 mod persisted_cases;
+mod search_cases;
 mod ws_cases;
 
 use std::collections::BTreeMap;
@@ -776,6 +777,7 @@ fn main_corpus(f: &Fixture) -> Vec<Case> {
     cases.extend(graphql_cases::cases(f));
     cases.extend(domain_cases::cases(f));
     cases.extend(persisted_cases::cases());
+    cases.extend(search_cases::cases());
     cases
 }
 
