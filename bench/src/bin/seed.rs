@@ -1,8 +1,9 @@
 //! Seeds a migrated, empty database with the benchmark's data set: 100k tasks
 //! (70 % top-level, 30 % their sub-tasks; 60 % with a due date, some with a
 //! start date, 30 % done, all four priorities), 1k categories and 0-3
-//! categories per task. Deterministic: the same rows on every run and on
-//! both backends, written with the api's own encodings (sea-orm values).
+//! categories per task, all the single user's. Deterministic: the same rows
+//! on every run and on both backends, written with the api's own encodings
+//! (sea-orm values).
 //!
 //! Usage: `seed DATABASE_URL` (run `migration up` on it first).
 
@@ -40,6 +41,11 @@ const TOPICS: [&str; 10] = [
     "home", "work", "errands", "garden", "kids", "health", "finance", "travel", "car", "hobby",
 ];
 
+/// Every row belongs to the single user (the api without sign-in).
+fn owner() -> String {
+    api::service::Owner::single_user().as_str().to_owned()
+}
+
 /// A cheap deterministic mix of `n`.
 fn hash(n: u32) -> u32 {
     let mut x = n.wrapping_mul(0x9E37_79B1);
@@ -74,6 +80,7 @@ fn task_row(n: u32) -> Vec<Expr> {
     let completed = done.then(|| created + Duration::days(2));
     let values: Vec<Value> = vec![
         task_id(n).into(),
+        owner().into(),
         format!("{} #{n}", PHRASES[(h % 16) as usize]).into(),
         (((h >> 4) % 4) as i16).into(),
         start.into(),
@@ -115,6 +122,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
         let name = format!("{} {m:04}", TOPICS[(m % 10) as usize]);
         let values: Vec<Value> = vec![
             category_id(m).into(),
+            owner().into(),
             name.clone().into(),
             name.to_lowercase().into(),
             (base() + Duration::seconds(i64::from(m))).into(),
@@ -125,7 +133,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
     txn.execute(&insert).await?;
 
-    // 11 values a row: 1000 rows stay below every backend's parameter limit.
+    // 12 values a row: 1000 rows stay below every backend's parameter limit.
     for chunk in (1..=TASKS).collect::<Vec<_>>().chunks(1000) {
         let mut insert = Query::insert();
         insert
@@ -148,7 +156,7 @@ async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
             .into_table(task_category::Entity)
             .columns(task_category::Column::iter());
         for &(n, c) in chunk {
-            let values: Vec<Value> = vec![task_id(n).into(), category_id(c).into()];
+            let values: Vec<Value> = vec![task_id(n).into(), category_id(c).into(), owner().into()];
             insert
                 .values(values.into_iter().map(Expr::val))
                 .map_err(|e| DbErr::Custom(e.to_string()))?;
