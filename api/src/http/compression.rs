@@ -18,16 +18,17 @@ pub fn layer() -> CompressionLayer<impl Predicate> {
         .gzip(true)
         .br(true)
         .zstd(true)
-        // Answers are produced per request, never stored: a fast level.
         .quality(CompressionLevel::Precise(LEVEL))
         .compress_when(SizeAbove::new(MIN_SIZE).and(not_switching_protocols))
 }
 
-/// The same level for each (gzip 4, brotli 4, zstd 4). Brotli's default,
-/// 11, is meant for files compressed once and served many times: tens of
-/// times slower for a few percent fewer bytes. gzip's (6) and zstd's (3)
-/// are close to this.
-const LEVEL: i32 = 4;
+/// Level 1 for each (gzip 1, brotli 1, zstd 1). Answers here are a few KB,
+/// made once: the encoder's setup is most of the cost, and it grows with
+/// the level (brotli's and zstd's tables). list20's 4.4 KB answer, server
+/// CPU per request above sending it as is: level 1 +12 µs (br), +17 (zstd),
+/// +36 (gzip) for 1.0, 0.95 and 1.04 KB; level 4 +76, +72, +39 µs for
+/// 0.88, 0.94 and 0.88 KB (bench/RESULTS.md).
+const LEVEL: i32 = 1;
 
 /// A WebSocket handshake's answer has no body, and its stream is the
 /// socket's: never compressed, whatever a browser's `Accept-Encoding` says.
