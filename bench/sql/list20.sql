@@ -1,2 +1,2 @@
 -- The SQL of one `list20` request, as the api issues it (written by `probe statements`).
-SELECT "tasks"."id", "tasks"."description", "tasks"."priority", "tasks"."start_at", "tasks"."due_at", "tasks"."done", "tasks"."completed_at", "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."parent_id" FROM "tasks" WHERE TRUE ORDER BY "tasks"."created_at" ASC, "tasks"."id" ASC LIMIT :s1p1;
+SELECT "tasks"."id", "tasks"."owner_id", "tasks"."description", "tasks"."priority", "tasks"."start_at", "tasks"."due_at", "tasks"."done", "tasks"."completed_at", "tasks"."created_at", "tasks"."updated_at", "tasks"."version", "tasks"."parent_id" FROM "tasks" WHERE "tasks"."owner_id" = :s1p1 ORDER BY "tasks"."created_at" ASC, "tasks"."id" ASC LIMIT :s1p2;

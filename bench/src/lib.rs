@@ -2,6 +2,8 @@
 //! that the seed tool, the probes, the load generator's scripts and the
 //! in-memory F server all use the very same requests.
 
+pub mod postgraphile;
+
 use std::time::Duration;
 
 use api::config::Config;

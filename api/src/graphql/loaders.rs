@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{
     CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache,
@@ -10,6 +11,7 @@ use async_graphql::dataloader::{
 use entity::{category, task};
 use sea_orm::prelude::Uuid;
 
+use super::batches::Batches;
 use crate::error::AppError;
 use crate::service::page::Page;
 use crate::service::tasks::{self, Scope, TaskFilter, TaskListQuery};
@@ -169,6 +171,16 @@ pub struct Loaders {
     pub cached: bool,
 }
 
+fn make<L: Send + Sync + 'static>(
+    loader: L,
+    batches: &Batches,
+    cached: bool,
+) -> DataLoader<L, AnyCache> {
+    // No window: the batch starts when the operation's poll ends, with every
+    // key asked for in that poll.
+    DataLoader::with_cache(loader, batches.spawner(), AnyCache(cached)).delay(Duration::ZERO)
+}
+
 /// A cache that is on for request-scoped loaders and off for shared ones.
 #[derive(Clone, Copy)]
 pub struct AnyCache(bool);
@@ -188,31 +200,26 @@ impl CacheFactory for AnyCache {
 }
 
 impl Loaders {
-    pub fn per_request(store: &Store, owner: &Owner) -> Self {
-        Self::build(store, owner, true)
+    /// Loaders whose batches run with `batches` (see `super::batches`).
+    pub fn per_request(store: &Store, owner: &Owner, batches: &Batches) -> Self {
+        Self::build(store, owner, batches, true)
     }
 
-    pub fn uncached(store: &Store, owner: &Owner) -> Self {
-        Self::build(store, owner, false)
+    pub fn uncached(store: &Store, owner: &Owner, batches: &Batches) -> Self {
+        Self::build(store, owner, batches, false)
     }
 
-    fn build(store: &Store, owner: &Owner, cached: bool) -> Self {
-        fn make<L>(loader: L, cached: bool) -> DataLoader<L, AnyCache>
-        where
-            L: Send + Sync + 'static,
-        {
-            DataLoader::with_cache(loader, tokio::spawn, AnyCache(cached))
-        }
+    fn build(store: &Store, owner: &Owner, batches: &Batches, cached: bool) -> Self {
         let source = Source {
             store: store.clone(),
             owner: owner.clone(),
         };
         Self {
-            task_by_id: make(TaskById(source.clone()), cached),
-            category_by_id: make(CategoryById(source.clone()), cached),
-            categories_of_task: make(CategoriesOfTask(source.clone()), cached),
-            scoped_pages: make(ScopedPages(source.clone()), cached),
-            scoped_counts: make(ScopedCounts(source), cached),
+            task_by_id: make(TaskById(source.clone()), batches, cached),
+            category_by_id: make(CategoryById(source.clone()), batches, cached),
+            categories_of_task: make(CategoriesOfTask(source.clone()), batches, cached),
+            scoped_pages: make(ScopedPages(source.clone()), batches, cached),
+            scoped_counts: make(ScopedCounts(source), batches, cached),
             cached,
         }
     }

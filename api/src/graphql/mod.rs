@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per resource, merged into the roots, and
 //! the engine every operation runs through.
 
+mod batches;
 mod connection;
 mod context;
 pub mod engine;

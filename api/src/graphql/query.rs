@@ -61,14 +61,13 @@ impl NodeQuery {
                 .map(|(_, uuid)| *uuid)
         };
         let loaders = ctx.data::<Loaders>()?;
-        let tasks = loaders
-            .task_by_id
-            .load_many(of_kind(NodeKind::Task))
-            .await?;
-        let categories = loaders
-            .category_by_id
-            .load_many(of_kind(NodeKind::Category))
-            .await?;
+        // Side by side: both batches start together.
+        let (tasks, categories) = futures_util::try_join!(
+            loaders.task_by_id.load_many(of_kind(NodeKind::Task)),
+            loaders
+                .category_by_id
+                .load_many(of_kind(NodeKind::Category)),
+        )?;
         Ok(decoded
             .into_iter()
             .map(|(kind, uuid)| match kind {

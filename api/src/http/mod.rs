@@ -2,6 +2,7 @@
 //! and metrics, behind the layers every request passes.
 
 mod auth;
+mod compression;
 mod cors;
 mod example_app;
 pub mod graphiql;
@@ -36,12 +37,17 @@ pub fn router(state: SharedState) -> Router {
         // the limits.
         .route(
             "/graphql",
-            graphql::route(&state).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            )),
+            graphql::route(&state)
+                .layer::<_, std::convert::Infallible>(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::require_token,
+                ))
+                .layer(compression::layer()),
         )
-        .route("/schema.graphql", get(meta::schema_sdl))
+        .route(
+            "/schema.graphql",
+            get(meta::schema_sdl).layer(compression::layer()),
+        )
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz));
     if config.serve_example_app {
@@ -50,9 +56,11 @@ pub fn router(state: SharedState) -> Router {
     if config.metrics_enabled
         && let Some(handle) = crate::metrics::install()
     {
+        // Prometheus asks for gzip; its scrape is tens of KB of text.
         router = router.route(
             "/metrics",
-            get(move |State(state): State<SharedState>| meta::metrics(handle, state)),
+            get(move |State(state): State<SharedState>| meta::metrics(handle, state))
+                .layer(compression::layer()),
         );
     }
     // Browsers apply no CORS to WebSockets: the same origins, checked here.

@@ -1,12 +1,16 @@
 //! Nested fields load through DataLoaders: the number of SQL statements per
 //! request does not grow with the page size.
 
+use api::graphql::ids::{self, NodeKind};
 use api::service::tasks::{self, NewTask};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
-crate::on_both_backends!(statements_do_not_grow_with_page_size);
+crate::on_both_backends!(
+    statements_do_not_grow_with_page_size,
+    nodes_load_once_per_type
+);
 
 const PAGE: &str = "query($first: Int!) { tasks(first: $first, filter: {topLevel: true}) { totalCount
   nodes { id description parent { id } categories { name }
@@ -105,4 +109,130 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
         large_sql.len(),
         "statements grew with the page size"
     );
+}
+
+/// What is asked of each node: a task's parent and categories load in
+/// batches too.
+const NODE_FIELDS: &str =
+    "id ... on Task { description parent { id } categories { name } } ... on Category { name }";
+
+async fn nodes_load_once_per_type(app: TestApp) {
+    let store = app.store();
+    let owner = api::service::Owner::single_user();
+    let scope = store.scoped(&owner);
+    let mut categories = Vec::new();
+    for name in ["home", "work", "errands", "garden", "kids"] {
+        let category = api::service::categories::create(&scope, name)
+            .await
+            .expect("category");
+        categories.push(category.id);
+    }
+    // Sub-tasks only: their parents are never among the requested nodes,
+    // so the parents are one more batch whatever the number of ids.
+    let mut subtasks = Vec::new();
+    for i in 0..40 {
+        let picked = vec![categories[i % 5], categories[(i + 1) % 5]];
+        let parent = tasks::create(
+            &scope,
+            NewTask {
+                description: format!("parent {i}"),
+                ..NewTask::default()
+            },
+        )
+        .await
+        .expect("task");
+        let subtask = tasks::create(
+            &scope,
+            NewTask {
+                description: format!("sub-task {i}"),
+                parent_id: Some(parent.id),
+                category_ids: picked,
+                ..NewTask::default()
+            },
+        )
+        .await
+        .expect("sub-task");
+        subtasks.push(ids::encode(NodeKind::Task, subtask.id).0);
+    }
+    let categories: Vec<String> = categories
+        .iter()
+        .map(|id| ids::encode(NodeKind::Category, *id).0)
+        .collect();
+
+    // `nodes(ids:)`: one statement per type, then one per nested field.
+    let query = format!("query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}");
+    let mut counts = Vec::new();
+    for (t, c) in [(2, 1), (40, 5)] {
+        let ids: Vec<&String> = subtasks[..t].iter().chain(&categories[..c]).collect();
+        let (data, sql) = app
+            .count_statements(app.data(&query, json!({ "ids": ids })))
+            .await;
+        let nodes = data["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), t + c);
+        assert_nodes(&nodes[..t], &nodes[t..]);
+        assert!(
+            sql.len() <= 4,
+            "nodes of {t} tasks and {c} categories: {} statements:\n{}",
+            sql.len(),
+            sql.join("\n")
+        );
+        counts.push(sql.len());
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements grew with the number of ids"
+    );
+
+    // Sibling root fields (`node`, `task`, `category`) share the batches.
+    let mut counts = Vec::new();
+    for n in [2, 6] {
+        let fields: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "n{i}: node(id: \"{}\") {{ {NODE_FIELDS} }} \
+                     t{i}: task(id: \"{}\") {{ id }} \
+                     c{i}: category(id: \"{}\") {{ name }}",
+                    subtasks[i],
+                    subtasks[subtasks.len() - 1 - i],
+                    categories[i % categories.len()]
+                )
+            })
+            .collect();
+        let (data, sql) = app
+            .count_statements(app.data(&format!("{{ {} }}", fields.join(" ")), json!({})))
+            .await;
+        let nodes: Vec<Value> = (0..n).map(|i| data[format!("n{i}")].clone()).collect();
+        assert_nodes(&nodes, &[]);
+        assert!((0..n).all(|i| data[format!("t{i}")]["id"] == subtasks[subtasks.len() - 1 - i]));
+        assert!((0..n).all(|i| data[format!("c{i}")]["name"].is_string()));
+        assert!(
+            sql.len() <= 4,
+            "{n} of each root field: {} statements:\n{}",
+            sql.len(),
+            sql.join("\n")
+        );
+        counts.push(sql.len());
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the root fields");
+}
+
+/// Sub-task nodes with their parent and two categories, then categories.
+fn assert_nodes(tasks: &[Value], categories: &[Value]) {
+    for task in tasks {
+        assert!(
+            task["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sub-task")),
+            "{task:#}"
+        );
+        assert!(task["parent"]["id"].is_string(), "{task:#}");
+        assert_eq!(
+            task["categories"].as_array().map(Vec::len),
+            Some(2),
+            "{task:#}"
+        );
+    }
+    for category in categories {
+        assert!(category["name"].is_string(), "{category:#}");
+    }
 }

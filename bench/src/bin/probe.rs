@@ -1,6 +1,9 @@
 //! The benchmark's helpers, called by `bench/run`:
 //!
-//! - `probe lua DIR`: writes one wrk script per scenario (`DIR/<scenario>.lua`).
+//! - `probe lua DIR`: writes one wrk script per scenario (`DIR/<scenario>.lua`),
+//!   and one per read scenario for PostGraphile (`DIR/postgraphile-<scenario>.lua`).
+//! - `probe body SCENARIO`: prints the scenario's first request body
+//!   (`postgraphile-<read scenario>`: the peer's).
 //! - `probe statements DATABASE_URL [SQL_DIR]`: runs each scenario's requests
 //!   in-process through the api's router over that database, prints the SQL
 //!   statements per request, and on PostgreSQL writes the statements of one
@@ -24,13 +27,14 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("lua") if args.len() == 2 => lua(&args[1]),
+        Some("body") if args.len() == 2 => body(&args[1]),
         Some("statements") if (2..=3).contains(&args.len()) => {
             statements(&args[1], args.get(2).map(String::as_str)).await
         }
         Some("ready") if args.len() >= 4 => ready(&args[1], &args[2], &args[3..]),
         _ => Err(
-            "usage: probe lua DIR | probe statements DATABASE_URL [SQL_DIR] | \
-                  probe ready HOST:PORT SAMPLES CMD [ARGS...]"
+            "usage: probe lua DIR | probe body SCENARIO | \
+                  probe statements DATABASE_URL [SQL_DIR] | probe ready HOST:PORT SAMPLES CMD [ARGS...]"
                 .into(),
         ),
     };
@@ -120,22 +124,45 @@ end
 "#,
                 );
             }
-            _ => {
-                let bodies = scenario.bodies();
-                if let [body] = bodies.as_slice() {
-                    let _ = writeln!(script, "wrk.body = {}", lua_string(body));
-                } else {
-                    script.push_str(&lua_table("bodies", &bodies));
-                    script.push_str(
-                        "function request()\n  return wrk.format(nil, nil, nil, \
-                         bodies[math.random(#bodies)])\nend\n",
-                    );
-                }
-            }
+            _ => push_bodies(&mut script, &scenario.bodies()),
         }
         let path = format!("{dir}/{}.lua", scenario.name());
         std::fs::write(&path, script).map_err(|e| format!("{path}: {e}"))?;
     }
+    // The same reads in PostGraphile's terms, for the peer.
+    for scenario in Scenario::READS {
+        let mut script = format!(
+            "-- wrk script of the `{}` scenario for PostGraphile, written by `probe lua`.\n{LUA_HEAD}",
+            scenario.name()
+        );
+        push_bodies(&mut script, &bench::postgraphile::bodies(scenario));
+        let path = format!("{dir}/postgraphile-{}.lua", scenario.name());
+        std::fs::write(&path, script).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// One fixed body, or one picked at random per request.
+fn push_bodies(script: &mut String, bodies: &[String]) {
+    if let [body] = bodies {
+        let _ = writeln!(script, "wrk.body = {}", lua_string(body));
+    } else {
+        script.push_str(&lua_table("bodies", bodies));
+        script.push_str(
+            "function request()\n  return wrk.format(nil, nil, nil, \
+             bodies[math.random(#bodies)])\nend\n",
+        );
+    }
+}
+
+/// The first request body of a scenario (`postgraphile-<scenario>`: the
+/// peer's), for curl.
+fn body(name: &str) -> Result<(), String> {
+    let body = match name.strip_prefix("postgraphile-") {
+        Some(read) => Scenario::from_name(read).and_then(|s| bench::postgraphile::body(s, 0)),
+        None => Scenario::from_name(name).map(|s| s.body(0)),
+    };
+    println!("{}", body.ok_or_else(|| format!("no scenario {name}"))?);
     Ok(())
 }
 
@@ -176,10 +203,24 @@ async fn statements(url: &str, sql_dir: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
+/// The statements logged since the last call that belong to a request: the
+/// event hub reads and prunes the log on its own clock (on start and every
+/// second), on the same logged connection, and its statements would
+/// otherwise land in whichever request ran meanwhile.
 fn take(log: &Mutex<Vec<Statement>>) -> Vec<Statement> {
-    log.lock()
+    let mut statements = log
+        .lock()
         .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    statements.retain(|s| !from_event_hub(&s.sql));
+    statements
+}
+
+/// A request only ever appends to the event log; reading it, deleting from
+/// it and moving its watermark is the hub's (api/src/events).
+fn from_event_hub(sql: &str) -> bool {
+    let event_log = sql.contains("\"task_events\"") || sql.contains("\"task_event_log\"");
+    event_log && !sql.trim_start().starts_with("INSERT")
 }
 
 /// One GraphQL request's statements as one pgbench transaction: every

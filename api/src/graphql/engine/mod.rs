@@ -31,6 +31,7 @@ use operation::Operation;
 use persisted::Persisted;
 pub use trusted::{Trusted, TrustedDocumentsError};
 
+use super::batches::Batches;
 use super::loaders::Loaders;
 use super::schema::AppSchema;
 use crate::config::Config;
@@ -58,6 +59,8 @@ pub struct Prepared {
     document: Arc<Document>,
     operation: Operation,
     ty: Option<OperationType>,
+    /// Where the request's DataLoaders put their batches.
+    batches: Batches,
 }
 
 impl Prepared {
@@ -131,10 +134,11 @@ impl Engine {
         let ty = selected.map(|(_, ty)| ty);
         // Queries and mutations load a row at most once and never share it
         // with another request; a subscription's events are each read fresh.
+        let batches = Batches::default();
         let loaders = if ty == Some(OperationType::Subscription) {
-            Loaders::uncached(&self.0.store, &owner)
+            Loaders::uncached(&self.0.store, &owner, &batches)
         } else {
-            Loaders::per_request(&self.0.store, &owner)
+            Loaders::per_request(&self.0.store, &owner, &batches)
         };
         request = request.data(loaders).data(owner);
         request.set_parsed_query(document.parsed.clone());
@@ -143,6 +147,7 @@ impl Engine {
             request,
             document,
             ty,
+            batches,
         })
     }
 
@@ -152,12 +157,16 @@ impl Engine {
             request,
             document,
             operation,
+            batches,
             ..
         } = prepared;
         let mut response = {
             use tracing::Instrument;
             let span = operation.span().clone();
-            self.0.schema.execute(request).instrument(span).await
+            batches
+                .run(self.0.schema.execute(request))
+                .instrument(span)
+                .await
         };
         codes::classify(&mut response, &document.variable_positions);
         operation.finish(&response);
@@ -169,12 +178,15 @@ impl Engine {
             request,
             document,
             operation,
+            batches,
             ..
         } = prepared;
-        let responses = self
-            .0
-            .schema
-            .execute_stream_with_session_data(request, session)
+        let responses = batches
+            .run_stream(
+                self.0
+                    .schema
+                    .execute_stream_with_session_data(request, session),
+            )
             .map(move |mut response| {
                 codes::classify(&mut response, &document.variable_positions);
                 response
