@@ -72,7 +72,7 @@ fn config(url: &str, auto_migrate: bool) -> Config {
 
 /// Starts the server as the binary does and stops it as soon as it is
 /// ready (or returns why it could not start).
-async fn start_and_stop(config: Config) -> Result<(), RunError> {
+pub async fn start_and_stop(config: Config) -> Result<(), RunError> {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let ready = async move {

@@ -3,15 +3,11 @@
 //! tasks by the migration and removed by its `down`, and built in
 //! SEARCH_LANGUAGE, which the api checks at start.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use api::db::StartupError;
 use api::server::RunError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 use crate::common::{Backend, TestApp, TestDb, config_with, descriptions};
 
@@ -153,21 +149,7 @@ async fn the_migration_indexes_existing_tasks_and_goes_down(app: TestApp) {
 /// Starts the server as the binary does and stops it once ready, or
 /// returns why it could not start.
 async fn start(db: &TestDb, vars: &[(&str, &str)]) -> Result<(), RunError> {
-    let config = Arc::new(config_with(db, vars));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let ready = async move {
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    api::server::run(config, listener, ready).await
+    crate::migrations::start_and_stop(config_with(db, vars)).await
 }
 
 fn language_error(result: Result<(), RunError>) -> String {
