@@ -46,6 +46,8 @@ pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
 pub const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
 pub const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
 pub const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
+pub const EVENTS_DELIVERY_LAG: &str = "events_delivery_lag_seconds";
+pub const EVENTS_LISTENER_RECONNECTS: &str = "events_listener_reconnects_total";
 
 /// Label values (statics, so that deploy/checks.py does not take them for
 /// metric names). `reason` of a refused connection: the global cap, or one
@@ -55,6 +57,16 @@ pub static REFUSED_PER_CLIENT: &str = "max_connections_per_client";
 /// `transport` of a rate-limited operation.
 pub static TRANSPORT_HTTP: &str = "http";
 pub static TRANSPORT_WEBSOCKET: &str = "websocket";
+/// `phase` of a timed-out connection.
+pub static TIMED_OUT_HEADERS: &str = "headers";
+pub static TIMED_OUT_IDLE: &str = "idle";
+/// `result` of a request that sent a persisted query's hash.
+pub static PERSISTED_HIT: &str = "hit";
+pub static PERSISTED_MISS: &str = "miss";
+pub static PERSISTED_REGISTERED: &str = "registered";
+/// `mode` of an untrusted document: refused (`only`) or run (`allow`).
+pub static UNTRUSTED_REFUSED: &str = "only";
+pub static UNTRUSTED_RUN: &str = "allow";
 
 /// Latency buckets, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
@@ -99,6 +111,18 @@ pub fn install() -> Option<PrometheusHandle> {
             for transport in [TRANSPORT_HTTP, TRANSPORT_WEBSOCKET] {
                 counter!(HTTP_RATE_LIMITED, "transport" => transport).increment(0);
             }
+            for phase in [TIMED_OUT_HEADERS, TIMED_OUT_IDLE] {
+                counter!(HTTP_CONNECTIONS_TIMED_OUT, "phase" => phase).increment(0);
+            }
+            for result in [PERSISTED_HIT, PERSISTED_MISS, PERSISTED_REGISTERED] {
+                counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => result).increment(0);
+            }
+            for mode in [UNTRUSTED_REFUSED, UNTRUSTED_RUN] {
+                counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => mode).increment(0);
+            }
+            gauge!(RATE_LIMIT_CLIENTS).set(0.0);
+            counter!(RATE_LIMIT_OVERFLOW).increment(0);
+            counter!(EVENTS_LISTENER_RECONNECTS).increment(0);
             let revision = option_env!("GIT_SHA").unwrap_or("unknown");
             gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "revision" => revision)
                 .set(1.0);
@@ -173,6 +197,15 @@ fn describe() {
     describe_counter!(
         RATE_LIMIT_OVERFLOW,
         "operations of new clients measured on the shared bucket because RATE_LIMIT_MAX_CLIENTS were held"
+    );
+    describe_histogram!(
+        EVENTS_DELIVERY_LAG,
+        ::metrics::Unit::Seconds,
+        "from an event's commit to its delivery to a subscriber"
+    );
+    describe_counter!(
+        EVENTS_LISTENER_RECONNECTS,
+        "times the PostgreSQL event listener reconnected after losing its connection"
     );
 }
 

@@ -21,8 +21,6 @@ const POLL: Duration = Duration::from_secs(1);
 /// Events deleted per statement by retention.
 const PRUNE_BATCH: u64 = 1000;
 
-pub const LISTENER_RECONNECTS: &str = "events_listener_reconnects_total";
-
 /// Starts the replica's event tasks; they stop when `shutdown` is cancelled.
 pub fn spawn(hub: &Arc<Hub>, retention: Duration, shutdown: &CancellationToken) {
     if let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &hub.db().inner {
@@ -95,7 +93,7 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
             }
         };
         hub.set_listening(false);
-        counter!(LISTENER_RECONNECTS).increment(1);
+        counter!(crate::metrics::EVENTS_LISTENER_RECONNECTS).increment(1);
         tracing::warn!(reason = %lost, last_event = hub.head(),
             "event listener lost its connection; reconnecting and reading what it missed");
     }

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use entity::task_event::EventKind;
 pub use hub::{Hub, Wake};
-pub use listener::LISTENER_RECONNECTS;
 pub use log::{Change, Event, record};
 
 use crate::error::{AppError, AppResult};

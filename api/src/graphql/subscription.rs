@@ -13,8 +13,6 @@ use super::scalars::DateTime;
 use crate::events::{Event, EventKind, cursor};
 use crate::service::Owner;
 
-pub const DELIVERY_LAG: &str = "events_delivery_lag_seconds";
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "EventKind")]
 pub enum TaskEventKind {
@@ -117,7 +115,8 @@ impl Subscription {
             let out = match event {
                 Ok(event) if matcher.matches(&event) => {
                     let lag = chrono::Utc::now() - event.occurred_at;
-                    histogram!(DELIVERY_LAG).record(lag.as_seconds_f64().max(0.0));
+                    histogram!(crate::metrics::EVENTS_DELIVERY_LAG)
+                        .record(lag.as_seconds_f64().max(0.0));
                     Some(Ok(to_graphql(&event)))
                 }
                 Ok(_) => None,

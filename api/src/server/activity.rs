@@ -45,8 +45,8 @@ pub enum Expired {
 impl Expired {
     pub fn label(self) -> &'static str {
         match self {
-            Self::Headers => "headers",
-            Self::Idle => "idle",
+            Self::Headers => crate::metrics::TIMED_OUT_HEADERS,
+            Self::Idle => crate::metrics::TIMED_OUT_IDLE,
         }
     }
 }

@@ -325,7 +325,7 @@ async fn a_listener_killed_by_the_database_loses_nothing() {
     let metrics = a.wait_for_status("/metrics", 200, READY).await;
     let reconnects = metrics
         .lines()
-        .find(|l| l.starts_with(api::events::LISTENER_RECONNECTS))
+        .find(|l| l.starts_with(api::metrics::EVENTS_LISTENER_RECONNECTS))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);

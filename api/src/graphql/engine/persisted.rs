@@ -22,7 +22,9 @@ use metrics::counter;
 use super::codes::{self, Code};
 use super::documents::{self, Document, Documents, Hash};
 use super::trusted::Trusted;
-use crate::metrics::GRAPHQL_PERSISTED_QUERIES_TOTAL;
+use crate::metrics::{
+    GRAPHQL_PERSISTED_QUERIES_TOTAL, PERSISTED_HIT, PERSISTED_MISS, PERSISTED_REGISTERED,
+};
 
 /// The protocol's one version.
 const VERSION: u64 = 1;
@@ -98,7 +100,8 @@ impl Persisted {
             && let Some(apq) = &self.apq
         {
             apq.register(hash, query);
-            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => "registered").increment(1);
+            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => PERSISTED_REGISTERED)
+                .increment(1);
         }
         self.count_untrusted();
         Ok(document)
@@ -108,7 +111,7 @@ impl Persisted {
     /// registered.
     fn by_hash(&self, hash: Hash, documents: &Documents) -> Result<Arc<Document>, ServerError> {
         if let Some(document) = self.listed(&hash)? {
-            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => "hit").increment(1);
+            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => PERSISTED_HIT).increment(1);
             return Ok(document);
         }
         let Some(apq) = &self.apq else {
@@ -118,13 +121,13 @@ impl Persisted {
             ));
         };
         let Some(query) = apq.get(&hash) else {
-            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => "miss").increment(1);
+            counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => PERSISTED_MISS).increment(1);
             return Err(codes::error(
                 Code::PersistedQueryNotFound,
                 "PersistedQueryNotFound",
             ));
         };
-        counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => "hit").increment(1);
+        counter!(GRAPHQL_PERSISTED_QUERIES_TOTAL, "result" => PERSISTED_HIT).increment(1);
         // Checked when it was registered: the limits have not changed since.
         let document = documents.get_hashed(hash, &query)?;
         self.count_untrusted();

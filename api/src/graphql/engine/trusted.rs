@@ -19,7 +19,7 @@ use super::codes::{self, Code};
 use super::documents::{self, Document, Documents, Hash};
 use super::persisted::parse_hash;
 use crate::config::{PersistedSettings, TrustedMode};
-use crate::metrics::GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL;
+use crate::metrics::{GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, UNTRUSTED_REFUSED, UNTRUSTED_RUN};
 
 /// Why the manifest could not be used; the start stops with it.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +110,7 @@ impl Trusted {
             return Ok(Some(document.clone()));
         }
         if self.only {
-            counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => "only").increment(1);
+            counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => UNTRUSTED_REFUSED).increment(1);
             return Err(codes::error(
                 Code::PersistedQueryNotTrusted,
                 "only trusted documents run on this server, and this one is not in its manifest",
@@ -121,6 +121,6 @@ impl Trusted {
 
     /// An unlisted document is about to run (`allow` mode).
     pub fn count_allowed(&self) {
-        counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => "allow").increment(1);
+        counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => UNTRUSTED_RUN).increment(1);
     }
 }
