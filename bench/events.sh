@@ -80,15 +80,15 @@ run_events_bench() {
   rev=$(git -C "$ROOT" rev-parse --short "$EVENTS_BASELINE_REV" 2>/dev/null || echo "")
   if [[ -n $rev ]]; then
     log "events: building the baseline $rev (no event log)"
-    rm -rf "$WORK/baseline-src"
-    git -C "$ROOT" worktree add -f --detach "$WORK/baseline-src" "$rev" >/dev/null 2>&1 \
-      || die "cannot check out $rev"
+    baseline_checkout "$rev" "$baseline_dir/src"
     # Built as this build is (the dist profile's settings, which older
     # revisions give their release profile).
-    (cd "$WORK/baseline-src" && CARGO_TARGET_DIR=$baseline_dir CARGO_PROFILE_RELEASE_LTO=fat \
-      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release --quiet \
-      -p api -p migration -p bench) || die "baseline build failed"
-    git -C "$ROOT" worktree remove --force "$WORK/baseline-src" >/dev/null 2>&1 || true
+    # Only what the cells run; the api apart from the bench crate, which
+    # would give it sea-orm's mock feature.
+    (cd "$baseline_dir/src" && export CARGO_TARGET_DIR=$baseline_dir CARGO_PROFILE_RELEASE_LTO=fat \
+      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+      && cargo build --release --quiet -p api -p migration \
+      && cargo build --release --quiet -p bench --bin seed) || die "baseline build failed"
     local base_url this_url
     base_url=$(events_fresh_db "todo_bench_base_$$")
     DATABASE_URL=$base_url "$baseline_dir/release/migration" up >/dev/null 2>&1 || die "baseline migration"

@@ -1,0 +1,90 @@
+# Sourced by bench/run: full-text search against the substring search it
+#   replaced. The baseline is the build before full-text search
+#   (BENCH_SEARCH_BASELINE_REV), built as the dist profile builds, on its own
+#   fresh database and SQLite file migrated and seeded by its own binaries
+#   (the seed is the same); this build runs on bench/run's databases. The
+#   three search documents at c=1 and 16, the two builds alternately, twice
+#   each (means).
+# Uses BIN, BACKENDS, PG_ADMIN_URL, PG_BASE, PG_QUERY, PG_URL, SQLITE_URL,
+# PORT, ROOT, SECS, SEARCHES, WORK, PIDS, log, die, run_wrk, warm_up,
+# wait_ready, stop of bench/run. Writes $WORK/search.md.
+
+# The list code of the scale work, no full-text search yet, the same seed.
+SEARCH_BASELINE_REV=${BENCH_SEARCH_BASELINE_REV:-e0a9b3b}
+
+search_cells() { # label api-binary backend url
+  local label=$1 bin=$2 backend=$3 url=$4 port=$((PORT + 40)) pid scenario c rps p50 p99 err
+  DATABASE_URL=$url HOST=127.0.0.1 PORT=$port "$bin" >"$WORK/search-$label-$backend.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_ready "$port" "$pid" || { cat "$WORK/search-$label-$backend.log" >&2; die "api ($label) not ready"; }
+  for scenario in $SEARCHES; do
+    warm_up "$port" "$scenario"
+    for c in 1 16; do
+      read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
+      log "search $label $backend: $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
+      echo "$label $backend $scenario $c $rps $p50 $p99 $err" >>"$WORK/search-cells"
+    done
+  done
+  stop "$pid"
+}
+
+run_search_bench() {
+  : >"$WORK/search-cells"
+  local rev dir=$ROOT/target/bench-search-baseline db="todo_bench_like_$$" base_pg base_sqlite
+  rev=$(git -C "$ROOT" rev-parse --short "$SEARCH_BASELINE_REV" 2>/dev/null) \
+    || { log "search: $SEARCH_BASELINE_REV not in this clone, section skipped"; return 0; }
+  log "search: building the baseline $rev (substring search)"
+  baseline_checkout "$rev" "$dir/src"
+  # The dist profile's settings through the release profile, which every
+  # revision has; the api apart from the bench crate (sea-orm's mock feature).
+  (cd "$dir/src" && export CARGO_TARGET_DIR=$dir CARGO_PROFILE_RELEASE_LTO=fat \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_INCREMENTAL=false \
+    && cargo build --release --quiet -p api -p migration \
+    && cargo build --release --quiet -p bench --bin seed) \
+    || die "search baseline build failed"
+
+  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$db\"" >/dev/null
+  base_pg="${PG_BASE%/*}/$db$PG_QUERY"
+  base_sqlite="sqlite://$WORK/like.db?mode=rwc"
+  for backend in $BACKENDS; do
+    local base=$base_pg this=$PG_URL
+    [[ $backend == sqlite ]] && { base=$base_sqlite; this=$SQLITE_URL; }
+    DATABASE_URL=$base "$dir/release/migration" up >"$WORK/search-migrate.log" 2>&1 \
+      || { cat "$WORK/search-migrate.log" >&2; die "baseline migration failed ($backend)"; }
+    log "search: seeding the baseline's $backend database"
+    "$dir/release/seed" "$base" >/dev/null 2>&1 || die "baseline seed failed ($backend)"
+    for round in 1 2; do
+      log "search: $backend round $round"
+      search_cells like "$dir/release/api" "$backend" "$base"
+      search_cells fts "$BIN/api" "$backend" "$this"
+    done
+  done
+  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+
+  {
+    echo "## Search: full-text against the substring search it replaced"
+    echo
+    echo "The three search documents (first 20 with \`totalCount\`): \`plumber\` (one task in"
+    echo "16), \`quarterly report\` (two words of one seeded phrase), \`plum\` (a prefix)."
+    echo "Substring = the build before full-text search (\`$rev\`: \`LIKE '%...%'\` on the"
+    echo "description), on its own database seeded with the same rows; full-text = this"
+    echo "build. Alternately, twice each (means)."
+    echo
+    echo "| backend | scenario | c | substring req/s | full-text req/s | ratio | substring p99 ms | full-text p99 ms | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    for backend in $BACKENDS; do
+      for scenario in $SEARCHES; do
+        for c in 1 16; do
+          awk -v b="$backend" -v s="$scenario" -v c="$c" '
+            $2 == b && $3 == s && $4 == c { n[$1]++; rps[$1] += $5; p99[$1] += $7; err += $8 }
+            END {
+              l = rps["like"] / n["like"]; f = rps["fts"] / n["fts"]
+              printf "| %s | %s | %s | %d | %d | %s | %.2f | %.2f | %d |\n", b, s, c, l, f,
+                (l > 0 ? sprintf("%.1fx", f / l) : "n/a"), p99["like"] / n["like"], p99["fts"] / n["fts"], err
+            }' "$WORK/search-cells"
+        done
+      done
+    done
+  } >"$WORK/search.md"
+}
