@@ -91,11 +91,9 @@ run_events_bench() {
       && cargo build --release --quiet -p bench --bin seed) || die "baseline build failed"
     local base_url this_url
     base_url=$(events_fresh_db "todo_bench_base_$$")
-    DATABASE_URL=$base_url "$baseline_dir/release/migration" up >/dev/null 2>&1 || die "baseline migration"
-    "$baseline_dir/release/seed" "$base_url" >/dev/null 2>&1 || die "baseline seed"
+    migrate_and_seed "$baseline_dir/release" "$base_url" "events: the baseline's database"
     this_url=$(events_fresh_db "todo_bench_this_$$")
-    DATABASE_URL=$this_url "$BIN/migration" up >/dev/null 2>&1 || die "migration"
-    "$BIN/seed" "$this_url" >/dev/null 2>&1 || die "seed"
+    migrate_and_seed "$BIN" "$this_url" "events: this build's database"
     events_write_cells "baseline" "$baseline_dir/release/api" "$base_url"
     events_write_cells "this" "$BIN/api" "$this_url"
     events_write_cells "baseline" "$baseline_dir/release/api" "$base_url"

@@ -5,8 +5,8 @@
 #   off and on, alternately, twice each: list20 and create at c=1 and 16.
 #   Turning it off again between rounds is the ALTER TABLE the api's refusal
 #   message names.
-# Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, SECS, WORK, log, die,
-# run_wrk, warm_up, wait_ready, stop of bench/run. Writes $WORK/rls.md.
+# Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, WORK, log, die and
+# side_cells of bench/run. Writes $WORK/rls.md.
 
 RLS_ROLE=todo_bench_rls
 
@@ -24,25 +24,6 @@ rls_set() { # url on|off
   done
 }
 
-rls_cells() { # label url
-  local label=$1 url=$2 port=$((PORT + 30)) pid scenario c rps p50 p99 err flag=false
-  [[ $label == on ]] && flag=true
-  DATABASE_URL=$url DB_ROW_LEVEL_SECURITY=$flag HOST=127.0.0.1 PORT=$port \
-    "$BIN/api" >"$WORK/rls-$label.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_ready "$port" "$pid" || { cat "$WORK/rls-$label.log" >&2; die "api (rls $label) not ready"; }
-  for scenario in list20 create; do
-    warm_up "$port" "$scenario"
-    for c in 1 16; do
-      read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
-      log "rls $label: $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
-      echo "$label $scenario $c $rps $p50 $p99 $err" >>"$WORK/rls-cells"
-    done
-  done
-  stop "$pid"
-}
-
 run_rls_bench() {
   : >"$WORK/rls-cells"
   local db="todo_bench_rls_$$" url
@@ -53,14 +34,13 @@ run_rls_bench() {
   psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$db\" OWNER $RLS_ROLE" >/dev/null
   # The same server and options as the admin URL, as the table-owning role.
   url=$(sed -E "s#^(postgres(ql)?://)[^@/]*@#\1$RLS_ROLE@#" <<<"${PG_BASE%/*}/$db$PG_QUERY")
-  DATABASE_URL=$url "$BIN/migration" up >"$WORK/rls-migrate.log" 2>&1 \
-    || { cat "$WORK/rls-migrate.log" >&2; die "migration up failed (rls)"; }
-  log "rls: seeding $db as $RLS_ROLE"
-  "$BIN/seed" "$url" >/dev/null 2>&1 || die "seed failed (rls)"
+  migrate_and_seed "$BIN" "$url" "rls: $db as $RLS_ROLE"
   for round in 1 2; do
     log "rls: round $round"
-    rls_cells off "$url"
-    rls_cells on "$url"
+    side_cells off $((PORT + 30)) "$BIN/api" "list20 create" "$WORK/rls-cells" \
+      DATABASE_URL="$url" DB_ROW_LEVEL_SECURITY=false
+    side_cells on $((PORT + 30)) "$BIN/api" "list20 create" "$WORK/rls-cells" \
+      DATABASE_URL="$url" DB_ROW_LEVEL_SECURITY=true
     rls_set "$url" off
   done
   psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true

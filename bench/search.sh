@@ -6,28 +6,11 @@
 #   three search documents at c=1 and 16, the two builds alternately, twice
 #   each (means).
 # Uses BIN, BACKENDS, PG_ADMIN_URL, PG_BASE, PG_QUERY, PG_URL, SQLITE_URL,
-# PORT, ROOT, SECS, SEARCHES, WORK, PIDS, log, die, run_wrk, warm_up,
-# wait_ready, stop of bench/run. Writes $WORK/search.md.
+# PORT, ROOT, SEARCHES, WORK, log, die, baseline_checkout and side_cells of
+# bench/run. Writes $WORK/search.md.
 
 # The list code of the scale work, no full-text search yet, the same seed.
 SEARCH_BASELINE_REV=${BENCH_SEARCH_BASELINE_REV:-e0a9b3b}
-
-search_cells() { # label api-binary backend url
-  local label=$1 bin=$2 backend=$3 url=$4 port=$((PORT + 40)) pid scenario c rps p50 p99 err
-  DATABASE_URL=$url HOST=127.0.0.1 PORT=$port "$bin" >"$WORK/search-$label-$backend.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_ready "$port" "$pid" || { cat "$WORK/search-$label-$backend.log" >&2; die "api ($label) not ready"; }
-  for scenario in $SEARCHES; do
-    warm_up "$port" "$scenario"
-    for c in 1 16; do
-      read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
-      log "search $label $backend: $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
-      echo "$label $backend $scenario $c $rps $p50 $p99 $err" >>"$WORK/search-cells"
-    done
-  done
-  stop "$pid"
-}
 
 run_search_bench() {
   : >"$WORK/search-cells"
@@ -50,14 +33,13 @@ run_search_bench() {
   for backend in $BACKENDS; do
     local base=$base_pg this=$PG_URL
     [[ $backend == sqlite ]] && { base=$base_sqlite; this=$SQLITE_URL; }
-    DATABASE_URL=$base "$dir/release/migration" up >"$WORK/search-migrate.log" 2>&1 \
-      || { cat "$WORK/search-migrate.log" >&2; die "baseline migration failed ($backend)"; }
-    log "search: seeding the baseline's $backend database"
-    "$dir/release/seed" "$base" >/dev/null 2>&1 || die "baseline seed failed ($backend)"
+    migrate_and_seed "$dir/release" "$base" "search: the baseline's $backend database"
     for round in 1 2; do
       log "search: $backend round $round"
-      search_cells like "$dir/release/api" "$backend" "$base"
-      search_cells fts "$BIN/api" "$backend" "$this"
+      side_cells "like $backend" $((PORT + 40)) "$dir/release/api" "$SEARCHES" \
+        "$WORK/search-cells" DATABASE_URL="$base"
+      side_cells "fts $backend" $((PORT + 40)) "$BIN/api" "$SEARCHES" \
+        "$WORK/search-cells" DATABASE_URL="$this"
     done
   done
   psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true

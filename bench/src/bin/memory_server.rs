@@ -131,6 +131,8 @@ fn to_mock_row(row: &PgRow) -> Result<MockRow, String> {
             "INT2" => Value::from(row.try_get::<Option<i16>, _>(i).map_err(get)?),
             "INT4" => Value::from(row.try_get::<Option<i32>, _>(i).map_err(get)?),
             "INT8" => Value::from(row.try_get::<Option<i64>, _>(i).map_err(get)?),
+            "FLOAT4" => Value::from(row.try_get::<Option<f32>, _>(i).map_err(get)?),
+            "FLOAT8" => Value::from(row.try_get::<Option<f64>, _>(i).map_err(get)?),
             "TEXT" | "VARCHAR" | "NAME" | "CHAR" => {
                 Value::from(row.try_get::<Option<String>, _>(i).map_err(get)?)
             }
