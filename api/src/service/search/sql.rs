@@ -46,6 +46,9 @@ enum Plan {
         matching: Option<String>,
         /// What a task must not match, when no word is required.
         excluded_only: Option<String>,
+        /// The matches are many: walk the order's index and test each task
+        /// against them (see [`SearchSql::walk_order`]).
+        walk: bool,
     },
 }
 
@@ -69,8 +72,16 @@ impl SearchSql {
                 .binary(sea_orm::sea_query::BinOper::Custom("@@"), query.clone()),
             Plan::Sqlite {
                 matching: Some(matching),
+                walk: false,
                 ..
             } => Expr::col((task::Entity, task::Column::Id)).in_subquery(hits(matching, false)),
+            // The unary plus keeps SQLite from reading tasks by the
+            // matches' ids, so it walks the index of the page's order.
+            Plan::Sqlite {
+                matching: Some(matching),
+                walk: true,
+                ..
+            } => Expr::cust("+\"tasks\".\"id\"").in_subquery(hits(matching, false)),
             Plan::Sqlite {
                 excluded_only: Some(excluded),
                 ..
@@ -117,6 +128,32 @@ impl SearchSql {
                 matching: Some(_), ..
             } => Expr::col((Alias::new(HITS), Alias::new("rank"))),
             _ => Expr::val(0.0_f64),
+        }
+    }
+
+    /// On SQLite, the matches counted up to one past `limit`, when the
+    /// choice between the two ways of reading them is open: a required
+    /// word, not ranked (a ranked list reads its matches with their rank).
+    pub fn matches_up_to(&self, limit: u64) -> Option<SelectStatement> {
+        let Plan::Sqlite {
+            matching: Some(matching),
+            ..
+        } = &self.0
+        else {
+            return None;
+        };
+        let mut select = hits(matching, false);
+        select.limit(limit + 1);
+        Some(select)
+    }
+
+    /// Reads a list's matches by walking the order's index, each task
+    /// tested against them, rather than reading every match and sorting:
+    /// a word in one task of 16 otherwise reads and sorts 6k tasks for a
+    /// page of 20 that the walk finds in a few hundred.
+    pub fn walk_order(&mut self) {
+        if let Plan::Sqlite { walk, .. } = &mut self.0 {
+            *walk = true;
         }
     }
 
@@ -236,6 +273,7 @@ fn sqlite(search: &SearchQuery, language: &SearchLanguage) -> Plan {
         (false, true) => Plan::Sqlite {
             matching: Some(required.join(" ")),
             excluded_only: None,
+            walk: false,
         },
         (false, false) => Plan::Sqlite {
             matching: Some(format!(
@@ -244,10 +282,12 @@ fn sqlite(search: &SearchQuery, language: &SearchLanguage) -> Plan {
                 excluded.join(" OR ")
             )),
             excluded_only: None,
+            walk: false,
         },
         (true, false) => Plan::Sqlite {
             matching: None,
             excluded_only: Some(excluded.join(" OR ")),
+            walk: false,
         },
     }
 }

@@ -314,7 +314,7 @@ fn select_tasks() -> SelectStatement {
 
 /// One page of all tasks matching the query.
 pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<task::Model>> {
-    let search = search_sql(scope, &query.filter);
+    let mut search = search_sql(scope, &query.filter);
     let ranked = ranks(&query.order);
     let mut keys = sort_keys(&query.order, search.as_ref());
     split_by_priority(&mut keys, &query.order, &query.filter);
@@ -335,6 +335,11 @@ pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<t
             } else {
                 shape::choose(db, owner, &query.filter, &query.order).await?
             };
+            if let Some(search) = search.as_mut().filter(|_| !ranked)
+                && shape::search_walks(db, search).await?
+            {
+                search.walk_order();
+            }
             let mut select = select_tasks();
             narrow(
                 &mut select,

@@ -15,6 +15,7 @@ use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectSt
 use super::read::DueRange;
 use super::requests::{TaskFilter, TaskOrder, TaskOrderField};
 use crate::error::AppResult;
+use crate::service::search::SearchSql;
 
 /// Up to this many links, a category's tasks are read by primary key and
 /// sorted (about where that costs what walking the order's index and
@@ -23,6 +24,11 @@ const FEW_LINKS: u64 = 4000;
 /// Up to this many tasks in a due-date window, the window is read from the
 /// due-date index and sorted; past it, the order's index is walked.
 const FEW_DUE: u64 = 2000;
+/// Up to this many full-text matches (SQLite), they are read by id and
+/// sorted; past it, the order's index is walked and each task tested (at
+/// 100k tasks a word in 6k of them: 17 ms read and sorted, 5 ms walked; a
+/// word in one: 0.03 ms read, 17 ms walked).
+const FEW_MATCHES: u64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
@@ -68,6 +74,16 @@ pub(super) async fn choose(
     } else {
         Shape::WalkOrder
     })
+}
+
+/// Whether a list's search has so many matches that walking the order's
+/// index finds a page sooner than reading them all (SQLite; PostgreSQL
+/// decides from its statistics of the GIN index).
+pub(super) async fn search_walks(db: &impl ConnectionTrait, search: &SearchSql) -> AppResult<bool> {
+    match search.matches_up_to(FEW_MATCHES) {
+        Some(matches) => Ok(count(db, matches).await? > FEW_MATCHES),
+        None => Ok(false),
+    }
 }
 
 /// The links of the owner's `categories`, counted up to one past `FEW_LINKS`.
