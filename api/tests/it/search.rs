@@ -16,6 +16,7 @@ crate::on_both_backends!(
     relevance_needs_a_search,
     relevance_pages_walk_every_match_once_while_tasks_are_added,
     search_works_with_every_filter_and_in_nested_lists,
+    a_word_in_thousands_of_tasks_pages_like_the_plain_list,
 );
 
 const LIST: &str = "query($filter: TaskFilter, $orderBy: [TaskOrder!], $first: Int, $after: String, $last: Int, $before: String) {
@@ -520,4 +521,53 @@ async fn sqlite_each_owner_searches_only_their_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_each_owner_searches_only_their_own() {
     each_owner_searches_only_their_own(Backend::Postgres).await;
+}
+
+/// Every page of `filter` in `order`, first to last, 100 at a time.
+async fn every_page(app: &TestApp, filter: Value, order: &Value) -> (Vec<String>, u64) {
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let vars = json!({ "filter": filter, "orderBy": order, "first": 100, "after": cursor });
+        let tasks = app.data(LIST, vars).await["tasks"].clone();
+        seen.extend(ids(&tasks));
+        if tasks["pageInfo"]["hasNextPage"].as_bool() != Some(true) {
+            return (seen, tasks["totalCount"].as_u64().unwrap_or(0));
+        }
+        cursor = tasks["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+}
+
+/// Past 2000 matches SQLite walks the order's index and tests each task
+/// (a shape of its own): the pages must be the plain list's, matches only.
+async fn a_word_in_thousands_of_tasks_pages_like_the_plain_list(app: TestApp) {
+    const MATCHES: usize = 2100;
+    let mut created = Vec::new();
+    for i in 0..MATCHES + 60 {
+        let description = if i % 37 == 36 {
+            format!("Water the plants #{i}")
+        } else {
+            format!("Call the plumber #{i}")
+        };
+        let due = (i % 3 == 0).then(|| format!("2027-01-{:02}T00:00:00Z", 1 + i % 28));
+        created.push(app.create_task(json!({ "description": description, "dueAt": due })));
+        if created.len() == 32 {
+            futures_util::future::join_all(created.drain(..)).await;
+        }
+    }
+    futures_util::future::join_all(created).await;
+    for order in [
+        json!([{ "field": "CREATED_AT", "direction": "DESC" }]),
+        json!([{ "field": "DUE_AT", "direction": "ASC" }]),
+        json!([{ "field": "PRIORITY", "direction": "DESC" }]),
+    ] {
+        let (all, _) = every_page(&app, json!({}), &order).await;
+        let (found, total) = every_page(&app, json!({ "search": "plumbers" }), &order).await;
+        let plants = every_page(&app, json!({ "search": "plants" }), &order)
+            .await
+            .0;
+        let expected: Vec<String> = all.into_iter().filter(|id| !plants.contains(id)).collect();
+        assert!(found.len() > 2000, "{} matches", found.len());
+        assert_eq!(total, found.len() as u64, "totalCount under {order}");
+        assert_eq!(found, expected, "search pages under {order}");
+    }
 }
