@@ -22,10 +22,11 @@ events_start_replica() { # port url log -> pid in EV_PID
   wait_ready "$1" "$EV_PID" || { cat "$4" >&2; die "replica on $1 did not become ready"; }
 }
 
-events_fresh_db() { # name -> url
+# Not called in $(...): the name must reach EV_DBS, which events_cleanup drops.
+events_fresh_db() { # name -> url in EV_URL
   psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$1\"" >/dev/null
   EV_DBS+=("$1")
-  echo "${PG_BASE%/*}/$1$PG_QUERY"
+  EV_URL="${PG_BASE%/*}/$1$PG_QUERY"
 }
 
 events_cleanup() {
@@ -52,7 +53,8 @@ run_events_bench() {
   # More sockets than the default limit allows, for client and api alike.
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   local url p1=$((PORT + 11)) p2=$((PORT + 12)) p3=$((PORT + 13)) pids idle lat1 lat3
-  url=$(events_fresh_db "todo_bench_events_$$")
+  events_fresh_db "todo_bench_events_$$"
+  url=$EV_URL
   DATABASE_URL=$url "$BIN/migration" up >"$WORK/events-migrate.log" 2>&1 \
     || { cat "$WORK/events-migrate.log" >&2; die "migration up failed"; }
   events_start_replica "$p1" "$url" "$BIN/api" "$WORK/events-r1.log"; local r1=$EV_PID
@@ -90,9 +92,11 @@ run_events_bench() {
       && cargo build --release --quiet -p api -p migration \
       && cargo build --release --quiet -p bench --bin seed) || die "baseline build failed"
     local base_url this_url
-    base_url=$(events_fresh_db "todo_bench_base_$$")
+    events_fresh_db "todo_bench_base_$$"
+    base_url=$EV_URL
     migrate_and_seed "$baseline_dir/release" "$base_url" "events: the baseline's database"
-    this_url=$(events_fresh_db "todo_bench_this_$$")
+    events_fresh_db "todo_bench_this_$$"
+    this_url=$EV_URL
     migrate_and_seed "$BIN" "$this_url" "events: this build's database"
     events_write_cells "baseline" "$baseline_dir/release/api" "$base_url"
     events_write_cells "this" "$BIN/api" "$this_url"
