@@ -82,15 +82,7 @@ run_events_bench() {
   rev=$(git -C "$ROOT" rev-parse --short "$EVENTS_BASELINE_REV" 2>/dev/null || echo "")
   if [[ -n $rev ]]; then
     log "events: building the baseline $rev (no event log)"
-    baseline_checkout "$rev" "$baseline_dir/src"
-    # Built as this build is (the dist profile's settings, which older
-    # revisions give their release profile).
-    # Only what the cells run; the api apart from the bench crate, which
-    # would give it sea-orm's mock feature.
-    (cd "$baseline_dir/src" && export CARGO_TARGET_DIR=$baseline_dir CARGO_PROFILE_RELEASE_LTO=fat \
-      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-      && cargo build --release --quiet -p api -p migration \
-      && cargo build --release --quiet -p bench --bin seed) || die "baseline build failed"
+    baseline_build "$rev" "$baseline_dir"
     local base_url this_url
     events_fresh_db "todo_bench_base_$$"
     base_url=$EV_URL

@@ -6,7 +6,7 @@
 #   three search documents at c=1 and 16, the two builds alternately, twice
 #   each (means).
 # Uses BIN, BACKENDS, PG_ADMIN_URL, PG_BASE, PG_QUERY, PG_URL, SQLITE_URL,
-# PORT, ROOT, SEARCHES, WORK, log, die, baseline_checkout and side_cells of
+# PORT, ROOT, SEARCHES, WORK, log, die, baseline_build and side_cells of
 # bench/run. Writes $WORK/search.md.
 
 # The list code of the scale work, no full-text search yet, the same seed.
@@ -18,14 +18,7 @@ run_search_bench() {
   rev=$(git -C "$ROOT" rev-parse --short "$SEARCH_BASELINE_REV" 2>/dev/null) \
     || { log "search: $SEARCH_BASELINE_REV not in this clone, section skipped"; return 0; }
   log "search: building the baseline $rev (substring search)"
-  baseline_checkout "$rev" "$dir/src"
-  # The dist profile's settings through the release profile, which every
-  # revision has; the api apart from the bench crate (sea-orm's mock feature).
-  (cd "$dir/src" && export CARGO_TARGET_DIR=$dir CARGO_PROFILE_RELEASE_LTO=fat \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_INCREMENTAL=false \
-    && cargo build --release --quiet -p api -p migration \
-    && cargo build --release --quiet -p bench --bin seed) \
-    || die "search baseline build failed"
+  baseline_build "$rev" "$dir"
 
   psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$db\"" >/dev/null
   base_pg="${PG_BASE%/*}/$db$PG_QUERY"
