@@ -142,9 +142,15 @@ impl SearchSql {
         else {
             return None;
         };
-        let mut select = hits(matching, false);
-        select.limit(limit + 1);
-        Some(select)
+        // One FTS5 row per task: the matches are counted in the index alone.
+        Some(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new("tasks_fts"))
+                .and_where(Expr::cust_with_values("tasks_fts MATCH ?", [matching]))
+                .limit(limit + 1)
+                .to_owned(),
+        )
     }
 
     /// Reads a list's matches by walking the order's index, each task
