@@ -59,7 +59,7 @@ impl App {
         };
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();
-        let sdl = graphql::sdl_of(&schema).into();
+        let sdl = graphql::sdl().into();
         let engine = graphql::Engine::new(schema, store, &config, single_user, trusted);
         let limiter = rate_limit::RateLimiter::from_settings(&config.rate_limit).map(Arc::new);
         if let Some(limiter) = &limiter {

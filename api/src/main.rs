@@ -32,12 +32,20 @@ struct SeedCommand {
     config: Config,
 }
 
+#[derive(clap::Args)]
+struct SchemaCommand {
+    /// The Apollo Federation v2 subgraph SDL (`@key` entities, `@link`) a
+    /// gateway composes, instead of the client schema.
+    #[arg(long)]
+    federation: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
     Serve(Box<Config>),
     /// Print the GraphQL schema (SDL) and exit.
-    Schema,
+    Schema(SchemaCommand),
     /// Fill the configured database with a sample of tasks and categories
     /// for one owner (refused, exit 3, if the owner has tasks already).
     Seed(Box<SeedCommand>),
@@ -84,8 +92,12 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Schema => {
-            print!("{}", api::graphql::sdl());
+        Command::Schema(schema) => {
+            if schema.federation {
+                print!("{}", api::graphql::federation_sdl());
+            } else {
+                print!("{}", api::graphql::sdl());
+            }
             ExitCode::SUCCESS
         }
         Command::Healthcheck(config) if healthcheck(&config).await => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ mod batches;
 mod connection;
 mod context;
 pub mod engine;
+mod federation;
 pub mod ids;
 mod inputs;
 pub mod loaders;
@@ -19,6 +20,6 @@ mod types;
 
 pub use engine::Engine;
 pub use mutation::Mutation;
-pub use query::Query;
-pub use schema::{AppSchema, build_schema, sdl, sdl_of};
+pub use query::{ClientQuery, Query};
+pub use schema::{AppSchema, build_schema, federation_sdl, sdl};
 pub use subscription::Subscription;

@@ -2,6 +2,7 @@ use async_graphql::{Context, ID, MergedObject, Object, Result, SimpleObject};
 
 use super::connection::{self, CategoryConnection, TaskConnection};
 use super::context::owner;
+use super::federation::EntityQuery;
 use super::ids::{self, NodeKind};
 use super::inputs::{
     CategoryFilter, CategoryListArgs, CategoryOrder, TaskFilter, TaskListArgs, TaskOrder,
@@ -14,8 +15,22 @@ use crate::error::AppError;
 /// How many ids `nodes` takes at once.
 const MAX_NODES: usize = 100;
 
+// The root every request runs against: the client's fields and, for a
+// federation gateway, the entity resolvers behind `_entities`.
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, ViewerQuery, TaskQuery, CategoryQuery);
+pub struct Query(
+    NodeQuery,
+    ViewerQuery,
+    TaskQuery,
+    CategoryQuery,
+    EntityQuery,
+);
+
+// The root as clients see it: `schema.graphql` is this schema's SDL, without
+// the federation fields (`_entities`, `_service`) code generators need not see.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct ClientQuery(NodeQuery, ViewerQuery, TaskQuery, CategoryQuery);
 
 #[derive(Default)]
 pub struct NodeQuery;

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Schema, SchemaBuilder};
+use async_graphql::{SDLExportOptions, Schema, SchemaBuilder};
 
 use super::context::ServiceState;
 use super::mutation::Mutation;
-use super::query::Query;
+use super::query::{ClientQuery, Query};
 use super::subscription::Subscription;
 use crate::events::Hub;
 use crate::service::Store;
@@ -15,7 +15,10 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The roots, before any data is attached.
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    // A gateway that speaks subscriptions (Hive Gateway, Apollo Router)
+    // forwards them to us only if the subgraph SDL declares the type.
     Schema::build(Query::default(), Mutation::default(), Subscription)
+        .enable_subscription_in_federation()
 }
 
 /// Builds the schema over the database and this replica's event hub. It
@@ -39,12 +42,18 @@ pub fn build_schema(store: Store, hub: Arc<Hub>, config: &crate::config::Config)
     builder.finish()
 }
 
-/// The schema's SDL, as checked in at `schema.graphql`.
+/// The client schema's SDL, as checked in at `schema.graphql`: what code
+/// generators read, without the federation fields a gateway uses.
 pub fn sdl() -> String {
-    sdl_of(&builder().finish())
+    Schema::build(ClientQuery::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }
 
-/// A schema's SDL, with `@specifiedBy` on custom scalars.
-pub fn sdl_of(schema: &AppSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+/// The subgraph SDL a federation gateway composes (checked in at
+/// `schema.federation.graphql`; `_service { sdl }` answers the same).
+pub fn federation_sdl() -> String {
+    builder()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::connection::{self, TaskConnection};
+use super::federation::User;
 use super::ids::{self, NodeKind};
 use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::Loaders;
@@ -62,6 +63,12 @@ impl Task {
         self.0.version
     }
 
+    /// Whose task this is (in a federated graph, the users service adds
+    /// the rest of `User`).
+    async fn owner(&self) -> User {
+        User::new(self.0.owner_id.as_str())
+    }
+
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
@@ -110,6 +117,11 @@ impl Category {
 
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
+    }
+
+    /// Whose category this is.
+    async fn owner(&self) -> User {
+        User::new(self.0.owner_id.as_str())
     }
 
     #[allow(clippy::too_many_arguments)]

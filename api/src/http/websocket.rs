@@ -96,6 +96,9 @@ struct Guard {
     fresh: HashSet<String>,
     /// Operations refused with an `error` message: no `complete` follows.
     refused: HashSet<String>,
+    /// Running operations that are subscriptions (the rest are queries and
+    /// mutations): their first result tells a refusal apart differently.
+    subscriptions: HashSet<String>,
     /// Rate limits: every `subscribe` takes one operation.
     throttle: Option<Throttle>,
 }
@@ -123,7 +126,8 @@ impl Guard {
                         "Invalid message received: the payload needs a query string".into(),
                     );
                 }
-                self.on_subscribe(message.id)
+                let subscription = message.payload.as_ref().is_some_and(is_subscription);
+                self.on_subscribe(message.id, subscription)
             }
             ("complete", true) | ("stop", false) => {
                 if let Some(id) = &message.id {
@@ -139,7 +143,7 @@ impl Guard {
         }
     }
 
-    fn on_subscribe(&mut self, id: Option<String>) -> Verdict {
+    fn on_subscribe(&mut self, id: Option<String>, subscription: bool) -> Verdict {
         let Some(id) = id.filter(|id| !id.is_empty()) else {
             return Verdict::Close(close::BAD_REQUEST, "Invalid message received: no id".into());
         };
@@ -169,6 +173,11 @@ impl Guard {
             return Verdict::Reply(self.error_reply(&id, error));
         }
         self.fresh.insert(id.clone());
+        if subscription {
+            self.subscriptions.insert(id.clone());
+        } else {
+            self.subscriptions.remove(&id);
+        }
         self.running
             .insert(id, crate::metrics::Subscription::start());
         Verdict::Forward
@@ -187,8 +196,11 @@ impl Guard {
 
     /// What to send for a message from async-graphql, if anything. An
     /// operation that finished no longer counts against the cap; one that
-    /// could not start (parse, validation, limits) gets the protocol's
-    /// `error` message instead of a `next` and a `complete`.
+    /// could not start (parse, validation, limits, a subscription that
+    /// refused to open) gets the protocol's `error` message instead of a
+    /// `next` and a `complete`. Errors raised while a query or mutation ran
+    /// (they have a `path`) stay in its `next`, beside its `data`, as the
+    /// same operation over HTTP answers them.
     fn on_server_text(&mut self, text: String) -> Option<String> {
         let Ok(message) = serde_json::from_str::<ServerEnvelope>(&text) else {
             return Some(text);
@@ -200,15 +212,22 @@ impl Guard {
             "complete" | "error" => {
                 self.running.remove(&id);
                 self.fresh.remove(&id);
+                self.subscriptions.remove(&id);
                 if self.refused.remove(&id) {
                     return None;
                 }
             }
-            "next" if self.fresh.remove(&id) && self.protocol == WebSocketProtocols::GraphQLWS => {
+            // `next` in graphql-transport-ws, `data` in the legacy protocol.
+            "next" | "data" if self.fresh.remove(&id) => {
                 // Only an operation's first result can be a refusal.
                 let first: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                if let Some(errors) = first.get("payload").and_then(request_errors) {
+                let subscription = self.subscriptions.contains(&id);
+                if let Some(errors) = first
+                    .get("payload")
+                    .and_then(|payload| refusal_errors(payload, subscription))
+                {
                     self.running.remove(&id);
+                    self.subscriptions.remove(&id);
                     self.refused.insert(id.clone());
                     let reply = serde_json::json!({ "type": "error", "id": id, "payload": errors });
                     return Some(reply.to_string());
@@ -220,19 +239,42 @@ impl Guard {
     }
 }
 
-/// The errors of a first result that produced nothing: no data, and every
-/// error at the root (a request refused before it ran, or a root field
-/// that failed before producing anything, such as a subscription refusing
-/// its cursor).
-fn request_errors(payload: &serde_json::Value) -> Option<&serde_json::Value> {
+/// The errors of a first result that means the operation never started: no
+/// data, and every error a request error (no `path`: parse, validation,
+/// limits). A subscription's source stream failing to open (a refused
+/// cursor) is a request error too, though async-graphql gives it the root
+/// field's path.
+fn refusal_errors(payload: &serde_json::Value, subscription: bool) -> Option<&serde_json::Value> {
     let errors = payload.get("errors")?;
     let no_data = payload.get("data").is_none_or(serde_json::Value::is_null);
-    let at_root = errors.as_array()?.iter().all(|e| {
-        e.get("path")
-            .and_then(serde_json::Value::as_array)
-            .is_none_or(|path| path.len() <= 1)
+    let before_execution = errors.as_array()?.iter().all(|e| {
+        match e.get("path").and_then(serde_json::Value::as_array) {
+            None => true,
+            Some(path) => subscription && path.len() <= 1,
+        }
     });
-    (no_data && at_root).then_some(errors)
+    (no_data && before_execution).then_some(errors)
+}
+
+/// Whether a `subscribe` (or legacy `start`) payload runs a subscription:
+/// its document's operation, chosen by `operationName` when it has several.
+/// A document that does not parse is refused later as a request error.
+fn is_subscription(payload: &serde_json::Value) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Some(query) = payload.get("query").and_then(serde_json::Value::as_str) else {
+        return false;
+    };
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let name = payload
+        .get("operationName")
+        .and_then(serde_json::Value::as_str);
+    let operation = match &document.operations {
+        DocumentOperations::Single(operation) => Some(operation),
+        DocumentOperations::Multiple(operations) => name.and_then(|name| operations.get(name)),
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
 }
 
 /// The moment a token's `exp` falls on, as a timer deadline.
@@ -297,6 +339,7 @@ pub async fn serve(
         max_running: limits.ws_max_subscriptions,
         fresh: HashSet::new(),
         refused: HashSet::new(),
+        subscriptions: HashSet::new(),
         throttle,
     };
     let opened = Instant::now();
@@ -416,6 +459,7 @@ mod tests {
             max_running: 2,
             fresh: HashSet::new(),
             refused: HashSet::new(),
+            subscriptions: HashSet::new(),
             throttle: None,
         }
     }
@@ -493,17 +537,57 @@ mod tests {
                 .is_none()
         );
         assert!(g.running.is_empty());
-        // So does a root field that failed before producing anything.
-        let _ = g.on_client_text(r#"{"type":"subscribe","id":"3","payload":{"query":"{a}"}}"#);
+        // So does a subscription whose stream refused to open (its root
+        // field failed before producing anything).
+        let _ = g.on_client_text(
+            r#"{"type":"subscribe","id":"3","payload":{"query":"subscription S {a}","operationName":"S"}}"#,
+        );
         let failed = r#"{"type":"next","id":"3","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
         assert!(
             g.on_server_text(failed.into())
                 .is_some_and(|m| m.contains("\"error\""))
         );
+        // A query or mutation that ran and failed at its root field (a
+        // missing id, a stale version) answers with `next` and `complete`,
+        // as over HTTP.
+        for query in ["{a}", "mutation {a}", "query Q {a} subscription S {a}"] {
+            let subscribe = serde_json::json!({ "type": "subscribe", "id": "4",
+                "payload": { "query": query, "operationName": "Q" } });
+            let _ = g.on_client_text(&subscribe.to_string());
+            let ran = r#"{"type":"next","id":"4","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
+            assert_eq!(
+                g.on_server_text(ran.into()).as_deref(),
+                Some(ran),
+                "{query}"
+            );
+            let complete = r#"{"type":"complete","id":"4"}"#;
+            assert_eq!(g.on_server_text(complete.into()).as_deref(), Some(complete));
+        }
         // A field error below the root stays a `next`.
         let _ = g.on_client_text(r#"{"type":"subscribe","id":"2","payload":{"query":"{a}"}}"#);
         let next = r#"{"type":"next","id":"2","payload":{"data":{"a":null},"errors":[{"message":"x","path":["a","b"]}]}}"#;
         assert_eq!(g.on_server_text(next.into()).as_deref(), Some(next));
+    }
+
+    #[test]
+    fn the_legacy_protocol_refuses_with_error_and_answers_with_data() {
+        let mut g = guard(WebSocketProtocols::SubscriptionsTransportWS);
+        g.init_received = true;
+        let _ = g.on_client_text(r#"{"type":"start","id":"1","payload":{"query":"{"}}"#);
+        let refused = g
+            .on_server_text(
+                r#"{"type":"data","id":"1","payload":{"data":null,"errors":[{"message":"x"}]}}"#
+                    .into(),
+            )
+            .expect("a message");
+        assert!(refused.contains(r#""type":"error""#), "{refused}");
+        assert!(
+            g.on_server_text(r#"{"type":"complete","id":"1"}"#.into())
+                .is_none()
+        );
+        let _ = g.on_client_text(r#"{"type":"start","id":"2","payload":{"query":"mutation {a}"}}"#);
+        let ran = r#"{"type":"data","id":"2","payload":{"data":null,"errors":[{"message":"x","path":["a"]}]}}"#;
+        assert_eq!(g.on_server_text(ran.into()).as_deref(), Some(ran));
     }
 
     #[test]

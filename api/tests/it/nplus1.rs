@@ -116,6 +116,10 @@ async fn statements_do_not_grow_with_page_size(app: TestApp) {
 const NODE_FIELDS: &str =
     "id ... on Task { description parent { id } categories { name } } ... on Category { name }";
 
+/// The same, on the `_Entity` union (which has no `id` of its own).
+const ENTITY_FIELDS: &str = "... on Task { id description parent { id } categories { name } } \
+     ... on Category { id name }";
+
 async fn nodes_load_once_per_type(app: TestApp) {
     let store = app.store();
     let owner = api::service::Owner::single_user();
@@ -159,29 +163,44 @@ async fn nodes_load_once_per_type(app: TestApp) {
         .map(|id| ids::encode(NodeKind::Category, *id).0)
         .collect();
 
-    // `nodes(ids:)`: one statement per type, then one per nested field.
-    let query = format!("query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}");
-    let mut counts = Vec::new();
-    for (t, c) in [(2, 1), (40, 5)] {
-        let ids: Vec<&String> = subtasks[..t].iter().chain(&categories[..c]).collect();
-        let (data, sql) = app
-            .count_statements(app.data(&query, json!({ "ids": ids })))
-            .await;
-        let nodes = data["nodes"].as_array().expect("nodes");
-        assert_eq!(nodes.len(), t + c);
-        assert_nodes(&nodes[..t], &nodes[t..]);
-        assert!(
-            sql.len() <= 4,
-            "nodes of {t} tasks and {c} categories: {} statements:\n{}",
-            sql.len(),
-            sql.join("\n")
-        );
-        counts.push(sql.len());
-    }
-    assert_eq!(
-        counts[0], counts[1],
-        "statements grew with the number of ids"
+    // `nodes(ids:)`, and a federation gateway's `_entities` (the same ids as
+    // representations): one statement per type, then one per nested field.
+    let nodes = format!("query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}");
+    let entities = format!(
+        "query($ids: [_Any!]!) {{ nodes: _entities(representations: $ids) {{ {ENTITY_FIELDS} }} }}"
     );
+    for (root, query) in [("nodes", &nodes), ("_entities", &entities)] {
+        let mut counts = Vec::new();
+        for (t, c) in [(2, 1), (40, 5)] {
+            let ids: Vec<Value> = if root == "nodes" {
+                let ids = subtasks[..t].iter().chain(&categories[..c]);
+                ids.map(|id| json!(id)).collect()
+            } else {
+                let tasks = subtasks[..t].iter().map(|id| ("Task", id));
+                let categories = categories[..c].iter().map(|id| ("Category", id));
+                (tasks.chain(categories))
+                    .map(|(typename, id)| json!({ "__typename": typename, "id": id }))
+                    .collect()
+            };
+            let (data, sql) = app
+                .count_statements(app.data(query, json!({ "ids": ids })))
+                .await;
+            let nodes = data["nodes"].as_array().expect("nodes");
+            assert_eq!(nodes.len(), t + c);
+            assert_nodes(&nodes[..t], &nodes[t..]);
+            assert!(
+                sql.len() <= 4,
+                "{root} of {t} tasks and {c} categories: {} statements:\n{}",
+                sql.len(),
+                sql.join("\n")
+            );
+            counts.push(sql.len());
+        }
+        assert_eq!(
+            counts[0], counts[1],
+            "{root}: statements grew with the number of ids"
+        );
+    }
 
     // Sibling root fields (`node`, `task`, `category`) share the batches.
     let mut counts = Vec::new();

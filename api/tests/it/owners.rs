@@ -86,6 +86,8 @@ struct Fixture {
     b_category: String,
     missing_task: String,
     missing_category: String,
+    a_user: String,
+    missing_user: String,
 }
 
 fn is_category_slot(name: &str, parent_field: &str) -> bool {
@@ -95,6 +97,22 @@ fn is_category_slot(name: &str, parent_field: &str) -> bool {
 }
 
 impl Fixture {
+    /// A federation gateway's representations of a task, a category and a
+    /// user (`_entities`), each A's or missing as `ids` says.
+    fn representations(&self, ids: Ids) -> Value {
+        let user = match ids {
+            Ids::Foreign | Ids::OwnTaskForeignCategory | Ids::ForeignTaskOwnCategory => {
+                &self.a_user
+            }
+            _ => &self.missing_user,
+        };
+        json!([
+            { "__typename": "Task", "id": self.id(ids, false, false) },
+            { "__typename": "Category", "id": self.id(ids, true, false) },
+            { "__typename": "User", "id": user },
+        ])
+    }
+
     fn id(&self, ids: Ids, category: bool, child: bool) -> String {
         let foreign_task = if child { &self.a_child } else { &self.a_task };
         match (ids, category) {
@@ -126,6 +144,9 @@ impl Schema {
         fx: &Fixture,
         n: usize,
     ) -> Option<Value> {
+        if t.name == "_Any" {
+            return Some(fx.representations(ids));
+        }
         let scalar = match t.name.as_str() {
             "ID" => Some(json!(fx.id(
                 ids,
@@ -191,6 +212,12 @@ impl Schema {
             return String::new();
         };
         let kind = ty["kind"].as_str().unwrap_or_default();
+        if type_name == "_Entity" {
+            return "{ __typename ... on Task { id description } ... on Category { id name } \
+                ... on User { id tasks(first: 5) { totalCount nodes { id description } } \
+                categories(first: 5) { nodes { id name } } } }"
+                .into();
+        }
         if kind == "INTERFACE" || kind == "UNION" {
             return "{ __typename ... on Task { id description } ... on Category { id name } }"
                 .into();
@@ -245,7 +272,8 @@ impl Schema {
                     || v.to_string().contains(&fx.a_category)
                     || v.to_string().contains(&fx.a_child)
                     || v.to_string().contains(&fx.missing_task)
-                    || v.to_string().contains(&fx.missing_category);
+                    || v.to_string().contains(&fx.missing_category)
+                    || v.to_string().contains(&fx.a_user);
                 args.push(format!("{arg_name}: {}", graphql_literal(&v)));
             }
         }
@@ -375,6 +403,8 @@ pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
         b_category,
         missing_task: missing("Task"),
         missing_category: missing("Category"),
+        a_user: "owner-a".into(),
+        missing_user: "owner-nobody".into(),
     };
     let before = data_as(app, &a, DUMP, json!({})).await;
 

@@ -219,7 +219,9 @@ impl<'a> RootFields<'a> {
                         continue;
                     }
                     self.count += 1;
-                    if name == "__schema" || name == "__type" {
+                    // `_service { sdl }` is the whole schema too: a gateway
+                    // composes from a checked-in supergraph where it is off.
+                    if matches!(name, "__schema" | "__type" | "_service") {
                         self.introspection = true;
                     }
                 }
