@@ -14,6 +14,7 @@ mod corpus;
 mod cors;
 mod events;
 mod failures;
+mod federation;
 mod fuzz;
 mod graphiql_default;
 mod http;

@@ -30,6 +30,31 @@ fn api_schema_prints_the_checked_in_sdl() {
     );
 }
 
+#[test]
+fn schema_federation_graphql_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.federation.graphql");
+    let checked_in = std::fs::read_to_string(path).expect("schema.federation.graphql");
+    assert!(
+        api::graphql::federation_sdl() == checked_in,
+        "schema.federation.graphql is out of date: regenerate it with\n    \
+         cargo run -p api -- schema --federation > schema.federation.graphql"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_api"))
+        .args(["schema", "--federation"])
+        .output()
+        .expect("run api schema --federation");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout) == checked_in);
+}
+
+#[test]
+fn the_client_schema_has_no_federation_fields() {
+    let sdl = checked_in_schema();
+    for federation in ["_entities", "_service", "_Any", "@key", "@link"] {
+        assert!(!sdl.contains(federation), "schema.graphql has {federation}");
+    }
+}
+
 // The probe blocks this thread; the server runs on the other worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_reports_the_server_state() {

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     graphql_transport_ws_sees_every_kind_after_commit,
     legacy_graphql_ws_protocol_works,
     filters_select_events,
+    operations_that_ran_and_failed_answer_with_their_errors,
 );
 
 const EVENTS: &str = "subscription($filter: TaskEventFilter) { taskEvents(filter: $filter) { kind taskId task { description done version } } }";
@@ -161,4 +162,97 @@ async fn filters_select_events(app: TestApp) {
     let event = next_event(&mut socket).await;
     assert_eq!(event["kind"], "UPDATED");
     assert_eq!(event["taskId"], child["id"]);
+}
+
+/// A mutation over a socket that ran and failed (a missing id, a stale
+/// version, a bad input) answers as over HTTP: its result, `data` with
+/// `errors`, then `complete`. Only a request that could not start (here, a
+/// validation error) gets the protocol's `error` message.
+async fn operations_that_ran_and_failed_answer_with_their_errors(app: TestApp) {
+    use base64::Engine as _;
+    let task = app.create_task(json!({ "description": "versioned" })).await;
+    let missing = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("Task:{}", uuid::Uuid::now_v7().simple()));
+    let update = "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id } } }";
+    let create = "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { id } } }";
+    let cases = [
+        (
+            update,
+            json!({ "i": { "id": missing, "done": true } }),
+            "NOT_FOUND",
+        ),
+        (
+            update,
+            json!({ "i": { "id": task["id"], "done": true, "expectedVersion": 7 } }),
+            "CONFLICT",
+        ),
+        (
+            create,
+            json!({ "i": { "description": "" } }),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (protocol, start, result) in [
+        ("graphql-transport-ws", "subscribe", "next"),
+        ("graphql-ws", "start", "data"),
+    ] {
+        let mut socket = connect(&app.ws_url(), protocol).await;
+        send(&mut socket, json!({ "type": "connection_init" })).await;
+        assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+        for (n, (query, variables, code)) in cases.iter().enumerate() {
+            let id = n.to_string();
+            send(
+                &mut socket,
+                json!({ "id": id, "type": start,
+                    "payload": { "query": query, "variables": variables } }),
+            )
+            .await;
+            let answer = receive(&mut socket).await;
+            assert_eq!(answer["type"], result, "{protocol} {code}: {answer}");
+            assert_eq!(answer["id"], id.as_str(), "{answer}");
+            assert!(answer["payload"]["data"].is_null(), "{answer}");
+            assert_eq!(
+                answer["payload"]["errors"][0]["extensions"]["code"], *code,
+                "{protocol}: {answer}"
+            );
+            assert!(
+                answer["payload"]["errors"][0]["path"].is_array(),
+                "{answer}"
+            );
+            let complete = receive(&mut socket).await;
+            assert_eq!(
+                complete["type"], "complete",
+                "{protocol} {code}: {complete}"
+            );
+            assert_eq!(complete["id"], id.as_str(), "{complete}");
+        }
+        // Nothing ran: the protocol's `error`, and no `complete` after it.
+        send(
+            &mut socket,
+            json!({ "id": "v", "type": start, "payload": { "query": "{ noSuchField }" } }),
+        )
+        .await;
+        let refused = receive(&mut socket).await;
+        assert_eq!(refused["type"], "error", "{protocol}: {refused}");
+        assert_eq!(refused["id"], "v", "{refused}");
+        assert_eq!(
+            refused["payload"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{protocol}: {refused}"
+        );
+        // The socket still serves; the next answer is the next operation's.
+        send(
+            &mut socket,
+            json!({ "id": "w", "type": start, "payload": { "query": "{ viewer { id } }" } }),
+        )
+        .await;
+        let next = receive(&mut socket).await;
+        assert_eq!(
+            next["id"], "w",
+            "{protocol}: a message followed the error: {next}"
+        );
+        assert!(
+            next["payload"]["data"]["viewer"]["id"].is_string(),
+            "{next}"
+        );
+    }
 }
