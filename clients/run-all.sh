@@ -10,6 +10,18 @@
 #   -  an api with TRUSTED_DOCUMENTS=../persisted-documents.json and
 #      TRUSTED_DOCUMENTS_MODE=only: manifest documents run by hash through
 #      Apollo's link, ad-hoc ones are refused        (trusted/only.test.mjs)
+#   g. Apollo Federation through a real gateway (federation/, its own pinned
+#      package-lock.json, installed with npm ci): an api on SQLite with
+#      AUTH_JWT_SECRET (random per run), the users subgraph written for the
+#      test (federation/users-subgraph.mjs, @apollo/subgraph); then
+#      - composition (federation/compose.mjs, @theguild/federation-composition):
+#        ../schema.federation.graphql equals the api's live _service { sdl }
+#        and composes with the users subgraph; any composition error fails
+#      - Hive Gateway's runtime (federation/gateway.mjs) serves that supergraph
+#        and federation/test/*.test.mjs run through it: queries across both
+#        subgraphs (our _entities), Authorization forwarded to both (each user
+#        sees only their own), error codes kept, a subscription over the
+#        gateway's WebSocket relayed to the api's
 #   c. graphql-codegen (client preset), then tsc --noEmit; the manifest it
 #      writes (src/gql/persisted-documents.json) equals ../persisted-documents.json
 #   d. @graphql-eslint's relay rules on ../schema.graphql
@@ -22,8 +34,9 @@
 # for CREATE DATABASE) it repeats a and b on a fresh PostgreSQL database.
 #
 # Environment: API_BIN (default target/debug/api of this repository), TEST_DATABASE_URL,
-# SKIP_NPM_CI=1 (reuse node_modules), KEEP_TMP=1 (keep the temp dir: api logs,
-# SQLite file, audit JSON), ARTIFACT_DIR (screenshots; default
+# SKIP_NPM_CI=1 (reuse node_modules, here and in federation/), KEEP_TMP=1 (keep
+# the temp dir: api, users subgraph and gateway logs, SQLite files, audit JSON,
+# the supergraph), ARTIFACT_DIR (screenshots; default
 # target/clients-artifacts), CHROMIUM (default /usr/bin/chromium; installed
 # from Debian with apt-get when missing and running as root), SKIP_BROWSER=1.
 set -euo pipefail
@@ -38,6 +51,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/todo-clients.XXXXXX")
 SERVER_PID=
 PG_DB=
+declare -a NODE_PIDS=()
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_SECONDS=()
 FAILED=0
@@ -65,7 +79,25 @@ drop_pg_db() {
   fi
 }
 
+# Stops the node processes start_node started (users subgraph, gateway).
+stop_node_processes() {
+  local pid
+  for pid in "${NODE_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${NODE_PIDS[@]}"; do
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  NODE_PIDS=()
+}
+
 cleanup() {
+  stop_node_processes
   stop_server
   drop_pg_db
   if [[ ${KEEP_TMP:-} == 1 ]]; then
@@ -125,6 +157,72 @@ start_server() {
   echo "api ($label) not ready after 60 s; its log:" >&2
   tail -n 50 "$dir/api.log" >&2
   return 1
+}
+
+# start_node LABEL READY_URL COMMAND...: runs COMMAND in the background (its
+# output in $TMP/LABEL.log) and returns once READY_URL answers 2xx.
+start_node() {
+  local label=$1 ready=$2
+  shift 2
+  "$@" >"$TMP/$label.log" 2>&1 &
+  local pid=$!
+  NODE_PIDS+=("$pid")
+  for _ in $(seq 1 150); do
+    if curl -fsS "$ready" >/dev/null 2>&1; then
+      echo "$label ready ($ready), pid $pid"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$label exited before it was ready; its log:" >&2
+      tail -n 50 "$TMP/$label.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "$label not ready after 30 s; its log:" >&2
+  tail -n 50 "$TMP/$label.log" >&2
+  return 1
+}
+
+federation_npm_ci() {
+  if [[ ${SKIP_NPM_CI:-} == 1 && -d federation/node_modules ]]; then
+    echo "npm ci skipped (SKIP_NPM_CI=1)"
+    return 0
+  fi
+  (cd federation && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+}
+
+# g. The api as a subgraph behind Hive Gateway, with the users subgraph.
+federation_checks() {
+  local secret users_port gateway_port users_url gateway_url
+  secret=$(node -p 'require("crypto").randomBytes(32).toString("hex")')
+  if ! start_server federation "sqlite://$TMP/federation/todo.db?mode=rwc" AUTH_JWT_SECRET="$secret"; then
+    STEP_NAMES+=("federation: api start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  users_port=$(free_port)
+  users_url=http://127.0.0.1:$users_port
+  # The secret reaches the node processes through the environment, unprinted.
+  if ! AUTH_JWT_SECRET=$secret start_node users-subgraph "$users_url/healthz" \
+    env PORT="$users_port" node federation/users-subgraph.mjs; then
+    STEP_NAMES+=("federation: users subgraph start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  AUTH_JWT_SECRET=$secret step "federation: composition (todo + users subgraphs)" \
+    env USERS_URL="$users_url" node federation/compose.mjs --out "$TMP/supergraph.graphql"
+  [[ -s $TMP/supergraph.graphql ]] || return 0
+  gateway_port=$(free_port)
+  gateway_url=http://127.0.0.1:$gateway_port
+  if ! start_node gateway "$gateway_url/readiness" \
+    env SUPERGRAPH="$TMP/supergraph.graphql" PORT="$gateway_port" node federation/gateway.mjs; then
+    STEP_NAMES+=("federation: gateway start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  AUTH_JWT_SECRET=$secret step "federation: through Hive Gateway (node --test)" \
+    env GATEWAY_URL="$gateway_url" node --test --test-concurrency=1 --test-reporter=spec federation/test/*.test.mjs
 }
 
 # The checked-in manifest is what codegen makes of operations/ today.
@@ -208,6 +306,16 @@ else
   FAILED=$((FAILED + 1))
 fi
 stop_server
+
+log "federation (SQLite, Hive Gateway)"
+federation_started=$SECONDS
+step "federation: npm ci (federation/package-lock.json)" federation_npm_ci
+if [[ ${STEP_RESULTS[-1]} == pass ]]; then
+  federation_checks
+fi
+stop_node_processes
+stop_server
+echo "federation: $((SECONDS - federation_started))s"
 
 if [[ -n ${TEST_DATABASE_URL:-} ]]; then
   log "PostgreSQL"

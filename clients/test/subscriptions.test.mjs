@@ -1,6 +1,9 @@
 // Subscriptions through clients nobody here wrote: graphql-ws (protocol
 // graphql-transport-ws) and the legacy subscriptions-transport-ws (protocol
-// graphql-ws), over `ws`; mutations go over HTTP.
+// graphql-ws), over `ws`; mutations go over HTTP. Then mutations sent over the
+// socket whose execution fails (NOT_FOUND, CONFLICT, BAD_USER_INPUT): each
+// must arrive as `next` carrying {data, errors} with the error's
+// extensions.code, then `complete`, never as the protocol's `error`.
 //
 //   API_URL=http://127.0.0.1:18080 node --test test/
 import assert from 'node:assert/strict';
@@ -155,4 +158,129 @@ test('subscriptions-transport-ws client (legacy graphql-ws protocol) receives CR
   t.diagnostic(`legacy socket close code: ${code}`);
   assert.deepEqual(errors, []);
   assert.equal(completed, false, 'the server must not complete an endless subscription on its own');
+});
+
+// Mutations over the socket that fail while executing: the error has a path,
+// so it belongs in `next` ({data: null, errors}) followed by `complete`; the
+// protocol's `error` is for operations that could not start.
+async function failingMutations() {
+  const missing = Buffer.from(`Task:${'0'.repeat(32)}`).toString('base64url');
+  const task = await createTask('socket mutation target'); // at version 1
+  const UPDATE = 'mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) { task { id version } } }';
+  return {
+    task,
+    cases: [
+      {
+        label: 'updateTask on a missing id',
+        code: 'NOT_FOUND',
+        path: ['updateTask'],
+        query: UPDATE,
+        variables: { input: { id: missing, done: true } },
+      },
+      {
+        label: 'updateTask with a stale expectedVersion',
+        code: 'CONFLICT',
+        path: ['updateTask'],
+        query: UPDATE,
+        variables: { input: { id: task.id, expectedVersion: 6, done: true } },
+      },
+      {
+        label: 'createTask with an empty description',
+        code: 'BAD_USER_INPUT',
+        path: ['createTask'],
+        query: 'mutation Create($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }',
+        variables: { input: { description: '   ' } },
+      },
+    ],
+  };
+}
+
+function assertExecutionError(label, code, path, outcome) {
+  assert.deepEqual(outcome.errorCalls, [], `${label}: the sink's error handler was called`);
+  assert.equal(outcome.results.length, 1, `${label}: ${JSON.stringify(outcome.results)}`);
+  const [result] = outcome.results;
+  assert.equal(result.data, null, `${label}: data`);
+  assert.equal(result.errors?.length, 1, `${label}: ${JSON.stringify(result)}`);
+  assert.equal(result.errors[0].extensions?.code, code, `${label}: ${JSON.stringify(result)}`);
+  assert.deepEqual(result.errors[0].path, path, label);
+  assert.equal(outcome.completed, true, `${label}: no completion after next`);
+}
+
+test('graphql-ws client: mutations failing while executing arrive as next {data, errors}, then complete', async () => {
+  const clientErrors = [];
+  const client = createClient({
+    url: wsUrl(),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    on: { error: (err) => clientErrors.push(err) },
+  });
+  const run = (payload) =>
+    new Promise((resolve) => {
+      const outcome = { results: [], errorCalls: [], completed: false };
+      const timer = setTimeout(() => resolve({ ...outcome, timedOut: true }), 5000);
+      client.subscribe(payload, {
+        next: (result) => outcome.results.push(result),
+        error: (err) => {
+          outcome.errorCalls.push(err);
+          clearTimeout(timer);
+          resolve(outcome);
+        },
+        complete: () => {
+          outcome.completed = true;
+          clearTimeout(timer);
+          resolve(outcome);
+        },
+      });
+    });
+  try {
+    const { task, cases } = await failingMutations();
+    for (const { label, code, path, query, variables } of cases) {
+      const outcome = await run({ query, variables });
+      assert.notEqual(outcome.timedOut, true, `${label}: neither complete nor error in 5 s`);
+      assertExecutionError(label, code, path, outcome);
+    }
+    // The stale update changed nothing; the socket is still usable.
+    const after = await run({
+      query: `query { node(id: "${task.id}") { ... on Task { done version } } }`,
+    });
+    assert.deepEqual(after.results, [{ data: { node: { done: false, version: 1 } } }]);
+    assert.equal(after.completed, true);
+    await deleteTask(task.id);
+  } finally {
+    await client.dispose();
+  }
+  assert.deepEqual(clientErrors, []);
+});
+
+test('subscriptions-transport-ws client: the same mutations arrive as data {data, errors}, then complete', async () => {
+  const client = new SubscriptionClient(wsUrl(), { reconnect: false }, WebSocket);
+  const run = (payload) =>
+    new Promise((resolve) => {
+      const outcome = { results: [], errorCalls: [], completed: false };
+      const timer = setTimeout(() => resolve({ ...outcome, timedOut: true }), 5000);
+      client.request(payload).subscribe({
+        next: (result) => outcome.results.push(result),
+        error: (err) => {
+          outcome.errorCalls.push(err);
+          clearTimeout(timer);
+          resolve(outcome);
+        },
+        complete: () => {
+          outcome.completed = true;
+          clearTimeout(timer);
+          resolve(outcome);
+        },
+      });
+    });
+  try {
+    const { task, cases } = await failingMutations();
+    for (const { label, code, path, query, variables } of cases) {
+      const outcome = await run({ query, variables });
+      assert.notEqual(outcome.timedOut, true, `${label}: neither complete nor error in 5 s`);
+      assertExecutionError(label, code, path, outcome);
+    }
+    await deleteTask(task.id);
+  } finally {
+    client.close();
+  }
 });
