@@ -2,15 +2,19 @@
 #   - idle subscribers: the RSS of one replica with EVENTS_IDLE (10000)
 #     graphql-transport-ws subscriptions open, and 5 s after they closed;
 #   - commit-to-delivery latency: 1000 subscribers on one replica, and 50
-#     over three replicas, 1000 changes each;
-#   - the write cost of the log: create and update req/s of this build
-#     against a baseline build without the event log (BENCH_BASELINE_REV,
-#     default: the commit before the log), each on its own fresh database.
-# Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, SECS, WORK, log, die,
-# start_api-like helpers of bench/run. Writes $WORK/events.md.
+#     over three replicas, 1000 creations each, while a write load of
+#     updates runs at c=16 through the third replica (the subscribers ask
+#     for creations only);
+#   - the write cost of the log: create and update req/s at c=16 and 64 of
+#     this build against the same source built without its event log (the
+#     api's bench-unlogged feature), and PostGraphile's createTask, each on
+#     its own fresh seeded database, twice alternately.
+# Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, PEER_PORT, PEERS, SECS,
+# WORK, log, die, start_peer and the other helpers of bench/run. Writes
+# $WORK/events.md.
 
 EVENTS_IDLE=${EVENTS_IDLE:-10000}
-EVENTS_BASELINE_REV=${BENCH_BASELINE_REV:-4316a17~1}
+EVENTS_WRITE_CONCS=${EVENTS_WRITE_CONCS:-"16 64"}
 
 events_start_replica() { # port url log -> pid in EV_PID
   # The idle subscribers all come from 127.0.0.1: above the connection caps.
@@ -36,15 +40,31 @@ events_cleanup() {
 }
 
 events_write_cells() { # label api-binary url -> lines "label scenario c rps p50 p99 errors"
-  local label=$1 bin=$2 url=$3 port=$((PORT + 20)) scenario rps p50 p99 err
+  local label=$1 bin=$2 url=$3 port=$((PORT + 20)) scenario c rps p50 p99 err
   events_start_replica "$port" "$url" "$bin" "$WORK/events-$label.log"
   for scenario in create update; do
     warm_up "$port" "$scenario"
-    read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" 16 "$SECS")
-    log "events: $label $scenario c=16: $rps req/s, p99 $p99 ms"
-    echo "$label $scenario 16 $rps $p50 $p99 $err" >>"$WORK/events-writes"
+    for c in $EVENTS_WRITE_CONCS; do
+      read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
+      log "events: $label $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
+      echo "$label $scenario $c $rps $p50 $p99 $err" >>"$WORK/events-writes"
+    done
   done
   stop "$EV_PID"
+}
+
+# PostGraphile's createTask over its own database, whose tasks table gets
+# the defaults an INSERT of its own needs (the api sets these columns itself).
+events_peer_cells() { # url
+  local c rps p50 p99 err
+  start_peer "$1"
+  warm_up "$PEER_PORT" postgraphile-create
+  for c in $EVENTS_WRITE_CONCS; do
+    read -r rps p50 p99 err < <(run_wrk "$PEER_PORT" postgraphile-create "$c" "$SECS")
+    log "events: PostGraphile create c=$c: $rps req/s, p99 $p99 ms, errors $err"
+    echo "PostGraphile create $c $rps $p50 $p99 $err" >>"$WORK/events-writes"
+  done
+  stop "$PEER_PID"
 }
 
 run_events_bench() {
@@ -64,37 +84,54 @@ run_events_bench() {
   log "events: $EVENTS_IDLE idle subscribers on one replica"
   idle=$("$BIN/subscribers" idle --api "http://127.0.0.1:$p1" --pid "$r1" --count "$EVENTS_IDLE" | tail -1)
   log "events: $idle"
-  log "events: 1000 subscribers on one replica, 1000 changes"
+  # A write load through the third replica while the latency is measured.
+  wrk -t2 -c16 -d60s --timeout 10s -s "$WORK/lua/update.lua" "http://127.0.0.1:$p3/graphql" \
+    >"$WORK/events-load-1.out" 2>&1 &
+  local load=$!
+  log "events: 1000 subscribers on one replica, 1000 changes, updates at c=16 meanwhile"
   lat1=$("$BIN/subscribers" latency --api "http://127.0.0.1:$p1" --writer "http://127.0.0.1:$p2" \
-    --count 1000 --mutations 1000 | tail -1)
+    --count 1000 --mutations 1000 --kinds CREATED | tail -1)
   log "events: $lat1"
-  log "events: 50 subscribers over three replicas, 1000 changes"
+  stop "$load"
+  wrk -t2 -c16 -d60s --timeout 10s -s "$WORK/lua/update.lua" "http://127.0.0.1:$p3/graphql" \
+    >"$WORK/events-load-3.out" 2>&1 &
+  load=$!
+  log "events: 50 subscribers over three replicas, 1000 changes, updates at c=16 meanwhile"
   lat3=$("$BIN/subscribers" latency \
     --api "http://127.0.0.1:$p1,http://127.0.0.1:$p2,http://127.0.0.1:$p3" \
-    --writer "http://127.0.0.1:$p2" --count 50 --mutations 1000 | tail -1)
+    --writer "http://127.0.0.1:$p2" --count 50 --mutations 1000 --kinds CREATED | tail -1)
   log "events: $lat3"
+  stop "$load"
+  local updates
+  updates=$(psql -Atq "$url" -c "SELECT count(*) FROM task_events WHERE kind = 2")
   local peak
   peak=$(rss_kb "$r1" VmHWM)
   stop "$r1"; stop "$r2"; stop "$r3"
 
-  # The write cost: this build and the baseline, each on a fresh seeded database.
-  local baseline_dir=$ROOT/target/bench-baseline rev
-  rev=$(git -C "$ROOT" rev-parse --short "$EVENTS_BASELINE_REV" 2>/dev/null || echo "")
-  if [[ -n $rev ]]; then
-    log "events: building the baseline $rev (no event log)"
-    baseline_build "$rev" "$baseline_dir"
-    local base_url this_url
-    events_fresh_db "todo_bench_base_$$"
-    base_url=$EV_URL
-    migrate_and_seed "$baseline_dir/release" "$base_url" "events: the baseline's database"
-    events_fresh_db "todo_bench_this_$$"
-    this_url=$EV_URL
-    migrate_and_seed "$BIN" "$this_url" "events: this build's database"
-    events_write_cells "baseline" "$baseline_dir/release/api" "$base_url"
-    events_write_cells "this" "$BIN/api" "$this_url"
-    events_write_cells "baseline" "$baseline_dir/release/api" "$base_url"
-    events_write_cells "this" "$BIN/api" "$this_url"
+  # The write cost: this build, the same without the log, PostGraphile.
+  local unlogged=$ROOT/target/bench-unlogged this_url unlogged_url peer_url=""
+  log "events: building the api without its event log (feature bench-unlogged)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$unlogged cargo build --profile dist --quiet -p api \
+    --features bench-unlogged) || die "the build without the event log failed"
+  events_fresh_db "todo_bench_this_$$"
+  this_url=$EV_URL
+  migrate_and_seed "$BIN" "$this_url" "events: this build's database"
+  events_fresh_db "todo_bench_unlogged_$$"
+  unlogged_url=$EV_URL
+  migrate_and_seed "$BIN" "$unlogged_url" "events: the unlogged build's database"
+  if [[ $PEERS == 1 ]]; then
+    events_fresh_db "todo_bench_peer_$$"
+    peer_url=$EV_URL
+    migrate_and_seed "$BIN" "$peer_url" "events: PostGraphile's database"
+    psql -q "$peer_url" -c "ALTER TABLE tasks ALTER COLUMN id SET DEFAULT gen_random_uuid(),
+      ALTER COLUMN created_at SET DEFAULT now(), ALTER COLUMN updated_at SET DEFAULT now()" \
+      || die "cannot give PostGraphile's tasks their defaults"
   fi
+  for _ in 1 2; do
+    events_write_cells "this" "$BIN/api" "$this_url"
+    events_write_cells "unlogged" "$unlogged/dist/api" "$unlogged_url"
+    if [[ -n $peer_url ]]; then events_peer_cells "$peer_url"; fi
+  done
   events_cleanup
 
   {
@@ -103,7 +140,9 @@ run_events_bench() {
     echo "Client: \`bench/src/bin/subscribers.rs\` (tokio + tungstenite, one process); its CPU"
     echo "share is printed to show it is not the bottleneck. Latency: from the event's"
     echo "\`occurredAt\` (stamped by the server just before its commit) to its arrival, changes"
-    echo "made one at a time (10 ms apart) through another replica than the subscribers'."
+    echo "made one at a time (10 ms apart) through another replica than the subscribers',"
+    echo "while wrk sends updates at c=16 through the third replica ($updates updates in all;"
+    echo "the subscribers ask for CREATED events only, so every update passes them by)."
     echo
     echo "| what | figures |"
     echo "|---|---|"
@@ -113,19 +152,25 @@ run_events_bench() {
     echo "| replica 1 RSS peak (VmHWM) | $(mb "$peak") MB |"
     if [[ -s $WORK/events-writes ]]; then
       echo
-      echo "Write cost of the log (c=16, PostgreSQL, each build on its own fresh seeded"
-      echo "database, run twice alternately; baseline = \`$rev\`, the commit before the log):"
+      echo "Write cost of the log (PostgreSQL, each side on its own fresh seeded database, run"
+      echo "twice alternately, figures averaged): this build; \"unlogged\", the same source"
+      echo "built with \`--features bench-unlogged\` (its writes record no events); PostGraphile's"
+      echo "\`createTask\` (one INSERT, no events)."
       echo
-      echo "| scenario | baseline req/s | with the log req/s | ratio | baseline p99 ms | with the log p99 ms |"
-      echo "|---|---:|---:|---:|---:|---:|"
+      echo "| scenario | c | unlogged req/s | this req/s | this/unlogged | PostGraphile req/s | this/PostGraphile | unlogged p99 ms | this p99 ms |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
       for scenario in create update; do
-        awk -v s="$scenario" '
-          $2 == s { n[$1]++; rps[$1] += $4; p99[$1] += $6 }
-          END {
-            b = rps["baseline"] / n["baseline"]; t = rps["this"] / n["this"]
-            printf "| %s | %d | %d | %.2f | %.2f | %.2f |\n", s, b, t, t / b,
-              p99["baseline"] / n["baseline"], p99["this"] / n["this"]
-          }' "$WORK/events-writes"
+        for c in $EVENTS_WRITE_CONCS; do
+          awk -v s="$scenario" -v c="$c" '
+            $2 == s && $3 == c { n[$1]++; rps[$1] += $4; p99[$1] += $6 }
+            END {
+              u = rps["unlogged"] / n["unlogged"]; t = rps["this"] / n["this"]
+              pg = n["PostGraphile"] ? rps["PostGraphile"] / n["PostGraphile"] : 0
+              printf "| %s | %s | %d | %d | %.2f | %s | %s | %.2f | %.2f |\n", s, c, u, t, t / u,
+                (pg > 0 ? sprintf("%d", pg) : "-"), (pg > 0 ? sprintf("%.2fx", t / pg) : "-"),
+                p99["unlogged"] / n["unlogged"], p99["this"] / n["this"]
+            }' "$WORK/events-writes"
+        done
       done
     fi
   } >"$WORK/events.md"

@@ -53,7 +53,7 @@ impl App {
         .map_err(StartupError::Events)?;
         let store = Store {
             db: db.clone(),
-            wake: hub.wake().clone(),
+            wake: hub.commits().clone(),
             row_level_security: config.db_row_level_security,
             search_language: config.search_language.clone(),
         };

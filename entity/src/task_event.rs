@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// One committed change of a task, in the order changes committed.
+/// One committed change of a task; the log's order is `position`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "task_events")]
 pub struct Model {
@@ -15,6 +15,9 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     /// The task as committed, as JSON; `None` for deletions.
     pub snapshot: Option<String>,
+    /// Its place in the log, given after it committed (see the migration
+    /// `m20261207_000001_event_positions`); null until then.
+    pub position: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]

@@ -1,8 +1,9 @@
 //! One replica's view of the event log, shared by all its subscribers.
 //!
-//! A single tail task reads new events from the table once (woken by this
-//! replica's commits, PostgreSQL's NOTIFY and a periodic check) into a
-//! bounded ring of recent events, and publishes the newest id it holds.
+//! A single tail task reads newly numbered events from the table once (woken
+//! by this replica's sequencer or commits, PostgreSQL's NOTIFY and a
+//! periodic check) into a bounded ring of recent events, and publishes the
+//! newest position it holds.
 //! Every subscriber keeps its own cursor and takes the events after it from
 //! the ring; one that fell behind the ring (or replays from an old cursor)
 //! reads them from the table, a page at a time, until it is back in the
@@ -24,7 +25,8 @@ use crate::service::{Conn, set_every_owner};
 /// Events a subscriber takes (or the tail reads) at once.
 pub const PAGE: u64 = 256;
 
-/// Wakes this replica's tail after a local commit.
+/// Wakes a task of this replica: writers wake the sequencer (or, on
+/// SQLite, the tail) after a commit; the sequencer wakes the tail.
 #[derive(Clone, Default)]
 pub struct Wake(Arc<Notify>);
 
@@ -47,28 +49,43 @@ pub struct Hub {
     /// Events kept in the ring at most.
     capacity: usize,
     head: watch::Sender<i64>,
+    /// Wakes the tail: new events have positions.
     wake: Wake,
+    /// What this replica's writers wake after they commit.
+    commits: Wake,
+    /// Other replicas' commits, announced to the sequencer (PostgreSQL).
+    announced: Wake,
     /// Whether live wake-ups arrive from the database (always on SQLite).
     listening: AtomicBool,
 }
 
-/// Every committed event with `floor < id <= head` (the newest `head`).
+/// Every numbered event with `floor < position <= head` (the newest `head`).
 struct Ring {
     floor: i64,
     events: VecDeque<Arc<Event>>,
 }
 
 impl Hub {
-    /// A hub positioned at the end of the log as it is now.
+    /// A hub positioned at the end of the log as it is now; writers wake
+    /// `commits` after they commit.
     pub async fn open(
         db: DatabaseConnection,
         row_level_security: bool,
         capacity: usize,
-        wake: Wake,
+        commits: Wake,
     ) -> AppResult<Arc<Self>> {
-        let row_level_security =
-            row_level_security && db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let head = read(&db, row_level_security, async |db| log::last_id(db).await).await?;
+        let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let row_level_security = row_level_security && postgres;
+        // On SQLite a commit numbers its own events: it wakes the tail itself.
+        let wake = if postgres {
+            Wake::default()
+        } else {
+            commits.clone()
+        };
+        let head = read(&db, row_level_security, async |db| {
+            log::last_position(db).await
+        })
+        .await?;
         Ok(Arc::new(Self {
             db,
             row_level_security,
@@ -79,6 +96,8 @@ impl Hub {
             }),
             head: watch::Sender::new(head),
             wake,
+            commits,
+            announced: Wake::default(),
             listening: AtomicBool::new(false),
         }))
     }
@@ -95,8 +114,19 @@ impl Hub {
         read(&self.db, self.row_level_security, f).await
     }
 
+    /// Wakes the tail.
     pub fn wake(&self) -> &Wake {
         &self.wake
+    }
+
+    /// What this replica's writers wake after a commit.
+    pub fn commits(&self) -> &Wake {
+        &self.commits
+    }
+
+    /// Wakes the sequencer for another replica's commits.
+    pub fn announced(&self) -> &Wake {
+        &self.announced
     }
 
     pub fn head(&self) -> i64 {
@@ -115,7 +145,7 @@ impl Hub {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads everything committed since the last call into the ring;
+    /// Reads everything numbered since the last call into the ring;
     /// returns how many events arrived.
     pub async fn catch_up(&self) -> AppResult<usize> {
         let mut arrived = 0;
@@ -124,7 +154,7 @@ impl Hub {
             let batch = self
                 .read(async |db| log::read_after(db, head, PAGE).await)
                 .await?;
-            let Some(last) = batch.last().map(|e| e.id) else {
+            let Some(last) = batch.last().map(|e| e.position) else {
                 return Ok(arrived);
             };
             arrived += batch.len();
@@ -134,7 +164,7 @@ impl Hub {
                 ring.events.extend(batch.into_iter().map(Arc::new));
                 while ring.events.len() > self.capacity {
                     if let Some(oldest) = ring.events.pop_front() {
-                        ring.floor = oldest.id;
+                        ring.floor = oldest.position;
                     }
                 }
             }
@@ -151,8 +181,8 @@ impl Hub {
         {
             let ring = self.ring();
             if cursor >= ring.floor {
-                // Ids are ascending: skip to the first one past the cursor.
-                let start = ring.events.partition_point(|e| e.id <= cursor);
+                // Positions ascend: skip to the first one past the cursor.
+                let start = ring.events.partition_point(|e| e.position <= cursor);
                 return Ok(ring
                     .events
                     .range(start..)
@@ -206,7 +236,7 @@ impl Hub {
                 match s.hub.after(s.cursor).await {
                     Ok(batch) if !batch.is_empty() => {
                         if let Some(last) = batch.last() {
-                            s.cursor = last.id;
+                            s.cursor = last.position;
                         }
                         s.pending.extend(batch);
                     }

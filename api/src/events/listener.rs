@@ -1,6 +1,7 @@
 //! What keeps a replica's hub current: the tail that reads new events, the
-//! PostgreSQL listener that wakes it when any replica commits, and the
-//! retention that deletes old events.
+//! PostgreSQL listener that wakes it when the sequencer numbered some (and
+//! wakes the sequencer when another replica committed), and the retention
+//! that deletes old events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ const PRUNE_BATCH: u64 = 1000;
 pub fn spawn(hub: &Arc<Hub>, retention: Duration, shutdown: &CancellationToken) {
     if let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &hub.db().inner {
         tokio::spawn(listen(hub.clone(), shutdown.clone()));
+        super::sequencer::spawn(hub, shutdown);
     } else {
         // One process: every commit wakes the tail directly.
         hub.set_listening(true);
@@ -49,9 +51,10 @@ async fn tail(hub: Arc<Hub>, shutdown: CancellationToken) {
 }
 
 /// One dedicated connection per replica LISTENs; a notification only wakes
-/// the tail, which reads the table. When the connection drops, it is made
-/// again with backoff and the tail reads everything after its last event:
-/// nothing is lost across the gap, which is logged and counted.
+/// the tail, which reads the table (or the sequencer, which numbers what
+/// another replica committed). When the connection drops, it is made again
+/// with backoff and both look for what they missed: nothing is lost across
+/// the gap, which is logged and counted.
 async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
     let pool = hub.db().get_postgres_connection_pool().clone();
     let mut delay = Duration::from_millis(100);
@@ -59,7 +62,9 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.eager_reconnect(false);
-            listener.listen(log::CHANNEL).await?;
+            listener
+                .listen_all([log::CHANNEL, log::PENDING_CHANNEL])
+                .await?;
             Ok::<_, sea_orm::sqlx::Error>(listener)
         };
         let mut listener = tokio::select! {
@@ -82,10 +87,14 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
         hub.set_listening(true);
         // Whatever committed while nobody listened.
         hub.wake().wake();
+        hub.announced().wake();
         let lost = loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 received = listener.try_recv() => match received {
+                    Ok(Some(notification)) if notification.channel() == log::PENDING_CHANNEL => {
+                        hub.announced().wake();
+                    }
                     Ok(Some(_)) => hub.wake().wake(),
                     Ok(None) => break "connection closed".to_owned(),
                     Err(err) => break err.to_string(),

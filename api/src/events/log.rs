@@ -1,15 +1,19 @@
 //! The event log in the database: written in the writing transaction, read
-//! in id order.
+//! in position order.
 //!
-//! Why a reader never passes an event that can still commit: on PostgreSQL,
-//! ids come from a sequence when the row is inserted, not when it commits,
-//! so "everything after id N" would skip a slower transaction that commits
-//! later with a smaller id. Every writer therefore inserts its events last,
-//! under a transaction-scoped advisory lock that it holds until its commit
-//! is visible: ids are handed out in commit order, and at any moment only
-//! the lock holder has uncommitted ids, all above every committed one. (A
-//! rolled-back writer leaves a hole in the ids, never a late arrival.) On
-//! SQLite the one pooled connection serialises writers the same way.
+//! Why a reader never passes an event that can still commit: an event's
+//! place in the log (`position`) is not its id, which PostgreSQL hands out
+//! at insert, when a slower transaction may still commit later with a
+//! smaller one. Writers insert their events unnumbered and take no lock; one
+//! sequencer per database ([`super::sequencer`]) numbers committed events,
+//! a batch per transaction, above every position before. Readers follow
+//! positions only, so an event still uncommitted when a batch was numbered
+//! simply gets a later position, never one a reader has passed. A task's
+//! events arrive in version order: its next change waits for the row lock
+//! its previous one held until commit, so it is inserted (a larger id) and
+//! visible after it, and a batch is numbered in id order. On SQLite, whose
+//! one connection serialises writers, a write numbers its own events
+//! (position = id) before it commits.
 
 use chrono::{DateTime, Utc};
 use entity::task_event::{self, EventKind};
@@ -24,10 +28,12 @@ use sea_orm::{
 
 use crate::error::AppResult;
 
-/// The channel PostgreSQL notifies when events commit.
+/// The channel the sequencer notifies when it numbered a batch: every
+/// replica's tail reads the new events.
 pub const CHANNEL: &str = "task_events";
-/// Held from the events' insert to the commit (see the module docs).
-const SEQUENCE_LOCK: i64 = 7_316_002;
+/// The channel a replica notifies after its writes committed, when another
+/// replica runs the sequencer.
+pub const PENDING_CHANNEL: &str = "task_events_pending";
 
 /// One change of a task, as a write records it.
 #[derive(Debug, Clone)]
@@ -40,7 +46,8 @@ pub enum Change {
 /// An event as read back from the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub id: i64,
+    /// Its place in the log (what cursors name).
+    pub position: i64,
     pub kind: EventKind,
     pub task_id: Uuid,
     /// Only this owner's subscriptions hear of it.
@@ -51,16 +58,10 @@ pub struct Event {
     pub task: Option<task::Model>,
 }
 
-/// Records `owner`'s `changes` in the writing transaction `txn`; call it
-/// last, right before the commit (it takes the sequence lock).
+/// Records `owner`'s `changes` in the writing transaction `txn`.
 pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change]) -> AppResult<()> {
-    if changes.is_empty() {
+    if changes.is_empty() || cfg!(feature = "bench-unlogged") {
         return Ok(());
-    }
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    if postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SEQUENCE_LOCK})"))
-            .await?;
     }
     let at = crate::service::now();
     let rows = changes
@@ -70,10 +71,10 @@ pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change])
     task_event::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await?;
-    if postgres {
-        // Delivered at commit, to every replica's listener; the rows, not
-        // the payload, are what replicas read.
-        txn.execute_unprepared(&format!("NOTIFY {CHANNEL}")).await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        // The only writer: its ids follow every committed one.
+        txn.execute_unprepared("UPDATE task_events SET position = id WHERE position IS NULL")
+            .await?;
     }
     Ok(())
 }
@@ -96,18 +97,19 @@ fn row(change: &Change, owner: &str, at: DateTime<Utc>) -> Result<task_event::Ac
         version: Set(version),
         occurred_at: Set(at),
         snapshot: Set(snapshot),
+        position: NotSet,
     })
 }
 
-/// Up to `limit` events after `cursor`, oldest first.
+/// Up to `limit` events after position `cursor`, in log order.
 pub async fn read_after(
     db: &impl ConnectionTrait,
     cursor: i64,
     limit: u64,
 ) -> AppResult<Vec<Event>> {
     let rows = task_event::Entity::find()
-        .filter(task_event::Column::Id.gt(cursor))
-        .order_by_asc(task_event::Column::Id)
+        .filter(task_event::Column::Position.gt(cursor))
+        .order_by_asc(task_event::Column::Position)
         .limit(limit)
         .all(db)
         .await?;
@@ -122,7 +124,7 @@ fn event(row: task_event::Model) -> AppResult<Event> {
         .transpose()
         .map_err(|e| DbErr::Custom(format!("event {} has a bad snapshot: {e}", row.id)))?;
     Ok(Event {
-        id: row.id,
+        position: row.position.unwrap_or_default(),
         kind: row.kind,
         task_id: row.task_id,
         owner_id: row.owner_id,
@@ -132,16 +134,18 @@ fn event(row: task_event::Model) -> AppResult<Event> {
     })
 }
 
-/// The newest event's id (0 for an empty log).
-pub async fn last_id(db: &impl ConnectionTrait) -> AppResult<i64> {
-    let newest = task_event::Entity::find()
-        .order_by_desc(task_event::Column::Id)
+/// The newest event's position (0 for an empty log).
+pub async fn last_position(db: &impl ConnectionTrait) -> AppResult<i64> {
+    let newest: Option<Option<i64>> = task_event::Entity::find()
+        .select_only()
+        .column_as(task_event::Column::Position.max(), "position")
+        .into_tuple()
         .one(db)
         .await?;
-    Ok(newest.map_or(0, |e| e.id))
+    Ok(newest.flatten().unwrap_or(0))
 }
 
-/// Every event up to this id has been deleted by retention.
+/// Every event up to this position has been deleted by retention.
 pub async fn pruned_through(db: &impl ConnectionTrait) -> AppResult<i64> {
     let state = task_event_log::Entity::find_by_id(1i16).one(db).await?;
     Ok(state.map_or(0, |s| s.pruned_through))
@@ -161,21 +165,22 @@ pub async fn prune(
         crate::service::set_every_owner(&txn).await?;
     }
     let oldest = task_event::Entity::find()
-        .order_by_asc(task_event::Column::Id)
+        .filter(task_event::Column::Position.is_not_null())
+        .order_by_asc(task_event::Column::Position)
         .limit(batch)
         .all(&txn)
         .await?;
-    // Only a prefix in id order, so what is left is always a suffix.
+    // Only a prefix in log order, so what is left is always a suffix.
     let Some(through) = oldest
         .iter()
         .take_while(|e| e.occurred_at < cutoff)
-        .map(|e| e.id)
+        .filter_map(|e| e.position)
         .last()
     else {
         return Ok(0);
     };
     let deleted = task_event::Entity::delete_many()
-        .filter(task_event::Column::Id.lte(through))
+        .filter(task_event::Column::Position.lte(through))
         .exec(&txn)
         .await?
         .rows_affected;

@@ -2,14 +2,17 @@
 //!
 //! Every write of the service layer records its changes in its own
 //! transaction ([`record`], then [`commit`]), so an event exists exactly
-//! when its change committed. Each replica reads the log in order into a
-//! [`Hub`] that its subscribers take events from, live or from any cursor
-//! still retained; PostgreSQL's LISTEN/NOTIFY only wakes replicas up.
+//! when its change committed; once committed it is given its place in the
+//! log (on PostgreSQL by one sequencer per database, see `sequencer`). Each
+//! replica reads the log in order into a [`Hub`] that its subscribers take
+//! events from, live or from any cursor still retained; PostgreSQL's
+//! LISTEN/NOTIFY only wakes replicas up.
 
 pub mod cursor;
 mod hub;
 mod listener;
 mod log;
+mod sequencer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +40,8 @@ pub async fn start(
     Ok(hub)
 }
 
-/// Commits a transaction that recorded events, then wakes this replica's
-/// tail. Both run as one task of their own: a client that goes away while
+/// Commits a transaction that recorded events, then wakes what numbers or
+/// reads them on this replica. Both run as one task of their own: a client that goes away while
 /// its mutation commits cannot stop the wake-up half-way.
 pub async fn commit(txn: DatabaseTransaction, wake: &Wake) -> AppResult<()> {
     let wake = wake.clone();

@@ -71,7 +71,7 @@ impl Matcher {
 
 fn to_graphql(event: &Event) -> TaskEvent {
     TaskEvent {
-        cursor: cursor::encode(event.id),
+        cursor: cursor::encode(event.position),
         kind: event.kind.into(),
         task_id: ids::encode(NodeKind::Task, event.task_id),
         version: event.version,

@@ -1,7 +1,8 @@
 //! The durable event log through `taskEvents`: cursors, replay after a
 //! cursor, every write path recording its events, rolled-back changes
-//! recording none, expired and malformed cursors, and a subscriber that
-//! falls behind the in-memory buffer.
+//! recording none, expired and malformed cursors, a subscriber that falls
+//! behind the in-memory buffer, and a transaction held open while others
+//! commit.
 
 use std::time::Duration;
 
@@ -25,6 +26,16 @@ async fn sqlite_subscriber_behind_the_buffer_catches_up_from_the_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_subscriber_behind_the_buffer_catches_up_from_the_table() {
     a_subscriber_behind_the_buffer_catches_up_from_the_table(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cursors_from_before_numbering_replay_exactly() {
+    cursors_from_before_numbering_replay_exactly(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cursors_from_before_numbering_replay_exactly() {
+    cursors_from_before_numbering_replay_exactly(Backend::Postgres).await;
 }
 
 pub const EVENTS: &str = "subscription($after: String, $filter: TaskEventFilter) { \
@@ -334,4 +345,168 @@ async fn expired_cursor(backend: Backend) {
     app.create_task(json!({ "description": "new" })).await;
     let events = events_until(&mut fresh, "new").await;
     assert_eq!(events.last().expect("new")["kind"], "CREATED");
+}
+
+/// A writer whose transaction stays open for 5 s after its event row got
+/// its id, while later writers commit: subscribers get the later events
+/// meanwhile, and the held one when it commits, after them, to the live
+/// subscriber and to one resuming from a cursor taken while it was open.
+/// A log ordered by id (or by anything fixed before commit) would have
+/// passed it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_held_open_is_never_passed() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    for sql in [
+        "CREATE FUNCTION todo_test_hold() RETURNS trigger AS $$ BEGIN \
+         IF NEW.snapshot LIKE '%held open%' THEN PERFORM pg_sleep(5); END IF; \
+         RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER todo_test_hold AFTER INSERT ON task_events \
+         FOR EACH ROW EXECUTE FUNCTION todo_test_hold()",
+    ] {
+        app.db.execute_unprepared(sql).await.expect(sql);
+    }
+    let mut live = subscribe(&app.ws_url(), None).await;
+    wait_until_live(&app, &mut live).await;
+    app.create_task(json!({ "description": "start" })).await;
+    events_until(&mut live, "start").await;
+
+    let held = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/graphql"));
+        async move {
+            let body = json!({ "query": crate::support::CREATE_TASK,
+                "variables": { "input": { "description": "held open" } } });
+            let response = client.post(url).json(&body).send().await.expect("post");
+            response.json::<Value>().await.expect("JSON")
+        }
+    });
+    // Until its event row is written and the transaction sleeps.
+    let sleeping = "SELECT count(*) AS n FROM pg_stat_activity \
+        WHERE wait_event = 'PgSleep' AND query ILIKE '%task_events%'";
+    for _ in 0..200 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                sleeping,
+            ))
+            .await
+            .expect("pg_stat_activity")
+            .expect("a row");
+        if row.try_get::<i64>("", "n").expect("n") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!held.is_finished(), "the held transaction ended early");
+    for i in 0..10 {
+        app.create_task(json!({ "description": format!("after {i}") }))
+            .await;
+    }
+    let passing = events_until(&mut live, "after 9").await;
+    let descriptions = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                e["task"]["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let expected: Vec<String> = (0..10).map(|i| format!("after {i}")).collect();
+    assert_eq!(
+        descriptions(&passing),
+        expected,
+        "delivered while one is held"
+    );
+    assert!(
+        !held.is_finished(),
+        "the held transaction ended before the others were seen"
+    );
+    let cursor = passing[4]["cursor"].as_str().expect("cursor").to_owned();
+
+    let answer = held.await.expect("held writer");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let last = events_until(&mut live, "held open").await;
+    assert_eq!(descriptions(&last), ["held open"]);
+    let mut resumed = subscribe(&app.ws_url(), Some(&cursor)).await;
+    let replayed = events_until(&mut resumed, "held open").await;
+    assert_eq!(
+        descriptions(&replayed),
+        [
+            "after 5",
+            "after 6",
+            "after 7",
+            "after 8",
+            "after 9",
+            "held open"
+        ]
+    );
+}
+
+/// Cursors handed out before events were numbered after their commit name
+/// event ids: after the migration they still replay exactly what followed
+/// them, or are refused as expired, and new events come after them all.
+async fn cursors_from_before_numbering_replay_exactly(backend: Backend) {
+    use entity::task_event;
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
+
+    let test_db = crate::common::TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let before = Migrator::migrations().len() - 1;
+    Migrator::up(&db, Some(before as u32))
+        .await
+        .expect("up to the migration before numbering");
+    // Six deletions logged the old way (ids 1 to 6), the first three since
+    // deleted by retention.
+    for _ in 0..6 {
+        let row = task_event::ActiveModel {
+            id: NotSet,
+            task_id: Set(uuid::Uuid::now_v7()),
+            owner_id: Set(migration::SINGLE_USER_OWNER.to_owned()),
+            kind: Set(task_event::EventKind::Deleted),
+            version: Set(2),
+            occurred_at: Set(chrono::Utc::now()),
+            snapshot: Set(None),
+            position: NotSet,
+        };
+        task_event::Entity::insert(row)
+            .exec_without_returning(&db)
+            .await
+            .expect("an old event");
+    }
+    for sql in [
+        "DELETE FROM task_events WHERE id <= 3",
+        "UPDATE task_event_log SET pruned_through = 3",
+    ] {
+        db.execute_unprepared(sql).await.expect(sql);
+    }
+    db.close().await.ok();
+    let app = TestApp::spawn_on(test_db, &[]).await;
+
+    let mut expired = subscribe(&app.ws_url(), Some(&api::events::cursor::encode(2))).await;
+    let error = refusal(&mut expired).await;
+    assert_eq!(error["extensions"]["code"], "CURSOR_EXPIRED", "{error}");
+
+    let mut resumed = subscribe(&app.ws_url(), Some(&api::events::cursor::encode(4))).await;
+    app.create_task(json!({ "description": "new" })).await;
+    let events = events_until(&mut resumed, "new").await;
+    let positions: Vec<i64> = events
+        .iter()
+        .map(|e| {
+            let cursor = e["cursor"].as_str().expect("cursor");
+            api::events::cursor::decode(cursor, "cursor").expect("our cursor")
+        })
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["DELETED", "DELETED", "CREATED"], "{events:?}");
+    assert_eq!(positions[..2], [5, 6]);
+    assert!(
+        positions[2] > 6,
+        "a new event at {} among old ids",
+        positions[2]
+    );
 }

@@ -1,5 +1,6 @@
-//! The database failing: unreachable at start, lost while serving. Each test
-//! owns a throwaway PostgreSQL cluster it stops and starts.
+//! The database failing: unreachable at start, lost while serving (writes
+//! acknowledged and events delivered survive). Each test owns a throwaway
+//! PostgreSQL cluster it stops and starts.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::support::{
     ApiProcess, CREATE_TASK, Outcome, PgCluster, blocking, post_graphql, task_uuid,
 };
+use crate::tail::{Tail, assert_exactly_the_log, from_the_start, logged, seen_through};
 
 /// What a request may take while the database is down: the pool's acquire
 /// timeout plus generous slack for a loaded machine (the old behaviour, 5 s
@@ -68,6 +70,13 @@ async fn losing_the_database_fails_fast_and_recovers_without_losing_acknowledged
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
+    let tail = Tail::start(
+        &base,
+        &from_the_start(),
+        "graphql-transport-ws",
+        Duration::ZERO,
+    )
+    .await;
 
     // Eight writers, all the time.
     let log = Arc::new(Mutex::new(Log::default()));
@@ -190,6 +199,28 @@ async fn losing_the_database_fails_fast_and_recovers_without_losing_acknowledged
     for worker in workers {
         worker.await.expect("worker");
     }
+    // Every committed change reached the subscriber that was there all
+    // along (resuming with its cursor if its socket ended), once, in log
+    // order: the sequencer lost its session with each outage and went on
+    // where it stopped.
+    let end = post_graphql(
+        &client,
+        &base,
+        CREATE_TASK,
+        json!({ "input": { "description": "end" } }),
+    )
+    .await;
+    assert!(matches!(end, Outcome::Ok(_)), "{end:?}");
+    let seen = seen_through(tail, &base, "end", Duration::from_secs(60)).await;
+    let check = Database::connect(cluster.url("todo"))
+        .await
+        .expect("connect");
+    assert_exactly_the_log(
+        "a subscriber across two outages",
+        &seen,
+        &logged(&check).await,
+    );
+    check.close().await.ok();
     let _ = stop_server.send(());
     server.await.expect("server task").expect("serve");
 

@@ -1,7 +1,8 @@
 //! Events across real `api` processes on one PostgreSQL database: a
 //! subscriber on one replica sees every change made through the others, in
 //! log order, exactly once; it resumes on another replica; concurrent
-//! writers leave no gap; a killed listener and a killed replica lose nothing.
+//! writers leave no gap; a killed listener, a killed replica and a killed
+//! sequencer lose nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -396,7 +397,6 @@ async fn clients_of_a_killed_replica_resume_elsewhere() {
         );
     }
     create(&client, &apis[2], json!({ "description": "end" })).await;
-    let log = logged(&db.connect().await).await;
     for (tail, again) in tails.iter().zip(&resumed) {
         again.wait_for("end", DELIVERED).await;
         let mut all = tail.seen();
@@ -407,6 +407,90 @@ async fn clients_of_a_killed_replica_resume_elsewhere() {
             &logged(&db.connect().await).await,
         );
     }
+    // Read once "end" was delivered: events are numbered after they commit.
+    let log = logged(&db.connect().await).await;
     assert!(log.len() >= 20);
+    drop(apis.remove(0));
+}
+
+/// The message a replica logs when it takes the sequencer's lease.
+const LEASE_TAKEN: &str = "sequencer lease taken";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sequencers_replica_killed_under_writes_loses_nothing() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let mut apis = replicas(&db, 3, &[]).await;
+    // The first replica took the lease before the others started.
+    apis[0]
+        .wait_for_output(LEASE_TAKEN, 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        apis[1].count_in_output(LEASE_TAKEN) + apis[2].count_in_output(LEASE_TAKEN),
+        0
+    );
+    let tail = Tail::start(
+        &apis[2].base(),
+        &from_the_start(),
+        "graphql-transport-ws",
+        Duration::ZERO,
+    )
+    .await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, writing) = (apis[1 + w % 2].base(), writing.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut acknowledged = Vec::new();
+                let mut n = 0;
+                while writing.load(Ordering::Relaxed) {
+                    let input = json!({ "input": { "description": format!("w{w} n{n}") } });
+                    match post_graphql(&client, &base, CREATE_TASK, input).await {
+                        Outcome::Ok(data) => {
+                            acknowledged.push(data["createTask"]["task"]["id"].clone());
+                        }
+                        other => panic!("writer {w}: {other:?}"),
+                    }
+                    n += 1;
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    apis[0].signal("KILL");
+    let _ = apis[0].wait_exit(Duration::from_secs(10)).await;
+    // Another replica takes over while the writes go on.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while apis[1].count_in_output(LEASE_TAKEN) + apis[2].count_in_output(LEASE_TAKEN) == 0 {
+        assert!(
+            std::time::Instant::now() < until,
+            "nobody took the lease within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    writing.store(false, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.expect("writer"));
+    }
+    let client = reqwest::Client::new();
+    create(&client, &apis[1], json!({ "description": "end" })).await;
+    tail.wait_for("end", DELIVERED).await;
+    let seen = tail.seen();
+    assert_exactly_the_log("tail on C", &seen, &logged(&db.connect().await).await);
+    for id in &acknowledged {
+        assert!(
+            seen.iter()
+                .any(|s| s.kind == "CREATED" && Some(s.task_id.as_str()) == id.as_str()),
+            "the creation of {id} was acknowledged but never delivered"
+        );
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "only {} writes",
+        acknowledged.len()
+    );
     drop(apis.remove(0));
 }

@@ -15,7 +15,8 @@ use crate::common::ws::connect;
 const EVENTS: &str = "subscription($after: String) { taskEvents(after: $after) { \
     cursor kind taskId version task { id description version } } }";
 
-/// One delivered event: its log id (from the cursor) and what came with it.
+/// One delivered event: its log position (from the cursor) and what came
+/// with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seen {
     pub id: i64,
@@ -109,6 +110,11 @@ impl Tail {
         self.closed.load(Ordering::SeqCst)
     }
 
+    /// The socket ended, or the tail stopped at a message it did not expect.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Waits until an event for a task described `marker` arrived.
     pub async fn wait_for(&self, marker: &str, deadline: Duration) {
         let until = Instant::now() + deadline;
@@ -133,12 +139,14 @@ impl Drop for Tail {
     }
 }
 
-/// The log as committed: (id, kind, task id, version), in id order.
+/// The log as committed and numbered: (position, kind, task id, version),
+/// in log order.
 pub async fn logged(db: &DatabaseConnection) -> Vec<(i64, String, String, i64)> {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT id, kind, task_id, version FROM task_events ORDER BY id",
+            "SELECT position, kind, task_id, version FROM task_events \
+             WHERE position IS NOT NULL ORDER BY position",
         ))
         .await
         .expect("read the log");
@@ -154,7 +162,7 @@ pub async fn logged(db: &DatabaseConnection) -> Vec<(i64, String, String, i64)> 
                 other => panic!("kind {other}"),
             };
             (
-                row.try_get("", "id").expect("id"),
+                row.try_get("", "position").expect("position"),
                 kind.to_owned(),
                 api::graphql::ids::encode(api::graphql::ids::NodeKind::Task, task).0,
                 i64::from(version),
@@ -199,5 +207,37 @@ pub fn assert_versions_increase(label: &str, seen: &[Seen]) {
                 event.id
             );
         }
+    }
+}
+
+/// Waits for `marker` on `tail`, subscribing again on `base` after the last
+/// cursor whenever the socket ended; everything delivered, across them.
+pub async fn seen_through(
+    mut tail: Tail,
+    base: &str,
+    marker: &str,
+    deadline: Duration,
+) -> Vec<Seen> {
+    let until = Instant::now() + deadline;
+    let mut seen = Vec::new();
+    let mut cursor = from_the_start();
+    loop {
+        let now = tail.seen();
+        if now.iter().any(|s| s.description.as_deref() == Some(marker)) {
+            seen.extend(now);
+            return seen;
+        }
+        if tail.is_finished() {
+            if let Some(last) = tail.last_cursor() {
+                cursor = last;
+            }
+            seen.extend(now);
+            tail = Tail::start(base, &cursor, "graphql-transport-ws", Duration::ZERO).await;
+        }
+        assert!(
+            Instant::now() < until,
+            "no event for {marker:?} within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -129,8 +129,8 @@ end
         let path = format!("{dir}/{}.lua", scenario.name());
         std::fs::write(&path, script).map_err(|e| format!("{path}: {e}"))?;
     }
-    // The same reads in PostGraphile's terms, for the peer.
-    for scenario in Scenario::READS {
+    // The same reads, and creation, in PostGraphile's terms, for the peer.
+    for scenario in bench::postgraphile::SCENARIOS {
         let mut script = format!(
             "-- wrk script of the `{}` scenario for PostGraphile, written by `probe lua`.\n{LUA_HEAD}",
             scenario.name()

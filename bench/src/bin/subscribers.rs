@@ -3,14 +3,16 @@
 //! takes from its commit to every subscriber.
 //!
 //!   subscribers idle --api URL --pid PID --count N
-//!   subscribers latency --api URL[,URL...] --writer URL --count N --mutations M
+//!   subscribers latency --api URL[,URL...] --writer URL --count N --mutations M [--kinds K,...]
 //!
 //! `idle` opens N subscriptions, reads the api's RSS (from /proc) before,
 //! with them open, and 5 s after they closed. `latency` spreads N
 //! subscriptions over the given replicas, makes M changes one after the
 //! other through `--writer`, and measures, for every delivery, the time from
 //! the event's `occurredAt` (stamped by the server right before its commit,
-//! on this machine's clock) to its arrival. Output: one TSV line. The
+//! on this machine's clock) to its arrival; with `--kinds CREATED` the
+//! subscribers ask only for creations (other changes, such as a write load
+//! of updates running meanwhile, pass them by). Output: one TSV line. The
 //! client's own CPU time is printed too, to show it is not the bottleneck.
 
 use std::process::ExitCode;
@@ -25,7 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-const QUERY: &str = "subscription { taskEvents { cursor occurredAt taskId } }";
+const QUERY: &str = "subscription($filter: TaskEventFilter) { \
+    taskEvents(filter: $filter) { cursor occurredAt taskId } }";
 
 struct Args {
     mode: String,
@@ -34,6 +37,8 @@ struct Args {
     pid: Option<u32>,
     count: usize,
     mutations: usize,
+    /// The subscriptions' `filter.kinds`; none: every event.
+    kinds: Option<Vec<String>>,
 }
 
 fn args() -> Result<Args, String> {
@@ -46,6 +51,7 @@ fn args() -> Result<Args, String> {
         pid: None,
         count: 100,
         mutations: 100,
+        kinds: None,
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -57,6 +63,7 @@ fn args() -> Result<Args, String> {
             "--mutations" => {
                 args.mutations = value.parse().map_err(|e| format!("--mutations: {e}"))?;
             }
+            "--kinds" => args.kinds = Some(value.split(',').map(str::to_owned).collect()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -91,7 +98,7 @@ fn cpu_secs() -> f64 {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn subscribe(api: &str) -> Result<Socket, String> {
+async fn subscribe(api: &str, kinds: Option<&[String]>) -> Result<Socket, String> {
     let url = format!("{}/graphql", api.replacen("http", "ws", 1));
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert(
@@ -115,20 +122,28 @@ async fn subscribe(api: &str) -> Result<Socket, String> {
     }
     socket
         .send(text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": QUERY } }),
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": QUERY,
+                "variables": { "filter": kinds.map(|kinds| json!({ "kinds": kinds })) } } }),
         ))
         .await
         .map_err(|e| e.to_string())?;
     Ok(socket)
 }
 
-async fn open(apis: &[String], count: usize) -> Result<Vec<Socket>, String> {
+async fn open(
+    apis: &[String],
+    count: usize,
+    kinds: Option<&[String]>,
+) -> Result<Vec<Socket>, String> {
     let mut sockets = Vec::with_capacity(count);
     // A few at a time: the listen backlog is finite.
     for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
-        let opened =
-            futures_util::future::join_all(chunk.iter().map(|i| subscribe(&apis[i % apis.len()])))
-                .await;
+        let opened = futures_util::future::join_all(
+            chunk
+                .iter()
+                .map(|i| subscribe(&apis[i % apis.len()], kinds)),
+        )
+        .await;
         for socket in opened {
             sockets.push(socket?);
         }
@@ -139,7 +154,7 @@ async fn open(apis: &[String], count: usize) -> Result<Vec<Socket>, String> {
 async fn idle(args: &Args) -> Result<(), String> {
     let pid = args.pid.ok_or("idle needs --pid")?;
     let before = rss_kb(pid).ok_or("no such pid")?;
-    let sockets = open(&args.apis, args.count).await?;
+    let sockets = open(&args.apis, args.count, args.kinds.as_deref()).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let with = rss_kb(pid).ok_or("the api died")?;
     drop(sockets);
@@ -156,7 +171,7 @@ async fn idle(args: &Args) -> Result<(), String> {
 
 async fn latency(args: &Args) -> Result<(), String> {
     let writer = args.writer.clone().ok_or("latency needs --writer")?;
-    let sockets = open(&args.apis, args.count).await?;
+    let sockets = open(&args.apis, args.count, args.kinds.as_deref()).await?;
     let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
     let delivered = Arc::new(AtomicUsize::new(0));
     let expected = args.count * args.mutations;

@@ -1,0 +1,180 @@
+//! The sequencer: one per PostgreSQL database numbers committed events.
+//!
+//! Writers only insert their events (see [`super::log`]); the replica that
+//! holds the lease, a session-level advisory lock on a connection of its
+//! own, gives every committed, unnumbered event the next position, a batch
+//! per transaction in id order, and notifies every replica's tail once per
+//! batch. The numbering runs on the lease's own session, so it stops the
+//! moment the lease is lost: two replicas never number at once. Every other
+//! replica tries to take the lease each second (a dead leader's session
+//! ends with its process, and with it the lock), and meanwhile announces
+//! its own commits to the leader on [`log::PENDING_CHANNEL`], one
+//! notification for any number of commits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::{PgConnection, PgPool};
+use sea_orm::sqlx::{self, Connection};
+use tokio::time::{Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::hub::Hub;
+use super::log;
+
+/// The advisory lock whose holder numbers the log.
+const LEASE: i64 = 7_316_003;
+/// Events numbered per transaction.
+const BATCH: i64 = 1000;
+/// How often a replica without the lease tries to take it: how long events
+/// wait at most after their sequencer's replica died.
+const TAKEOVER: Duration = Duration::from_secs(1);
+/// How often the leader looks for unnumbered events on its own (a missed
+/// announcement).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs this replica's part until `shutdown`: leading when it holds the
+/// lease, announcing its commits while another replica does.
+pub fn spawn(hub: &Arc<Hub>, shutdown: &CancellationToken) {
+    let pool = hub.db().get_postgres_connection_pool().clone();
+    tokio::spawn(run(hub.clone(), pool, shutdown.clone()));
+}
+
+async fn run(hub: Arc<Hub>, pool: PgPool, shutdown: CancellationToken) {
+    let mut session: Option<PgConnection> = None;
+    let mut tries = interval(TAKEOVER);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = hub.commits().woken() => announce(&pool).await,
+            _ = tries.tick() => {
+                match try_lease(&pool, &mut session).await {
+                    Ok(true) => {
+                        let Some(lease) = session.take() else { continue };
+                        session = lead(&hub, lease, &shutdown).await;
+                    }
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::debug!(error = %err, "cannot try the sequencer lease; retrying");
+                        session = None;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(session) = session {
+        let _ = session.close().await;
+    }
+}
+
+fn interval(period: Duration) -> Interval {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+/// Tells the leader that events of ours wait for numbers. Lost, it costs
+/// at most the leader's [`POLL`].
+async fn announce(pool: &PgPool) {
+    let notified = sqlx::query("SELECT pg_notify($1, '')")
+        .bind(log::PENDING_CHANNEL)
+        .execute(pool)
+        .await;
+    if let Err(err) = notified {
+        tracing::debug!(error = %err, "cannot announce commits to the sequencer");
+    }
+}
+
+/// Whether this replica now holds the lease, on `session` (opened if need be).
+async fn try_lease(pool: &PgPool, session: &mut Option<PgConnection>) -> sqlx::Result<bool> {
+    let connection = match session {
+        Some(connection) => connection,
+        None => session.insert(PgConnection::connect_with(&pool.connect_options()).await?),
+    };
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LEASE)
+        .fetch_one(connection)
+        .await
+}
+
+/// Numbers events until shutdown (the session is handed back, still
+/// holding the lease, to be closed) or until the session fails (`None`: the
+/// lease went with it).
+async fn lead(
+    hub: &Hub,
+    mut lease: PgConnection,
+    shutdown: &CancellationToken,
+) -> Option<PgConnection> {
+    tracing::info!("this replica numbers the event log (sequencer lease taken)");
+    if hub.row_level_security() {
+        // The lease's session reads and numbers every owner's events.
+        let every_owner = sqlx::query("SELECT set_config('app.owner_id', $1, false)")
+            .bind(crate::service::EVERY_OWNER)
+            .execute(&mut lease)
+            .await;
+        if let Err(err) = every_owner {
+            tracing::warn!(error = %err, "the sequencer cannot name every owner; retrying");
+            return None;
+        }
+    }
+    let mut poll = interval(POLL);
+    loop {
+        loop {
+            match number(&mut lease).await {
+                Ok(numbered) => {
+                    if numbered > 0 {
+                        hub.wake().wake();
+                    }
+                    if numbered < BATCH as u64 {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err,
+                        "numbering events failed; the sequencer lease is given up and retried");
+                    return None;
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Some(lease),
+            () = hub.commits().woken() => {}
+            () = hub.announced().woken() => {}
+            _ = poll.tick() => {}
+        }
+    }
+}
+
+/// Gives the next positions to up to [`BATCH`] committed, unnumbered events
+/// in id order, in one transaction that also notifies every tail; returns
+/// how many it numbered.
+async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
+    let mut txn = lease.begin().await?;
+    let through: i64 =
+        sqlx::query_scalar("SELECT positioned_through FROM task_event_log WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *txn)
+            .await?;
+    let numbered = sqlx::query(
+        "UPDATE task_events e SET position = $1 + b.n \
+         FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \
+               (SELECT id FROM task_events WHERE position IS NULL ORDER BY id LIMIT $2) u) b \
+         WHERE e.id = b.id",
+    )
+    .bind(through)
+    .bind(BATCH)
+    .execute(&mut *txn)
+    .await?
+    .rows_affected();
+    if numbered > 0 {
+        sqlx::query("UPDATE task_event_log SET positioned_through = $1 WHERE id = 1")
+            .bind(through + numbered as i64)
+            .execute(&mut *txn)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(log::CHANNEL)
+            .execute(&mut *txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(numbered)
+}
