@@ -1088,6 +1088,41 @@ mod tests {
         }
     }
 
+    /// What `.env.example` sets is what the api does without it: every
+    /// uncommented `VAR=value` of the api's is its default, and every
+    /// non-empty default is written there (set, or commented out as is).
+    #[test]
+    fn env_example_states_the_defaults() {
+        let example = include_str!("../../.env.example");
+        let assignments: Vec<(bool, &str, &str)> = example
+            .lines()
+            .filter_map(|line| {
+                let commented = line.starts_with('#');
+                let (name, value) = line.trim_start_matches('#').trim().split_once('=')?;
+                Some((commented, name, value.trim()))
+            })
+            .collect();
+        for (var, default) in Config::variables() {
+            let default = default.unwrap_or_default();
+            for (commented, name, value) in &assignments {
+                if !commented && *name == var {
+                    assert_eq!(
+                        *value, default,
+                        ".env.example sets {var}={value}, but its default is {default:?}"
+                    );
+                }
+            }
+            if !default.is_empty() {
+                assert!(
+                    assignments
+                        .iter()
+                        .any(|(_, name, value)| *name == var && *value == default),
+                    ".env.example does not state {var}'s default {default:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn persisted_documents_settings() {
         let c = config(&[]).unwrap();
