@@ -19,7 +19,9 @@ use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
+/// `todo.db` in the working directory, created if missing (the `migration`
+/// tool's default too).
+pub const DEFAULT_DATABASE_URL: &str = migration::DEFAULT_DATABASE_URL;
 
 /// Every setting of the api.
 #[derive(Debug, Clone, Parser)]
@@ -260,7 +262,8 @@ pub struct GraphqlLimits {
     #[arg(long = "graphql-max-batch", env = "GRAPHQL_MAX_BATCH", value_name = "GRAPHQL_MAX_BATCH", default_value = "10",
           value_parser = parse_limit)]
     pub max_batch: usize,
-    /// `__schema`/`__type` queries. Default: on in development, off in production.
+    /// `__schema`/`__type` queries, and the SDL at GET /schema.graphql (404
+    /// while off). Default: on in development, off in production.
     #[arg(long = "graphql-introspection", env = "GRAPHQL_INTROSPECTION", value_name = "GRAPHQL_INTROSPECTION", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
     pub introspection: Option<bool>,
