@@ -1,6 +1,7 @@
 //! The to-do service as a library: configuration, database, service layer,
 //! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -26,6 +27,28 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::StartupError;
 use crate::service::Store;
+
+/// Every setting that can be checked without the network or the database,
+/// checked: the binary runs this before it listens or opens the database,
+/// so a bad setting stops the start before anything is bound or created.
+/// (What needs the network or the database, fetching a JWK set or the
+/// database role, is checked when the app starts.)
+pub fn check_settings(config: &Config) -> Result<(), StartupError> {
+    Authenticator::check_settings(&config.auth)?;
+    graphql::Engine::load_trusted(config)?;
+    if config.is_sqlite() {
+        if config.db_row_level_security {
+            return Err(StartupError::RowLevelSecurity(
+                "row-level security needs PostgreSQL; unset it on SQLite".into(),
+            ));
+        }
+        config
+            .search_language
+            .sqlite_tokenizer()
+            .map_err(StartupError::SearchLanguage)?;
+    }
+    Ok(())
+}
 
 /// Everything the api serves, over a connected and migrated database.
 pub struct App {
