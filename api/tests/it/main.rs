@@ -14,6 +14,7 @@ mod corpus;
 mod cors;
 mod events;
 mod failures;
+mod first_hour;
 mod fuzz;
 mod graphiql_default;
 mod http;
