@@ -338,6 +338,13 @@ impl Verifier {
         };
         let owner = owner_of_subject(subject)
             .ok_or_else(|| invalid("the sub claim is unusable (1 to 255 bytes, and not \"*\")"))?;
+        // The rows written without sign-in stay the built-in owner's, out of
+        // every token's reach, until `api transfer-owner` hands them over.
+        if owner == Owner::single_user() {
+            return Err(invalid(
+                "the sub claim names the built-in single-user owner, which no token may be",
+            ));
+        }
         let expires_at = UNIX_EPOCH + Duration::from_secs(exp);
         Ok(Identity {
             owner,

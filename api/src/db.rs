@@ -38,6 +38,8 @@ pub enum StartupError {
     RowLevelSecurity(String),
     #[error("SEARCH_LANGUAGE: {0}")]
     SearchLanguage(String),
+    #[error("{var}: {reason}")]
+    Setting { var: &'static str, reason: String },
 }
 
 /// How long a request waits for a PostgreSQL connection before it fails with

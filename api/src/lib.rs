@@ -35,6 +35,14 @@ use crate::service::Store;
 /// database role, is checked when the app starts.)
 pub fn check_settings(config: &Config) -> Result<(), StartupError> {
     Authenticator::check_settings(&config.auth)?;
+    // Refused, not replaced by the default with a warning: the logs asked
+    // for, or no start.
+    tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|e| {
+        StartupError::Setting {
+            var: "RUST_LOG",
+            reason: format!("{:?} is not a log filter: {e}", config.log_filter),
+        }
+    })?;
     graphql::Engine::load_trusted(config)?;
     if config.is_sqlite() {
         if config.db_row_level_security {
