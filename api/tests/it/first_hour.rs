@@ -95,6 +95,52 @@ async fn row_level_security_refuses_a_superuser_before_migrating() {
     conn.close().await.ok();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_security_refuses_a_bypassrls_role() {
+    let admin = Database::connect(crate::common::postgres_admin_url())
+        .await
+        .expect("admin");
+    admin
+        .execute_unprepared(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'todo_bypass_test') \
+             THEN CREATE ROLE todo_bypass_test LOGIN NOSUPERUSER BYPASSRLS; END IF; END $$",
+        )
+        .await
+        .expect("role");
+    let name = format!("todo_bypass_{}", uuid::Uuid::now_v7().simple());
+    admin
+        .execute_unprepared(&format!(
+            "CREATE DATABASE \"{name}\" OWNER todo_bypass_test"
+        ))
+        .await
+        .expect("database");
+    let base = crate::common::postgres_admin_url();
+    let host = base
+        .split_once('@')
+        .map(|(_, rest)| rest.rsplit_once('/').map_or(rest, |(h, _)| h).to_owned())
+        .expect("host in TEST_DATABASE_URL");
+    let url = format!("postgres://todo_bypass_test@{host}/{name}");
+    let mut api = ApiProcess::spawn(&[
+        ("DATABASE_URL", &url),
+        ("AUTO_MIGRATE", "true"),
+        ("DB_ROW_LEVEL_SECURITY", "true"),
+    ]);
+    let status = api.wait_exit(Duration::from_secs(30)).await;
+    let output = api.output();
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+    admin.close().await.ok();
+    assert!(!status.success(), "refused; output:\n{output}");
+    for needle in [
+        "\"todo_bypass_test\"",
+        "a BYPASSRLS role",
+        "NOSUPERUSER NOBYPASSRLS",
+    ] {
+        assert!(output.contains(needle), "{needle:?} in:\n{output}");
+    }
+}
+
 // --- 3. Every setting checked before listening or opening the database ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
