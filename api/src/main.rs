@@ -178,6 +178,11 @@ async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
     );
     if config.graphiql_enabled() {
         api::http::graphiql::log_source(config.graphiql.assets_url.0.as_deref());
+    } else if config.graphiql.assets_url.0.is_some() {
+        tracing::warn!(
+            "GRAPHIQL_ASSETS_URL is set but GraphiQL is off (GRAPHIQL=false, or \
+             APP_ENV=production without GRAPHIQL=true): it does nothing"
+        );
     }
     let listener = TcpListener::bind(config.listen_addr())
         .await

@@ -187,6 +187,10 @@ async fn a_bad_setting_stops_the_start_before_it_listens_or_creates_the_database
         ),
         ("SEARCH_LANGUAGE", vec![("SEARCH_LANGUAGE", "german")]),
         ("RUST_LOG", vec![("RUST_LOG", "info,api=loud")]),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+        ),
     ];
     for (var, vars) in cases {
         // The default database: todo.db in the process's working directory.
