@@ -61,8 +61,7 @@ enum Command {
     /// owner's rows stay its own, invisible to every token, until moved.
     /// The move records its events: SUBJECT's subscribers hear each task
     /// created, the previous owner's hear it deleted. Refused (exit 3) if
-    /// SUBJECT has tasks or categories already; not possible with
-    /// DB_ROW_LEVEL_SECURITY=true (run it before turning that on).
+    /// SUBJECT has tasks or categories already.
     TransferOwner(Box<TransferCommand>),
     /// Exit 0 if the configured server answers /healthz, 1 otherwise
     /// (for container health checks: the image has no curl).

@@ -489,6 +489,90 @@ async fn postgres_transfer_hands_the_single_users_rows_to_a_subject() {
     transfer_hands_the_single_users_rows_to_a_subject(Backend::Postgres).await;
 }
 
+/// With row-level security, whose policies let no statement change a
+/// row's owner: the rows are written again as the subject's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_works_under_row_level_security() {
+    let rls = crate::owners::RlsDatabase::new().await;
+    let app = hs256_app(
+        Backend::Postgres,
+        &[
+            ("DATABASE_URL", &rls.url),
+            ("DB_ROW_LEVEL_SECURITY", "true"),
+        ],
+    )
+    .await;
+    let store = api::service::Store {
+        row_level_security: true,
+        ..app.store()
+    };
+    let builtin = Owner::single_user();
+    let scope = store.scoped(&builtin);
+    let home = categories::create(&scope, "Home").await.expect("category");
+    let parent = tasks::create(
+        &scope,
+        tasks::NewTask {
+            description: "Paint the hall".into(),
+            category_ids: vec![home.id],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("task");
+    tasks::create(
+        &scope,
+        tasks::NewTask {
+            description: "Buy paint".into(),
+            parent_id: Some(parent.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("sub-task");
+    let vars = [
+        ("DATABASE_URL", rls.url.as_str()),
+        ("DB_ROW_LEVEL_SECURITY", "true"),
+    ];
+    let moved = api_command(&["transfer-owner", "--to", "alice"], &vars);
+    let stdout = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        moved.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert!(
+        stdout.contains("moved 2 task(s) and 1 categories"),
+        "{stdout}"
+    );
+    let bearer = format!("Bearer {}", hs256(&claims("alice")));
+    let (_, _, after) = post_as(
+        &app,
+        Some(&bearer),
+        "{ tasks(orderBy: [{field: CREATED_AT, direction: ASC}]) { totalCount nodes { id description \
+           parent { id } categories { name } } } categories { totalCount } }",
+        json!({}),
+    )
+    .await;
+    let nodes = after["data"]["tasks"]["nodes"]
+        .as_array()
+        .expect(&after.to_string())
+        .clone();
+    assert_eq!(nodes.len(), 2, "{after}");
+    assert_eq!(nodes[0]["categories"][0]["name"], "Home", "{after}");
+    assert_eq!(
+        nodes[1]["parent"]["id"], nodes[0]["id"],
+        "the tree kept: {after}"
+    );
+    assert_eq!(after["data"]["categories"]["totalCount"], 1, "{after}");
+    assert_eq!(
+        tasks::count(&scope, &tasks::TaskFilter::default())
+            .await
+            .expect("count"),
+        0
+    );
+    drop(app);
+}
+
 #[test]
 fn help_says_what_happens_to_the_single_users_rows() {
     let help = api_command(&["--help"], &[]);
