@@ -555,7 +555,7 @@ async fn transfer_works_under_row_level_security() {
     .await;
     let nodes = after["data"]["tasks"]["nodes"]
         .as_array()
-        .expect(&after.to_string())
+        .unwrap_or_else(|| panic!("no tasks: {after}"))
         .clone();
     assert_eq!(nodes.len(), 2, "{after}");
     assert_eq!(nodes[0]["categories"][0]["name"], "Home", "{after}");
