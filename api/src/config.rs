@@ -157,9 +157,13 @@ pub struct Config {
 }
 
 /// Sign-in with bearer tokens; none of the key settings: single-user mode.
+/// Turning sign-in on leaves the rows of single-user mode with the built-in
+/// owner, out of every token's reach, until `api transfer-owner` moves them.
 #[derive(Debug, Clone, Args)]
 pub struct AuthSettings {
-    /// HS256 secret (at least 32 bytes) that tokens are signed with.
+    /// HS256 secret (at least 32 bytes) that tokens are signed with. With
+    /// any key setting, the rows written without sign-in stay the built-in
+    /// owner's, invisible to tokens, until `api transfer-owner --to SUBJECT`.
     #[arg(long = "auth-jwt-secret", env = "AUTH_JWT_SECRET", value_name = "AUTH_JWT_SECRET",
           default_value = "", value_parser = parse_optional, hide_env_values = true,
           hide_default_value = true)]
@@ -181,7 +185,8 @@ pub struct AuthSettings {
     #[arg(long = "auth-audience", env = "AUTH_AUDIENCE", value_name = "AUTH_AUDIENCE",
           default_value = "", value_parser = parse_optional)]
     pub audience: Optional,
-    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    /// Seconds of clock skew allowed on `exp` and `nbf`; an open WebSocket
+    /// is closed when its token's `exp` plus this has passed.
     #[arg(long = "auth-leeway-secs", env = "AUTH_LEEWAY_SECS", value_name = "AUTH_LEEWAY_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub leeway_secs: u64,
