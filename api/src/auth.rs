@@ -33,6 +33,12 @@ pub struct Identity {
     pub owner: Owner,
     /// `exp` of the token; `None` in single-user mode.
     pub expires_at: Option<SystemTime>,
+    /// When the token stops being accepted: the second after `exp` plus
+    /// `AUTH_LEEWAY_SECS` (times are whole seconds: a request in that
+    /// second still passes). One rule for HTTP, which checks each request
+    /// against it, and WebSockets, closed when it comes. `None` in
+    /// single-user mode.
+    pub accepted_until: Option<SystemTime>,
 }
 
 /// Why a token was refused (said to the client in general terms only).
@@ -80,34 +86,81 @@ struct KeySet {
     last_refetch: Mutex<Option<Instant>>,
 }
 
+/// The claims read from a verified token. Kept loose (any JSON) so that a
+/// missing or mistyped claim is refused with a message naming it, not as a
+/// token that failed to decode.
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
-    exp: u64,
+    sub: Option<serde_json::Value>,
+    exp: Option<serde_json::Value>,
 }
 
 impl Authenticator {
-    /// Reads the settings; fetches an `AUTH_JWKS_URL` key set now (an
-    /// unreachable one is an error naming the variable).
-    pub async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+    /// What can be checked of the settings without the network: one key
+    /// setting at most, a long enough secret, a JWK set URL of the right
+    /// shape, a readable JWK set file with a usable key, and no issuer or
+    /// audience without a key (sign-in would be off and they would do
+    /// nothing). Run before the process listens or touches the database.
+    pub fn check_settings(settings: &AuthSettings) -> Result<(), AuthSetupError> {
         let chosen = [
             settings.jwt_secret.0.is_some(),
             settings.jwks_url.0.is_some(),
             settings.jwks_file.0.is_some(),
         ];
-        if chosen.iter().filter(|c| **c).count() > 1 {
-            return Err(AuthSetupError {
-                var: "AUTH_JWT_SECRET",
-                reason: "set only one of AUTH_JWT_SECRET, AUTH_JWKS_URL and AUTH_JWKS_FILE".into(),
-            });
-        }
-        let keys = if let Some(secret) = &settings.jwt_secret.0 {
-            if secret.len() < 32 {
+        match chosen.iter().filter(|c| **c).count() {
+            0 => {
+                for (var, value) in [
+                    ("AUTH_ISSUER", &settings.issuer),
+                    ("AUTH_AUDIENCE", &settings.audience),
+                ] {
+                    if value.0.is_some() {
+                        return Err(AuthSetupError {
+                            var,
+                            reason: "is set while sign-in is off (none of AUTH_JWT_SECRET, \
+                                     AUTH_JWKS_URL, AUTH_JWKS_FILE is set), so it would check \
+                                     nothing: set one of those too, or unset it"
+                                .into(),
+                        });
+                    }
+                }
+            }
+            1 => {}
+            _ => {
                 return Err(AuthSetupError {
                     var: "AUTH_JWT_SECRET",
-                    reason: "use at least 32 bytes (random) for an HS256 secret".into(),
+                    reason: "set only one of AUTH_JWT_SECRET, AUTH_JWKS_URL and AUTH_JWKS_FILE"
+                        .into(),
                 });
             }
+        }
+        if let Some(secret) = &settings.jwt_secret.0
+            && secret.len() < 32
+        {
+            return Err(AuthSetupError {
+                var: "AUTH_JWT_SECRET",
+                reason: "use at least 32 bytes (random) for an HS256 secret".into(),
+            });
+        }
+        if let Some(url) = &settings.jwks_url.0 {
+            check_jwks_url(url)?;
+        }
+        if let Some(path) = &settings.jwks_file.0 {
+            let set = read_jwks_file(path)?;
+            if usable_keys(&set).is_empty() {
+                return Err(AuthSetupError {
+                    var: "AUTH_JWKS_FILE",
+                    reason: NO_USABLE_KEY.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the settings; fetches an `AUTH_JWKS_URL` key set now (an
+    /// unreachable one is an error naming the variable).
+    pub async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+        Self::check_settings(settings)?;
+        let keys = if let Some(secret) = &settings.jwt_secret.0 {
             let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|e| AuthSetupError {
                 var: "AUTH_JWT_SECRET",
                 reason: e.to_string(),
@@ -127,14 +180,7 @@ impl Authenticator {
             })?;
             Keys::Set(KeySet::new(&set, Some(url.clone()), client))
         } else if let Some(path) = &settings.jwks_file.0 {
-            let text = std::fs::read_to_string(path).map_err(|e| AuthSetupError {
-                var: "AUTH_JWKS_FILE",
-                reason: format!("cannot read {path}: {e}"),
-            })?;
-            let set: JwkSet = serde_json::from_str(&text).map_err(|e| AuthSetupError {
-                var: "AUTH_JWKS_FILE",
-                reason: format!("{path} is not a JWK set: {e}"),
-            })?;
+            let set = read_jwks_file(path)?;
             Keys::Set(KeySet::new(&set, None, reqwest::Client::new()))
         } else {
             return Ok(Self::SingleUser);
@@ -149,7 +195,7 @@ impl Authenticator {
             };
             return Err(AuthSetupError {
                 var,
-                reason: "the key set holds no usable RS256, ES256 or EdDSA key with a kid".into(),
+                reason: NO_USABLE_KEY.into(),
             });
         }
         Ok(Self::Tokens(Box::new(Verifier {
@@ -195,10 +241,45 @@ impl Authenticator {
     }
 }
 
+const NO_USABLE_KEY: &str = "the key set holds no usable RS256, ES256 or EdDSA key with a kid";
+
+/// `AUTH_JWKS_URL`: an absolute http(s) URL with a host.
+fn check_jwks_url(url: &str) -> Result<(), AuthSetupError> {
+    let invalid = |reason: String| AuthSetupError {
+        var: "AUTH_JWKS_URL",
+        reason: format!(
+            "{reason}; expected an http(s) URL such as https://idp.example.com/jwks.json"
+        ),
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| invalid(format!("{url:?} is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "{url:?}: the scheme must be http or https"
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(format!("{url:?} names no host")));
+    }
+    Ok(())
+}
+
+fn read_jwks_file(path: &str) -> Result<JwkSet, AuthSetupError> {
+    let text = std::fs::read_to_string(path).map_err(|e| AuthSetupError {
+        var: "AUTH_JWKS_FILE",
+        reason: format!("cannot read {path}: {e}"),
+    })?;
+    serde_json::from_str(&text).map_err(|e| AuthSetupError {
+        var: "AUTH_JWKS_FILE",
+        reason: format!("{path} is not a JWK set: {e}"),
+    })
+}
+
 fn single_user() -> Identity {
     Identity {
         owner: Owner::single_user(),
         expires_at: None,
+        accepted_until: None,
     }
 }
 
@@ -226,7 +307,9 @@ impl Verifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `exp` and `sub` are checked below, each with its own message; the
+        // library still refuses an `exp` in the past or of the wrong type.
+        validation.required_spec_claims.clear();
         match &self.audience {
             Some(audience) => {
                 validation.set_audience(&[audience]);
@@ -241,12 +324,45 @@ impl Verifier {
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(describe(e.kind())))?
             .claims;
-        let owner = owner_of_subject(&claims.sub).ok_or_else(|| invalid("unusable sub"))?;
+        let exp = match &claims.exp {
+            None => return Err(invalid("the exp claim is missing (it is required)")),
+            Some(exp) => seconds_of(exp).ok_or_else(|| {
+                invalid("the exp claim must be a number (seconds since 1970-01-01 UTC)")
+            })?,
+        };
+        let subject = match &claims.sub {
+            None => return Err(invalid("the sub claim is missing (it is required)")),
+            Some(sub) => sub
+                .as_str()
+                .ok_or_else(|| invalid("the sub claim must be a string"))?,
+        };
+        let owner = owner_of_subject(subject)
+            .ok_or_else(|| invalid("the sub claim is unusable (1 to 255 bytes, and not \"*\")"))?;
+        // The rows written without sign-in stay the built-in owner's, out of
+        // every token's reach, until `api transfer-owner` hands them over.
+        if owner == Owner::single_user() {
+            return Err(invalid(
+                "the sub claim names the built-in single-user owner, which no token may be",
+            ));
+        }
+        let expires_at = UNIX_EPOCH + Duration::from_secs(exp);
         Ok(Identity {
             owner,
-            expires_at: Some(UNIX_EPOCH + Duration::from_secs(claims.exp)),
+            expires_at: Some(expires_at),
+            accepted_until: Some(expires_at + Duration::from_secs(self.leeway + 1)),
         })
     }
+}
+
+/// A NumericDate: whole seconds (a fraction is cut off, as the library
+/// does when it compares).
+fn seconds_of(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < u64::MAX as f64)
+            .map(|s| s as u64)
+    })
 }
 
 /// The owner a token's `sub` (or `api seed --owner`) names, if it can be
@@ -265,8 +381,13 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
         K::InvalidIssuer => "wrong issuer",
         K::InvalidAudience => "wrong audience",
         K::InvalidSignature => "bad signature",
-        K::MissingRequiredClaim(_) => "a required claim is missing",
+        K::MissingRequiredClaim(claim) => return format!("the {claim} claim is missing"),
+        K::InvalidClaimFormat(claim) if claim == "exp" || claim == "nbf" => {
+            return format!("the {claim} claim must be a number (seconds since 1970-01-01 UTC)");
+        }
+        K::InvalidClaimFormat(claim) => return format!("the {claim} claim has the wrong type"),
         K::InvalidAlgorithm => "wrong algorithm for its key",
+        K::Json(_) => "the claims are not a JSON object",
         _ => "malformed",
     }
     .to_owned()

@@ -19,7 +19,9 @@ use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
+/// `todo.db` in the working directory, created if missing (the `migration`
+/// tool's default too).
+pub const DEFAULT_DATABASE_URL: &str = migration::DEFAULT_DATABASE_URL;
 
 /// Every setting of the api.
 #[derive(Debug, Clone, Parser)]
@@ -155,9 +157,13 @@ pub struct Config {
 }
 
 /// Sign-in with bearer tokens; none of the key settings: single-user mode.
+/// Turning sign-in on leaves the rows of single-user mode with the built-in
+/// owner, out of every token's reach, until `api transfer-owner` moves them.
 #[derive(Debug, Clone, Args)]
 pub struct AuthSettings {
-    /// HS256 secret (at least 32 bytes) that tokens are signed with.
+    /// HS256 secret (at least 32 bytes) that tokens are signed with. With
+    /// any key setting, the rows written without sign-in stay the built-in
+    /// owner's, invisible to tokens, until `api transfer-owner --to SUBJECT`.
     #[arg(long = "auth-jwt-secret", env = "AUTH_JWT_SECRET", value_name = "AUTH_JWT_SECRET",
           default_value = "", value_parser = parse_optional, hide_env_values = true,
           hide_default_value = true)]
@@ -179,7 +185,8 @@ pub struct AuthSettings {
     #[arg(long = "auth-audience", env = "AUTH_AUDIENCE", value_name = "AUTH_AUDIENCE",
           default_value = "", value_parser = parse_optional)]
     pub audience: Optional,
-    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    /// Seconds of clock skew allowed on `exp` and `nbf`; an open WebSocket
+    /// is closed when its token's `exp` plus this has passed.
     #[arg(long = "auth-leeway-secs", env = "AUTH_LEEWAY_SECS", value_name = "AUTH_LEEWAY_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub leeway_secs: u64,
@@ -260,7 +267,8 @@ pub struct GraphqlLimits {
     #[arg(long = "graphql-max-batch", env = "GRAPHQL_MAX_BATCH", value_name = "GRAPHQL_MAX_BATCH", default_value = "10",
           value_parser = parse_limit)]
     pub max_batch: usize,
-    /// `__schema`/`__type` queries. Default: on in development, off in production.
+    /// `__schema`/`__type` queries, and the SDL at GET /schema.graphql (404
+    /// while off). Default: on in development, off in production.
     #[arg(long = "graphql-introspection", env = "GRAPHQL_INTROSPECTION", value_name = "GRAPHQL_INTROSPECTION", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
     pub introspection: Option<bool>,
@@ -1085,6 +1093,41 @@ mod tests {
                 declared.iter().any(|d| d == var) || NOT_THE_API.contains(&var),
                 "{var} is in .env.example but the api does not read it"
             );
+        }
+    }
+
+    /// What `.env.example` sets is what the api does without it: every
+    /// uncommented `VAR=value` of the api's is its default, and every
+    /// non-empty default is written there (set, or commented out as is).
+    #[test]
+    fn env_example_states_the_defaults() {
+        let example = include_str!("../../.env.example");
+        let assignments: Vec<(bool, &str, &str)> = example
+            .lines()
+            .filter_map(|line| {
+                let commented = line.starts_with('#');
+                let (name, value) = line.trim_start_matches('#').trim().split_once('=')?;
+                Some((commented, name, value.trim()))
+            })
+            .collect();
+        for (var, default) in Config::variables() {
+            let default = default.unwrap_or_default();
+            for (commented, name, value) in &assignments {
+                if !commented && *name == var {
+                    assert_eq!(
+                        *value, default,
+                        ".env.example sets {var}={value}, but its default is {default:?}"
+                    );
+                }
+            }
+            if !default.is_empty() {
+                assert!(
+                    assignments
+                        .iter()
+                        .any(|(_, name, value)| *name == var && *value == default),
+                    ".env.example does not state {var}'s default {default:?}"
+                );
+            }
         }
     }
 

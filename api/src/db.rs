@@ -38,6 +38,8 @@ pub enum StartupError {
     RowLevelSecurity(String),
     #[error("SEARCH_LANGUAGE: {0}")]
     SearchLanguage(String),
+    #[error("{var}: {reason}")]
+    Setting { var: &'static str, reason: String },
 }
 
 /// How long a request waits for a PostgreSQL connection before it fails with
@@ -106,6 +108,10 @@ pub async fn open(config: &Config) -> Result<DatabaseConnection, StartupError> {
 /// Once connected: the schema current (or refused, see [`prepare_schema`])
 /// and row-level security as configured.
 pub async fn prepare(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
+    if config.db_row_level_security {
+        // Before anything is migrated: a role the policies do not bind.
+        check_role_is_bound_by_policies(db).await?;
+    }
     prepare_schema(db, config).await?;
     prepare_row_level_security(db, config.db_row_level_security).await
 }
@@ -265,6 +271,41 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr>
 /// Ready means: the database answers and its schema is current.
 pub async fn is_ready(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok() && matches!(pending_migrations(db).await, Ok(0))
+}
+
+/// PostgreSQL lets superusers and `BYPASSRLS` roles pass every policy (FORCE
+/// or not): with such a role, `DB_ROW_LEVEL_SECURITY=true` would promise a
+/// protection that is not there, so the start stops and says what to do.
+pub async fn check_role_is_bound_by_policies(db: &DatabaseConnection) -> Result<(), StartupError> {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let failed = |e: DbErr| StartupError::RowLevelSecurity(format!("cannot read the role: {e}"));
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS role, rolsuper, rolbypassrls \
+             FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| failed(DbErr::RecordNotFound("current_user in pg_roles".into())))?;
+    let role: String = row.try_get("", "role").map_err(failed)?;
+    let superuser: bool = row.try_get("", "rolsuper").map_err(failed)?;
+    let bypass: bool = row.try_get("", "rolbypassrls").map_err(failed)?;
+    let what = match (superuser, bypass) {
+        (true, _) => "a superuser",
+        (false, true) => "a BYPASSRLS role",
+        (false, false) => return Ok(()),
+    };
+    Err(StartupError::RowLevelSecurity(format!(
+        "the api connects as \"{role}\", {what}, which PostgreSQL lets pass every \
+         row-level security policy: the policies would protect nothing. Connect as a \
+         login role that owns the database and is NOSUPERUSER NOBYPASSRLS (e.g. CREATE \
+         ROLE todo LOGIN NOSUPERUSER NOBYPASSRLS; ALTER DATABASE ... OWNER TO todo), \
+         run `migration up` as that role, and set DATABASE_URL to it"
+    )))
 }
 
 /// Row-level security as configured: on with `DB_ROW_LEVEL_SECURITY=true`

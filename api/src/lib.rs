@@ -1,6 +1,7 @@
 //! The to-do service as a library: configuration, database, service layer,
 //! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -26,6 +27,66 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::StartupError;
 use crate::service::Store;
+
+/// Every setting that can be checked without the network or the database,
+/// checked: the binary runs this before it listens or opens the database,
+/// so a bad setting stops the start before anything is bound or created.
+/// (What needs the network or the database, fetching a JWK set or the
+/// database role, is checked when the app starts.)
+pub fn check_settings(config: &Config) -> Result<(), StartupError> {
+    Authenticator::check_settings(&config.auth)?;
+    // Refused, not replaced by the default with a warning: the logs asked
+    // for, or no start.
+    tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|e| {
+        StartupError::Setting {
+            var: "RUST_LOG",
+            reason: format!("{:?} is not a log filter: {e}", config.log_filter),
+        }
+    })?;
+    graphql::Engine::load_trusted(config)?;
+    for (var, value) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &config.otel.endpoint),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &config.otel.traces_endpoint,
+        ),
+    ] {
+        if let Some(url) = &value.0 {
+            check_http_url(var, url)?;
+        }
+    }
+    if config.is_sqlite() {
+        if config.db_row_level_security {
+            return Err(StartupError::RowLevelSecurity(
+                "row-level security needs PostgreSQL; unset it on SQLite".into(),
+            ));
+        }
+        config
+            .search_language
+            .sqlite_tokenizer()
+            .map_err(StartupError::SearchLanguage)?;
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL with a host (an OTLP/HTTP collector's).
+fn check_http_url(var: &'static str, url: &str) -> Result<(), StartupError> {
+    let refused = |reason: String| StartupError::Setting {
+        var,
+        reason: format!("{reason}; expected an http(s) URL such as http://127.0.0.1:4318"),
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| refused(format!("{url:?} is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(refused(format!(
+            "{url:?}: the scheme must be http or https"
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(refused(format!("{url:?} names no host")));
+    }
+    Ok(())
+}
 
 /// Everything the api serves, over a connected and migrated database.
 pub struct App {

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::admin::{TransferArgs, TransferError};
 use api::config::Config;
 use api::seed::SeedArgs;
 use api::telemetry;
@@ -17,6 +18,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// GraphQL to-do service. Every setting is an environment variable (also
 /// read from `.env`); `api serve --help` lists them with their defaults.
+///
+/// Without sign-in (no AUTH_JWT_SECRET, AUTH_JWKS_URL or AUTH_JWKS_FILE)
+/// everything belongs to the built-in owner "default". Turning sign-in on
+/// leaves those rows with it, invisible to every token, until `api
+/// transfer-owner --to SUBJECT` hands them to a token's subject.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -40,6 +46,14 @@ struct SchemaCommand {
     federation: bool,
 }
 
+#[derive(clap::Args)]
+struct TransferCommand {
+    #[command(flatten)]
+    transfer: TransferArgs,
+    #[command(flatten)]
+    config: Config,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
@@ -49,6 +63,14 @@ enum Command {
     /// Fill the configured database with a sample of tasks and categories
     /// for one owner (refused, exit 3, if the owner has tasks already).
     Seed(Box<SeedCommand>),
+    /// Hand every task and category of the built-in single-user owner
+    /// (or of --from OWNER) to SUBJECT, the `sub` of a sign-in token. For
+    /// turning sign-in on over a database used without it: the built-in
+    /// owner's rows stay its own, invisible to every token, until moved.
+    /// The move records its events: SUBJECT's subscribers hear each task
+    /// created, the previous owner's hear it deleted. Refused (exit 3) if
+    /// SUBJECT has tasks or categories already.
+    TransferOwner(Box<TransferCommand>),
     /// Exit 0 if the configured server answers /healthz, 1 otherwise
     /// (for container health checks: the image has no curl).
     Healthcheck(Box<Config>),
@@ -102,15 +124,56 @@ async fn run(command: Command) -> ExitCode {
         }
         Command::Healthcheck(config) if healthcheck(&config).await => ExitCode::SUCCESS,
         Command::Healthcheck(_) => ExitCode::FAILURE,
-        Command::Seed(command) => seed(&command).await,
-        Command::Serve(config) => match serve(Arc::new(*config)).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                tracing::error!("{err}");
-                eprintln!("error: {err}");
-                ExitCode::FAILURE
-            }
+        Command::Seed(command) => match settings_checked(&command.config) {
+            Ok(()) => seed(&command).await,
+            Err(code) => code,
         },
+        Command::TransferOwner(command) => match settings_checked(&command.config) {
+            Ok(()) => transfer_owner(&command).await,
+            Err(code) => code,
+        },
+        Command::Serve(config) => match settings_checked(&config) {
+            Ok(()) => match serve(Arc::new(*config)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("{err}");
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
+    }
+}
+
+/// Every setting checked before anything listens or opens the database.
+fn settings_checked(config: &Config) -> Result<(), ExitCode> {
+    api::check_settings(config).map_err(|err| {
+        eprintln!("error: invalid configuration: {err}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn transfer_owner(command: &TransferCommand) -> ExitCode {
+    let _telemetry = telemetry::init(&command.config);
+    match api::admin::transfer_owner(&command.config, &command.transfer).await {
+        Ok(moved) => {
+            println!(
+                "moved {} task(s) and {} categories from \"{}\" to \"{}\"",
+                moved.tasks, moved.categories, command.transfer.from, command.transfer.to
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            // 3: the receiving owner has rows already (nothing changed).
+            match err {
+                TransferError::Service(api::error::AppError::Conflict {
+                    field: Some(_), ..
+                }) => ExitCode::from(3),
+                _ => ExitCode::FAILURE,
+            }
+        }
     }
 }
 
@@ -126,6 +189,11 @@ async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
     );
     if config.graphiql_enabled() {
         api::http::graphiql::log_source(config.graphiql.assets_url.0.as_deref());
+    } else if config.graphiql.assets_url.0.is_some() {
+        tracing::warn!(
+            "GRAPHIQL_ASSETS_URL is set but GraphiQL is off (GRAPHIQL=false, or \
+             APP_ENV=production without GRAPHIQL=true): it does nothing"
+        );
     }
     let listener = TcpListener::bind(config.listen_addr())
         .await

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use async_graphql::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType};
@@ -68,6 +68,11 @@ pub static PERSISTED_REGISTERED: &str = "registered";
 pub static UNTRUSTED_REFUSED: &str = "only";
 pub static UNTRUSTED_RUN: &str = "allow";
 
+/// `status` of a counted HTTP response.
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+/// `type` of a counted GraphQL operation.
+const OPERATION_TYPES: [&str; 3] = ["query", "mutation", "subscription"];
+
 /// Latency buckets, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -105,6 +110,18 @@ pub fn install() -> Option<PrometheusHandle> {
             counter!(WS_CONNECTIONS_TOTAL).increment(0);
             counter!(SUBSCRIPTIONS_TOTAL).increment(0);
             gauge!(HTTP_CONNECTIONS_OPEN).increment(0.0);
+            for class in STATUS_CLASSES {
+                counter!(HTTP_REQUESTS_TOTAL, "status" => class).increment(0);
+            }
+            // One series per operation type (as `other`, with outcome ok),
+            // the latency histogram's included: a dashboard's rate() and
+            // histogram_quantile() then have a series from the first scrape.
+            for ty in OPERATION_TYPES {
+                let labels = [("operation", OTHER), ("type", ty), ("outcome", "ok")];
+                counter!(GRAPHQL_OPERATIONS_TOTAL, &labels).increment(0);
+                // Registered without a sample: exported with a count of 0.
+                let _ = histogram!(GRAPHQL_OPERATION_DURATION, &labels);
+            }
             for reason in [REFUSED_MAX_CONNECTIONS, REFUSED_PER_CLIENT] {
                 counter!(HTTP_CONNECTIONS_REFUSED, "reason" => reason).increment(0);
             }
@@ -289,11 +306,11 @@ impl InFlight {
 
     pub fn finish(self, status: u16) {
         let class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
+            100..=199 => STATUS_CLASSES[0],
+            200..=299 => STATUS_CLASSES[1],
+            300..=399 => STATUS_CLASSES[2],
+            400..=499 => STATUS_CLASSES[3],
+            _ => STATUS_CLASSES[4],
         };
         counter!(HTTP_REQUESTS_TOTAL, "status" => class).increment(1);
     }

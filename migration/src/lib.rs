@@ -18,6 +18,10 @@ pub mod search_language;
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 pub use search_language::{SearchLanguage, with_search_language};
 
+/// The database of the api and of the `migration` tool when `DATABASE_URL`
+/// is unset: `todo.db` in the working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://todo.db?mode=rwc";
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

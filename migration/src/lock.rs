@@ -13,9 +13,13 @@
 //!   that would run every migration inside one transaction on the api's
 //!   single connection, and a process waiting for it gets "database is
 //!   locked" after the busy timeout (5 s) instead of waiting as long as the
-//!   other one migrates. The OS drops a file lock when its process dies. The
-//!   file stays (empty): removing it while another process waits on it
-//!   would let a third one lock a new file of the same name.
+//!   other one migrates. The OS drops a file lock when its process dies.
+//!   The holder removes the file before it unlocks, so none is left in the
+//!   working directory: a process that waited on the removed file finds,
+//!   once it holds the lock, that the path no longer names that file, and
+//!   starts over on the path (which a third process may have created and
+//!   locked meanwhile; then it waits for that one). A file left by a
+//!   process that died is locked and removed by the next migrator.
 //!   In-memory databases are seen by one process only and take no lock.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -57,7 +61,7 @@ pub struct MigrationLock {
 
 enum Held {
     Postgres(PgConnection),
-    File(File),
+    File(File, PathBuf),
     InMemory,
 }
 
@@ -70,7 +74,10 @@ impl MigrationLock {
                 Held::Postgres(lock_postgres(db.get_postgres_connection_pool()).await?)
             }
             DatabaseConnectionType::SqlxSqlitePoolConnection(_) => match sqlite_file(db).await? {
-                Some(database) => Held::File(lock_file(&sqlite_lock_path(&database)).await?),
+                Some(database) => {
+                    let path = sqlite_lock_path(&database);
+                    Held::File(lock_file(&path).await?, path)
+                }
                 None => Held::InMemory,
             },
             _ => {
@@ -103,7 +110,15 @@ impl MigrationLock {
                 }
                 let _ = conn.close().await;
             }
-            Held::File(file) => {
+            Held::File(file, path) => {
+                // Removed while still locked: whoever waits on it starts over.
+                if cfg!(unix)
+                    && let Err(err) = std::fs::remove_file(&path)
+                    && err.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(error = %err, lock = %path.display(),
+                        "removing the migration lock file failed");
+                }
                 if let Err(err) = file.unlock() {
                     tracing::warn!(error = %err, "releasing the migration lock file failed");
                 }
@@ -183,7 +198,36 @@ async fn sqlite_file(db: &DatabaseConnection) -> Result<Option<PathBuf>, DbErr> 
     Ok(file.filter(|f| !f.is_empty()).map(PathBuf::from))
 }
 
+/// Locks the file at `path`, created if missing; waits while another
+/// process holds it. Once locked, the path must still name the same file
+/// (the holder before us may have removed it, see the module docs): else
+/// it starts over.
 async fn lock_file(path: &Path) -> Result<File, DbErr> {
+    loop {
+        let file = lock_opened(path).await?;
+        if still_at(&file, path) {
+            return Ok(file);
+        }
+        drop(file);
+    }
+}
+
+/// Whether `path` still names `file` (the same device and inode).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+async fn lock_opened(path: &Path) -> Result<File, DbErr> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

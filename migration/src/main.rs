@@ -1,67 +1,86 @@
-//! The `migration` CLI: sea-orm-migration's own interface (`up`, `down`,
-//! `status`, `fresh`, `refresh`, `reset`, `init`, `generate`; `DATABASE_URL`
-//! or `-u`, `DATABASE_SCHEMA` or `-s`, `-v`), with the migration lock around
-//! every command that changes the schema. `status` takes no lock and
-//! creates nothing. `SEARCH_LANGUAGE` (or `--search-language`) is the
+//! The `migration` CLI: sea-orm-migration's commands that apply to this
+//! service's schema (`up`, `down`, `status`, `fresh`, `refresh`, `reset`;
+//! not `init` and `generate`, which write a migration crate's source), with
+//! the migration lock around every command that changes the schema.
+//! `status` takes no lock and creates nothing. The database is the api's:
+//! `DATABASE_URL` (or `-u`), by default the api's own default,
+//! `sqlite://todo.db` in the working directory, created if missing as the
+//! api creates it. `SEARCH_LANGUAGE` (or `--search-language`) is the
 //! language the task search index is built in, as the api reads it.
 
 use std::error::Error;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use migration::lock::with_lock;
-use migration::{Migrator, MigratorTrait, SearchLanguage, with_search_language};
-use sea_orm_cli::MigrateSubcommands;
+use migration::{
+    DEFAULT_DATABASE_URL, Migrator, MigratorTrait, SearchLanguage, with_search_language,
+};
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
-/// Where `init` and `generate` write, as in sea-orm-migration's CLI.
-const MIGRATION_DIR: &str = "./";
-
-// The same arguments as sea-orm-migration's `cli::Cli` (whose fields are
-// private, so it cannot be parsed and then run differently).
 /// Schema migrations of the to-do service. Commands that change the schema
-/// wait while another process migrates the same database.
+/// wait while another process migrates the same database. Without a
+/// command: `up`.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    #[arg(short = 'v', long, global = true, help = "Show debug messages")]
+    /// Show debug messages.
+    #[arg(short = 'v', long, global = true)]
     verbose: bool,
 
+    /// The api's database: sqlite:PATH or postgres://USER@HOST/DB. Default:
+    /// the api's, todo.db in the working directory (created if missing).
+    #[arg(global = true, short = 'u', long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL,
+          hide_env_values = true)]
+    database_url: String,
+
+    /// PostgreSQL only: the schema to migrate.
     #[arg(
         global = true,
         short = 's',
         long,
         env = "DATABASE_SCHEMA",
-        long_help = "Database schema\n \
-                    - For MySQL and SQLite, this argument is ignored.\n \
-                    - For PostgreSQL, this argument is optional with default value 'public'.\n"
+        default_value = "public"
     )]
-    database_schema: Option<String>,
+    database_schema: String,
 
-    #[arg(
-        global = true,
-        short = 'u',
-        long,
-        env = "DATABASE_URL",
-        help = "Database URL"
-    )]
-    database_url: Option<String>,
-
-    #[arg(
-        global = true,
-        long,
-        env = "SEARCH_LANGUAGE",
-        default_value = SearchLanguage::DEFAULT,
-        value_parser = SearchLanguage::parse,
-        help = "Language of the task search index (a text search configuration: english, simple, german, ...)"
-    )]
+    /// Language of the task search index (a text search configuration:
+    /// english, simple, german, ...; SQLite: english or simple). The api
+    /// must get the same SEARCH_LANGUAGE.
+    #[arg(global = true, long, env = "SEARCH_LANGUAGE", default_value = SearchLanguage::DEFAULT,
+          value_parser = SearchLanguage::parse)]
     search_language: SearchLanguage,
 
     #[command(subcommand)]
-    command: Option<MigrateSubcommands>,
+    command: Option<Command>,
+}
+
+/// sea-orm-migration's commands (same names and options) that apply here.
+#[derive(Subcommand, Clone, Copy)]
+enum Command {
+    /// Apply pending migrations.
+    Up {
+        /// Number of pending migrations to apply (default: all).
+        #[arg(short, long)]
+        num: Option<u32>,
+    },
+    /// Roll back applied migrations.
+    Down {
+        /// Number of applied migrations to roll back.
+        #[arg(short, long, default_value_t = 1)]
+        num: u32,
+    },
+    /// Show which migrations are applied (takes no lock, creates nothing).
+    Status,
+    /// Drop all tables, then apply all migrations.
+    Fresh,
+    /// Roll back all applied migrations, then apply them all again.
+    Refresh,
+    /// Roll back all applied migrations.
+    Reset,
 }
 
 #[tokio::main]
@@ -79,53 +98,44 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
-    let connect = async || -> Result<DatabaseConnection, Box<dyn Error>> {
-        let url = cli
-            .database_url
-            .clone()
-            .ok_or("Environment variable 'DATABASE_URL' not set")?;
-        let schema = cli
-            .database_schema
-            .clone()
-            .unwrap_or_else(|| "public".to_owned());
-        let options = ConnectOptions::new(url)
-            .set_schema_search_path(schema)
-            .to_owned();
-        Ok(Database::connect(options).await?)
-    };
-    match &cli.command {
-        Some(MigrateSubcommands::Init) => sea_orm_cli::run_migrate_init(MIGRATION_DIR),
-        Some(MigrateSubcommands::Generate {
-            migration_name,
-            universal_time: _,
-            local_time,
-        }) => sea_orm_cli::run_migrate_generate(MIGRATION_DIR, migration_name, !*local_time),
-        command => {
-            let db = connect().await?;
-            let language = cli.search_language.clone();
-            let result = with_search_language(language, migrate(&db, command.as_ref())).await;
-            let _ = db.close().await;
-            Ok(result?)
-        }
+    // No command is `up`, as in sea-orm-migration's CLI.
+    let command = cli.command.unwrap_or(Command::Up { num: None });
+    let url = cli.database_url.trim();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err("DATABASE_URL: expected sqlite:PATH or postgres://USER@HOST/DB".into());
     }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.set_schema_search_path(cli.database_schema.clone());
+    // As the api: a missing SQLite file is created, except by `status`,
+    // which only looks.
+    let create = !matches!(command, Command::Status);
+    options.map_sqlx_sqlite_opts(move |opts| opts.create_if_missing(create));
+    let db = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(err) if !create && url.starts_with("sqlite:") => {
+            return Err(format!("{err}: is there a database at {url}? (`up` creates it)").into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let language = cli.search_language.clone();
+    let result = with_search_language(language, migrate(&db, command)).await;
+    let _ = db.close().await;
+    Ok(result?)
 }
 
-async fn migrate(
-    db: &DatabaseConnection,
-    command: Option<&MigrateSubcommands>,
-) -> Result<(), DbErr> {
-    use MigrateSubcommands::*;
+async fn migrate(db: &DatabaseConnection, command: Command) -> Result<(), DbErr> {
     match command {
-        // No command is `up`, as in sea-orm-migration's CLI.
-        None => up(db, None).await,
-        Some(Up { num }) => up(db, *num).await,
-        Some(Status) => status(db).await,
-        Some(Down { num }) => with_lock(db, async |db| Migrator::down(db, Some(*num)).await).await,
-        Some(Fresh) => with_lock(db, async |db| Migrator::fresh(db).await).await,
-        Some(Refresh) => with_lock(db, async |db| Migrator::refresh(db).await).await,
-        Some(Reset) => with_lock(db, async |db| Migrator::reset(db).await).await,
-        // Handled before connecting.
-        Some(Init | Generate { .. }) => Ok(()),
+        Command::Up { num } => up(db, num).await,
+        Command::Status => status(db).await,
+        Command::Down { num } => {
+            with_lock(db, async |db| Migrator::down(db, Some(num)).await).await
+        }
+        Command::Fresh => with_lock(db, async |db| Migrator::fresh(db).await).await,
+        Command::Refresh => with_lock(db, async |db| Migrator::refresh(db).await).await,
+        Command::Reset => with_lock(db, async |db| Migrator::reset(db).await).await,
     }
 }
 

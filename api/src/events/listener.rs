@@ -45,6 +45,9 @@ async fn tail(hub: Arc<Hub>, shutdown: CancellationToken) {
             _ = tick.tick() => {}
         }
         if let Err(err) = hub.catch_up().await {
+            if stopping(&hub, &shutdown) {
+                return;
+            }
             tracing::warn!(error = %err, "reading new events failed; retrying");
         }
     }
@@ -71,6 +74,7 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             connected = connected => match connected {
                 Ok(listener) => listener,
+                Err(_) if stopping(&hub, &shutdown) => return,
                 Err(err) => {
                     tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64,
                         "event listener cannot connect; retrying");
@@ -102,10 +106,33 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
             }
         };
         hub.set_listening(false);
+        // A planned shutdown closes the pool under the listener: nothing was
+        // lost that anyone still waits for, so nothing to warn about.
+        if stopping(&hub, &shutdown) {
+            tracing::debug!(reason = %lost, "event listener stopped with the shutdown");
+            return;
+        }
         counter!(crate::metrics::EVENTS_LISTENER_RECONNECTS).increment(1);
         tracing::warn!(reason = %lost, last_event = hub.head(),
             "event listener lost its connection; reconnecting and reading what it missed");
     }
+}
+
+/// Whether the process is stopping as planned: the shutdown began, or the
+/// pool was closed (which only the shutdown does). Failures then are the
+/// shutdown's doing, not something to warn about.
+fn stopping(hub: &Hub, shutdown: &CancellationToken) -> bool {
+    shutdown.is_cancelled()
+        || match &hub.db().inner {
+            DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                hub.db().get_postgres_connection_pool().is_closed()
+            }
+            DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                hub.db().get_sqlite_connection_pool().is_closed()
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
 }
 
 /// Deletes events older than the retention, a batch at a time.
@@ -126,6 +153,7 @@ async fn prune(hub: Arc<Hub>, retention: Duration, shutdown: CancellationToken) 
             match log::prune(hub.db(), hub.row_level_security(), cutoff, PRUNE_BATCH).await {
                 Ok(n) if n == PRUNE_BATCH => tokio::task::yield_now().await,
                 Ok(_) => break,
+                Err(_) if stopping(&hub, &shutdown) => return,
                 Err(err) => {
                     tracing::warn!(error = %err, "deleting old events failed; retrying later");
                     break;

@@ -44,12 +44,16 @@ pub fn router(state: SharedState) -> Router {
                 ))
                 .layer(compression::layer()),
         )
-        .route(
-            "/schema.graphql",
-            get(meta::schema_sdl).layer(compression::layer()),
-        )
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz));
+    // The SDL tells what introspection would: served only while
+    // introspection is on (off in production unless switched on), else 404.
+    if config.introspection() {
+        router = router.route(
+            "/schema.graphql",
+            get(meta::schema_sdl).layer(compression::layer()),
+        );
+    }
     if config.serve_example_app {
         router = router.merge(example_app::routes());
     }

@@ -329,8 +329,9 @@ pub async fn serve(
                 Ok(data)
             }
         });
-    // When its token expires, a socket is closed: a subscription never
-    // outlives its token (the client reconnects with a fresh one).
+    // When its token expires (exp plus AUTH_LEEWAY_SECS, as HTTP accepts
+    // it), a socket is closed: a subscription never outlives its token (the
+    // client reconnects with a fresh one).
     let mut token_expiry: Option<Instant> = None;
     let mut guard = Guard {
         protocol,
@@ -389,7 +390,7 @@ pub async fn serve(
                 let verdict = match guard.on_client_text(text.as_str()) {
                     Verdict::Init(payload) => match auth.authenticate_init(payload.as_ref()).await {
                         Ok(identity) => {
-                            token_expiry = identity.expires_at.map(instant_of);
+                            token_expiry = identity.accepted_until.map(instant_of);
                             // Signed in, the owner is the client.
                             if auth.requires_tokens()
                                 && let Some(throttle) = &mut guard.throttle

@@ -218,6 +218,11 @@ impl TestApp {
         api::service::Store::new(self.db.clone(), api::events::Wake::default())
     }
 
+    /// The URL of the server's database (for other processes).
+    pub fn database_url(&self) -> &str {
+        &self._test_db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -15,6 +15,7 @@ mod cors;
 mod events;
 mod failures;
 mod federation;
+mod first_hour;
 mod fuzz;
 mod graphiql_default;
 mod http;

@@ -159,7 +159,7 @@ impl HeldLock {
 /// The `migration` binary, built as the workspace builds it (an api test
 /// cannot name another package's binary, and a `target/debug/migration` left
 /// from an earlier build may be stale).
-fn migration_binary() -> PathBuf {
+pub fn migration_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     blocking(|| {
         BINARY

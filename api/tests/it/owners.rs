@@ -554,13 +554,13 @@ async fn postgres_subscribers_hear_only_their_own() {
 
 /// A database owned by a role that is no superuser (superusers pass
 /// row-level security): the api migrates it as that role, so FORCE binds it.
-struct RlsDatabase {
-    url: String,
+pub struct RlsDatabase {
+    pub url: String,
     name: String,
 }
 
 impl RlsDatabase {
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         let admin = Database::connect(postgres_admin_url())
             .await
             .expect("admin");

@@ -342,6 +342,11 @@ impl ApiProcess {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The process's working directory (where the default database goes).
+    pub fn workdir(&self) -> &Path {
+        self._workdir.path()
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.addr())
     }

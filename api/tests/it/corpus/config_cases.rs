@@ -274,6 +274,12 @@ pub fn sets() -> Vec<ConfigSet> {
         Expect::Status(404),
     ));
     production.push(case(
+        "production: no SDL at /schema.graphql",
+        Introspection,
+        super::Req::Path("/schema.graphql"),
+        Expect::Status(404),
+    ));
+    production.push(case(
         "production: __typename still works",
         Pass,
         q("{ __typename tasks { __typename totalCount } }"),
