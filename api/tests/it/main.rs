@@ -30,6 +30,7 @@ mod owners;
 mod pages;
 mod persisted;
 mod rate_limits;
+mod readme;
 mod replicas;
 mod schema;
 mod search;
