@@ -2,12 +2,15 @@
 //! introspection (so a field added later is covered too), is run by B with
 //! A's ids in every id slot (tasks, categories, parents, category links,
 //! filters) and must answer exactly as it does for ids that never existed;
-//! cursors from A's lists bring B none of A's rows. A's data is compared
-//! before and after. Subscriptions: B hears none of A's events. With
+//! an error names the argument that holds A's (or the missing) id, never
+//! one that holds B's own; cursors from A's lists bring B none of A's rows.
+//! Every try meets fresh fixtures of a fresh owner B, so what one mutation
+//! changed (deleteTask, setTasksDone, ...) cannot decide the next. A's data
+//! is compared before and after. Subscriptions: B hears none of A's events. With
 //! row-level security, an unscoped statement on the api's own connections
 //! finds nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
@@ -77,13 +80,16 @@ enum Ids {
     MissingTaskOwnCategory,
 }
 
+#[derive(Clone)]
 struct Fixture {
     a_task: String,
     a_child: String,
     a_category: String,
     a_cursor: String,
     b_task: String,
+    b_child: String,
     b_category: String,
+    b_user: String,
     missing_task: String,
     missing_category: String,
     a_user: String,
@@ -247,8 +253,9 @@ impl Schema {
         format!("{{ {} }}", parts.join(" "))
     }
 
-    /// The operation that calls `field` of the root `root`, and whether it
-    /// has id slots (without, the try is not compared).
+    /// The operation that calls `field` of the root `root`, whether it has
+    /// id slots (without, the try is not compared), and the names of the
+    /// slots that hold A's or missing ids (the ids under test).
     fn operation(
         &self,
         keyword: &str,
@@ -256,10 +263,21 @@ impl Schema {
         ids: Ids,
         fx: &Fixture,
         n: usize,
-    ) -> (String, bool) {
+    ) -> (String, bool, BTreeSet<String>) {
         let name = field["name"].as_str().unwrap_or_default();
         let mut args = Vec::new();
         let mut has_ids = false;
+        let mut under_test = BTreeSet::new();
+        let tested = [
+            fx.a_task.as_str(),
+            &fx.a_child,
+            &fx.a_category,
+            &fx.missing_task,
+            &fx.missing_category,
+            &fx.a_user,
+            &fx.missing_user,
+            &fx.a_cursor,
+        ];
         for arg in field["args"].as_array().into_iter().flatten() {
             let arg_name = arg["name"].as_str().unwrap_or_default();
             let t = type_ref(&arg["type"]);
@@ -274,6 +292,7 @@ impl Schema {
                     || v.to_string().contains(&fx.missing_task)
                     || v.to_string().contains(&fx.missing_category)
                     || v.to_string().contains(&fx.a_user);
+                slots_holding(arg_name, &v, &tested, &mut under_test);
                 args.push(format!("{arg_name}: {}", graphql_literal(&v)));
             }
         }
@@ -283,7 +302,32 @@ impl Schema {
             format!("({})", args.join(", "))
         };
         let selection = self.selection(&type_ref(&field["type"]).name, 2);
-        (format!("{keyword} {{ {name}{args} {selection} }}"), has_ids)
+        (
+            format!("{keyword} {{ {name}{args} {selection} }}"),
+            has_ids,
+            under_test,
+        )
+    }
+}
+
+/// Adds to `out` the name of every slot in `value` (itself named `name`;
+/// an input object's fields by their own names) that holds one of `ids`.
+fn slots_holding(name: &str, value: &Value, ids: &[&str], out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                slots_holding(key, value, ids, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                slots_holding(name, item, ids, out);
+            }
+        }
+        Value::String(s) if ids.contains(&s.as_str()) => {
+            out.insert(name.to_owned());
+        }
+        _ => {}
     }
 }
 
@@ -315,10 +359,15 @@ fn graphql_literal(v: &Value) -> String {
     }
 }
 
-/// A response with the values that differ between two tries made alike.
+/// A response with the values that differ between two tries made alike
+/// (each try has its own owner B with fixtures of its own).
 fn normalised(response: &Value, fx: &Fixture) -> String {
     response
         .to_string()
+        .replace(&fx.b_task, "<own task>")
+        .replace(&fx.b_child, "<own child>")
+        .replace(&fx.b_category, "<own category>")
+        .replace(&fx.b_user, "<own user>")
         .replace(&fx.a_task, "<task>")
         .replace(&fx.a_child, "<task>")
         .replace(&fx.missing_task, "<task>")
@@ -374,6 +423,45 @@ async fn arrange(app: &TestApp, token: &str, tag: &str) -> (String, String, Stri
     (task, child, category)
 }
 
+/// A token for a new owner `user` and `fx` with that owner's own task,
+/// step and category, made for one try.
+async fn fresh_b(app: &TestApp, fx: &Fixture, user: &str) -> (String, Fixture) {
+    let token = hs256(&claims(user));
+    let (b_task, b_child, b_category) = arrange(app, &token, "B").await;
+    let fx = Fixture {
+        b_task,
+        b_child,
+        b_category,
+        b_user: user.to_owned(),
+        ..fx.clone()
+    };
+    (token, fx)
+}
+
+/// A mutation given an id under test (A's or a missing one) is refused,
+/// and every error that names an argument names one holding such an id,
+/// never one holding B's own. (A try without ids under test is B's own
+/// business: B's task as its own parent is refused.)
+fn about_the_ids_under_test(response: &Value, under_test: &BTreeSet<String>, operation: &str) {
+    if under_test.is_empty() {
+        return;
+    }
+    let errors = response["errors"].as_array();
+    assert!(
+        !operation.starts_with("mutation") || errors.is_some_and(|e| !e.is_empty()),
+        "a mutation with ids under test {under_test:?} went through:\n{operation}\n{response}"
+    );
+    for error in errors.into_iter().flatten() {
+        if let Some(field) = error["extensions"]["field"].as_str() {
+            assert!(
+                under_test.contains(field),
+                "the error names {field:?}, not one of the ids under test {under_test:?}:\n\
+                 {operation}\n{response}"
+            );
+        }
+    }
+}
+
 fn missing(prefix: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -381,13 +469,14 @@ fn missing(prefix: &str) -> String {
 }
 
 pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
-    let (a, b) = (hs256(&claims("owner-a")), hs256(&claims("owner-b")));
+    let a = hs256(&claims("owner-a"));
     let (a_task, a_child, a_category) = arrange(app, &a, "A").await;
-    let (b_task, _, b_category) = arrange(app, &b, "B").await;
     let cursor = data_as(
         app,
         &a,
-        "{ tasks(first: 1, orderBy: [{field: DESCRIPTION}]) { edges { cursor } } }",
+        // In the default order, which the tries use: a cursor made for
+        // another order would be refused before the ids beside it are read.
+        "{ tasks(first: 1) { edges { cursor } } }",
         json!({}),
     )
     .await["tasks"]["edges"][0]["cursor"]
@@ -399,8 +488,10 @@ pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
         a_child,
         a_category,
         a_cursor: cursor,
-        b_task,
-        b_category,
+        b_task: String::new(),
+        b_child: String::new(),
+        b_category: String::new(),
+        b_user: String::new(),
         missing_task: missing("Task"),
         missing_category: missing("Category"),
         a_user: "owner-a".into(),
@@ -408,7 +499,7 @@ pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
     };
     let before = data_as(app, &a, DUMP, json!({})).await;
 
-    let introspection = data_as(app, &b, INTROSPECTION, json!({})).await;
+    let introspection = data_as(app, &hs256(&claims("owner-b")), INTROSPECTION, json!({})).await;
     let schema = Schema {
         types: introspection["__schema"]["types"]
             .as_array()
@@ -436,12 +527,15 @@ pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
                 (Ids::ForeignTaskOwnCategory, Ids::MissingTaskOwnCategory),
             ] {
                 n += 1;
-                let (foreign, has_ids) = schema.operation(keyword, field, with, &fx, n);
-                let (absent, _) = schema.operation(keyword, field, without, &fx, n);
+                // Each try meets a fresh owner B with fresh fixtures.
+                let (b, fx_with) = fresh_b(app, &fx, &format!("owner-b-{n}-with")).await;
+                let (foreign, has_ids, under_test) =
+                    schema.operation(keyword, field, with, &fx_with, n);
                 let bearer = format!("Bearer {b}");
                 let (status, _, got) = post_as(app, Some(&bearer), &foreign, json!({})).await;
                 tried += 1;
                 assert_eq!(status, 200, "{foreign}: {got}");
+                about_the_ids_under_test(&got, &under_test, &foreign);
                 let text = got.to_string();
                 for secret in [
                     "A secret",
@@ -456,11 +550,16 @@ pub async fn another_owners_ids_are_missing_ones(app: &TestApp) {
                     );
                 }
                 if has_ids {
+                    let (b, fx_without) = fresh_b(app, &fx, &format!("owner-b-{n}-without")).await;
+                    let (absent, _, under_test) =
+                        schema.operation(keyword, field, without, &fx_without, n);
+                    let bearer = format!("Bearer {b}");
                     let (_, _, expected) = post_as(app, Some(&bearer), &absent, json!({})).await;
+                    about_the_ids_under_test(&expected, &under_test, &absent);
                     compared += 1;
                     assert_eq!(
-                        normalised(&got, &fx),
-                        normalised(&expected, &fx),
+                        normalised(&got, &fx_with),
+                        normalised(&expected, &fx_without),
                         "B on A's ids differs from B on missing ids:\n{foreign}\n{absent}"
                     );
                 }
@@ -513,25 +612,44 @@ async fn subscribers_hear_only_their_own(app: &TestApp) {
         .await;
         sockets.push(socket);
     }
-    arrange(app, &a, "A (subscriptions)").await;
-    data_as(
-        app,
-        &b,
-        "mutation { createTask(input: {description: \"B marker\"}) { task { id } } }",
-        json!({}),
-    )
-    .await;
+    // A creates, completes and deletes: DELETED events carry no task, only
+    // its id.
+    let (_, a_child, _) = arrange(app, &a, "A (subscriptions)").await;
+    let delete = "mutation($id: ID!) { deleteTask(input: {id: $id}) { deletedTaskIds } }";
+    data_as(app, &a, delete, json!({ "id": a_child })).await;
+    // B does the same with tasks of its own.
+    let create = "mutation($d: String!) { createTask(input: {description: $d}) { task { id } } }";
+    let mut b_tasks = BTreeSet::new();
+    for description in ["B doomed", "B marker"] {
+        let id = data_as(app, &b, create, json!({ "d": description })).await["createTask"]["task"]
+            ["id"]
+            .as_str()
+            .expect("B's task id")
+            .to_owned();
+        if description == "B doomed" {
+            data_as(app, &b, delete, json!({ "id": id })).await;
+        }
+        b_tasks.insert(id);
+    }
     for socket in &mut sockets {
         // Everything B hears, replayed from the start of the log, is B's.
+        let mut kinds = BTreeSet::new();
         loop {
             let event = crate::common::ws::receive(socket).await;
             let event = &event["payload"]["data"]["taskEvents"];
             let description = event["task"]["description"].as_str().unwrap_or_default();
             assert!(!description.starts_with('A'), "B heard A's event: {event}");
+            let task_id = event["taskId"].as_str().unwrap_or_default();
+            assert!(
+                b_tasks.contains(task_id),
+                "B heard an event about a task not B's: {event}"
+            );
+            kinds.insert(event["kind"].as_str().unwrap_or_default().to_owned());
             if description == "B marker" {
                 break;
             }
         }
+        assert!(kinds.contains("DELETED"), "B heard {kinds:?}");
         // And nothing of A's follows.
         let more = tokio::time::timeout(
             Duration::from_millis(500),
