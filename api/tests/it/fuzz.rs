@@ -1,6 +1,6 @@
 //! Property tests of the request path: random bodies, JSON, GraphQL
 //! documents and mutation variables, POSTed through real HTTP to one server
-//! per property.
+//! per property and backend (SQLite and PostgreSQL, like every other test).
 //!
 //! Properties: the status is one of 200, 400, 405, 413 or 415; the body is
 //! JSON whose errors all carry a known `extensions.code` (never `INTERNAL`);
@@ -57,13 +57,13 @@ struct Fuzz {
 }
 
 impl Fuzz {
-    fn new() -> Self {
+    fn new(backend: Backend) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let app = runtime.block_on(TestApp::spawn(Backend::Sqlite));
+        let app = runtime.block_on(TestApp::spawn(backend));
         Self {
             runtime,
             app: Some(app),
@@ -208,8 +208,17 @@ fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 #[test]
-fn arbitrary_bodies_and_content_types() {
-    let fuzz = Fuzz::new();
+fn sqlite_arbitrary_bodies_and_content_types() {
+    arbitrary_bodies_and_content_types(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_arbitrary_bodies_and_content_types() {
+    arbitrary_bodies_and_content_types(Backend::Postgres);
+}
+
+fn arbitrary_bodies_and_content_types(backend: Backend) {
+    let fuzz = Fuzz::new(backend);
     run(
         "arbitrary_bodies_and_content_types",
         regressions!("arbitrary_bodies_and_content_types"),
@@ -298,8 +307,17 @@ fn request_like() -> impl Strategy<Value = Value> {
 }
 
 #[test]
-fn structurally_random_json() {
-    let fuzz = Fuzz::new();
+fn sqlite_structurally_random_json() {
+    structurally_random_json(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_structurally_random_json() {
+    structurally_random_json(Backend::Postgres);
+}
+
+fn structurally_random_json(backend: Backend) {
+    let fuzz = Fuzz::new(backend);
     let strategy = prop_oneof![
         2 => any_json(),
         4 => request_like(),
@@ -700,8 +718,17 @@ fn document() -> impl Strategy<Value = String> {
 }
 
 #[test]
-fn random_graphql_documents() {
-    let fuzz = Fuzz::new();
+fn sqlite_random_graphql_documents() {
+    random_graphql_documents(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_random_graphql_documents() {
+    random_graphql_documents(Backend::Postgres);
+}
+
+fn random_graphql_documents(backend: Backend) {
+    let fuzz = Fuzz::new(backend);
     let strategy = (
         document(),
         prop::option::of(any_json()),
@@ -863,8 +890,17 @@ fn check_task(task: &Value) -> Result<(), TestCaseError> {
 }
 
 #[test]
-fn random_task_mutation_variables() {
-    let fuzz = Fuzz::new();
+fn sqlite_random_task_mutation_variables() {
+    random_task_mutation_variables(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_random_task_mutation_variables() {
+    random_task_mutation_variables(Backend::Postgres);
+}
+
+fn random_task_mutation_variables(backend: Backend) {
+    let fuzz = Fuzz::new(backend);
     let ids = fuzz.runtime.block_on(async {
         let app = fuzz.app();
         let work = app.create_category("Work").await;
