@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnection, PgPool};
 use sea_orm::sqlx::{self, Connection};
-use tokio::time::{Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
@@ -32,6 +32,11 @@ const TAKEOVER: Duration = Duration::from_secs(1);
 /// How often the leader looks for unnumbered events on its own (a missed
 /// announcement).
 const POLL: Duration = Duration::from_secs(1);
+/// Under load, at most one numbering pass this often: what commits in
+/// between is numbered together, so a busy log costs a transaction (and a
+/// wake-up of every subscriber) per interval instead of per commit. The
+/// first commit after a quiet spell is numbered at once.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// Runs this replica's part until `shutdown`: leading when it holds the
 /// lease, announcing its commits while another replica does.
@@ -118,11 +123,19 @@ async fn lead(
         }
     }
     let mut poll = interval(POLL);
+    let mut numbered_at: Option<Instant> = None;
     loop {
+        if let Some(at) = numbered_at {
+            tokio::select! {
+                () = shutdown.cancelled() => return Some(lease),
+                () = tokio::time::sleep_until(at + GATHER) => {}
+            }
+        }
         loop {
             match number(&mut lease).await {
                 Ok(numbered) => {
                     if numbered > 0 {
+                        numbered_at = Some(Instant::now());
                         hub.wake().wake();
                     }
                     if numbered < BATCH as u64 {
