@@ -264,6 +264,12 @@ fn is_subscription(payload: &serde_json::Value) -> bool {
     let Some(query) = payload.get("query").and_then(serde_json::Value::as_str) else {
         return false;
     };
+    // Queries and mutations (most of what a socket sends besides the one
+    // subscription) skip the second parse: without the keyword, none of
+    // the document's operations is a subscription.
+    if !query.contains("subscription") {
+        return false;
+    }
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
     };
