@@ -154,6 +154,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub otel: OtelSettings,
+
+    #[command(flatten)]
+    pub relay: crate::events::relay::RelaySettings,
 }
 
 /// Sign-in with bearer tokens; none of the key settings: single-user mode.

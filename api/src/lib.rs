@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod ids;
 pub mod metrics;
 pub mod net;
 pub mod rate_limit;
@@ -55,6 +56,10 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
             check_http_url(var, url)?;
         }
     }
+    config
+        .relay
+        .check()
+        .map_err(|(var, reason)| StartupError::Setting { var, reason })?;
     if config.is_sqlite() {
         if config.db_row_level_security {
             return Err(StartupError::RowLevelSecurity(
@@ -112,6 +117,12 @@ impl App {
         )
         .await
         .map_err(StartupError::Events)?;
+        events::relay::start(&hub, &config.relay, &shutdown).map_err(|reason| {
+            StartupError::Setting {
+                var: "EVENTS_WEBHOOK_URL",
+                reason,
+            }
+        })?;
         let store = Store {
             db: db.clone(),
             wake: hub.commits().clone(),

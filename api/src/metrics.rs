@@ -48,6 +48,13 @@ pub const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
 pub const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
 pub const EVENTS_DELIVERY_LAG: &str = "events_delivery_lag_seconds";
 pub const EVENTS_LISTENER_RECONNECTS: &str = "events_listener_reconnects_total";
+pub const EVENT_SINK_PUBLISHED: &str = "events_sink_published_total";
+pub const EVENT_SINK_FAILURES: &str = "events_sink_failures_total";
+pub const EVENT_SINK_LAG_EVENTS: &str = "events_sink_lag_events";
+pub const EVENT_SINK_LAG_SECONDS: &str = "events_sink_lag_seconds";
+pub const EVENT_SINK_LAST_SUCCESS: &str = "events_sink_last_success_timestamp_seconds";
+pub const EVENT_SINK_STOPPED: &str = "events_sink_stopped";
+pub const EVENT_SINK_PUBLISHING: &str = "events_sink_publishing";
 
 /// Label values (statics, so that deploy/checks.py does not take them for
 /// metric names). `reason` of a refused connection: the global cap, or one
@@ -224,6 +231,73 @@ fn describe() {
         EVENTS_LISTENER_RECONNECTS,
         "times the PostgreSQL event listener reconnected after losing its connection"
     );
+    describe_counter!(
+        EVENT_SINK_PUBLISHED,
+        "events a sink's broker acknowledged (published by this replica)"
+    );
+    describe_counter!(
+        EVENT_SINK_FAILURES,
+        "failed publish attempts of a sink, by reason (unreachable, rejected, timeout, gone)"
+    );
+    describe_gauge!(
+        EVENT_SINK_LAG_EVENTS,
+        "events committed that a sink has not yet had acknowledged (every replica reports it)"
+    );
+    describe_gauge!(
+        EVENT_SINK_LAG_SECONDS,
+        "age of the oldest event a sink has not yet had acknowledged; 0 when it is current"
+    );
+    describe_gauge!(
+        EVENT_SINK_LAST_SUCCESS,
+        "Unix time of a sink's last acknowledged publish (0: never)"
+    );
+    describe_gauge!(
+        EVENT_SINK_STOPPED,
+        "1 when a sink stopped because its receiver is gone (a webhook's 410)"
+    );
+    describe_gauge!(
+        EVENT_SINK_PUBLISHING,
+        "1 on the replica that holds a sink's lease and publishes to it"
+    );
+}
+
+/// A configured sink's series, present from the first scrape.
+pub fn sink_configured(sink: &'static str, reasons: &[&'static str]) {
+    counter!(EVENT_SINK_PUBLISHED, "sink" => sink).increment(0);
+    for reason in reasons {
+        counter!(EVENT_SINK_FAILURES, "sink" => sink, "reason" => *reason).increment(0);
+    }
+    gauge!(EVENT_SINK_LAG_EVENTS, "sink" => sink).set(0.0);
+    gauge!(EVENT_SINK_LAG_SECONDS, "sink" => sink).set(0.0);
+    gauge!(EVENT_SINK_LAST_SUCCESS, "sink" => sink).set(0.0);
+    gauge!(EVENT_SINK_STOPPED, "sink" => sink).set(0.0);
+    gauge!(EVENT_SINK_PUBLISHING, "sink" => sink).set(0.0);
+}
+
+pub fn sink_published(sink: &'static str, events: usize) {
+    counter!(EVENT_SINK_PUBLISHED, "sink" => sink).increment(events as u64);
+}
+
+pub fn sink_failed(sink: &'static str, reason: &'static str) {
+    counter!(EVENT_SINK_FAILURES, "sink" => sink, "reason" => reason).increment(1);
+}
+
+pub fn sink_publishing(sink: &'static str, publishing: bool) {
+    gauge!(EVENT_SINK_PUBLISHING, "sink" => sink).set(f64::from(u8::from(publishing)));
+}
+
+/// What every replica reads from the database every few seconds.
+pub fn sink_status(
+    sink: &'static str,
+    lag_events: i64,
+    lag_seconds: f64,
+    last_success: Option<f64>,
+    stopped: bool,
+) {
+    gauge!(EVENT_SINK_LAG_EVENTS, "sink" => sink).set(lag_events.max(0) as f64);
+    gauge!(EVENT_SINK_LAG_SECONDS, "sink" => sink).set(lag_seconds.max(0.0));
+    gauge!(EVENT_SINK_LAST_SUCCESS, "sink" => sink).set(last_success.unwrap_or(0.0));
+    gauge!(EVENT_SINK_STOPPED, "sink" => sink).set(f64::from(u8::from(stopped)));
 }
 
 /// A connection accepted and counted open; [`connection_closed`] when it goes.

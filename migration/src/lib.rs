@@ -13,6 +13,7 @@ mod m20261201_000002_add_owners;
 mod m20261202_000001_list_indexes;
 mod m20261202_000002_task_search;
 mod m20261207_000001_event_positions;
+mod m20261207_000003_event_sinks;
 pub mod search_language;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_list_indexes::Migration),
             Box::new(m20261202_000002_task_search::Migration),
             Box::new(m20261207_000001_event_positions::Migration),
+            Box::new(m20261207_000003_event_sinks::Migration),
         ]
     }
 }

@@ -129,6 +129,15 @@ impl Hub {
         &self.announced
     }
 
+    /// When the first event after `position` happened (`None`: none yet).
+    pub async fn oldest_after(
+        &self,
+        position: i64,
+    ) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+        self.read(async |db| log::oldest_after(db, position).await)
+            .await
+    }
+
     pub fn head(&self) -> i64 {
         *self.head.borrow()
     }

@@ -19,6 +19,10 @@ use super::log;
 /// wake, a notification lost with its connection): the tail also looks this
 /// often on its own.
 const POLL: Duration = Duration::from_secs(1);
+/// A sink no replica reported for this long (and for the retention) no
+/// longer holds events back from retention.
+const SINK_SEEN_AT_LEAST: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Events deleted per statement by retention.
 const PRUNE_BATCH: u64 = 1000;
 
@@ -149,8 +153,28 @@ async fn prune(hub: Arc<Hub>, retention: Duration, shutdown: CancellationToken) 
         let Some(cutoff) = Utc::now().checked_sub_signed(retention) else {
             continue;
         };
+        // A sink keeps what it has not published while some replica is
+        // configured with it: seen within the retention, and at least
+        // within the last few minutes (they report every few seconds).
+        let seen_since = cutoff.min(Utc::now() - SINK_SEEN_AT_LEAST);
+        let held = match super::relay::held_through(hub.db(), seen_since).await {
+            Ok(held) => held,
+            Err(_) if stopping(&hub, &shutdown) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the event sinks' positions failed; retrying later");
+                continue;
+            }
+        };
         loop {
-            match log::prune(hub.db(), hub.row_level_security(), cutoff, PRUNE_BATCH).await {
+            match log::prune(
+                hub.db(),
+                hub.row_level_security(),
+                cutoff,
+                held,
+                PRUNE_BATCH,
+            )
+            .await
+            {
                 Ok(n) if n == PRUNE_BATCH => tokio::task::yield_now().await,
                 Ok(_) => break,
                 Err(_) if stopping(&hub, &shutdown) => return,

@@ -145,6 +145,24 @@ pub async fn last_position(db: &impl ConnectionTrait) -> AppResult<i64> {
     Ok(newest.flatten().unwrap_or(0))
 }
 
+/// When the first event after `position` happened; `None` when there is
+/// none yet.
+pub async fn oldest_after(
+    db: &impl ConnectionTrait,
+    position: i64,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let oldest: Option<DateTime<Utc>> = task_event::Entity::find()
+        .select_only()
+        .column(task_event::Column::OccurredAt)
+        .filter(task_event::Column::Position.gt(position))
+        .order_by_asc(task_event::Column::Position)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(oldest)
+}
+
 /// Every event up to this position has been deleted by retention.
 pub async fn pruned_through(db: &impl ConnectionTrait) -> AppResult<i64> {
     let state = task_event_log::Entity::find_by_id(1i16).one(db).await?;
@@ -152,12 +170,15 @@ pub async fn pruned_through(db: &impl ConnectionTrait) -> AppResult<i64> {
 }
 
 /// Deletes the oldest events that happened before `cutoff`, at most `batch`
-/// of them; returns how many. The watermark moves in the same transaction,
-/// so a reader either still finds an event or knows its cursor expired.
+/// of them and none past `held_through` (what an event sink still has to
+/// publish); returns how many. The watermark moves in the same
+/// transaction, so a reader either still finds an event or knows its
+/// cursor expired.
 pub async fn prune(
     db: &DatabaseConnection,
     row_level_security: bool,
     cutoff: DateTime<Utc>,
+    held_through: Option<i64>,
     batch: u64,
 ) -> AppResult<u64> {
     let txn = db.begin().await?;
@@ -175,6 +196,7 @@ pub async fn prune(
         .iter()
         .take_while(|e| e.occurred_at < cutoff)
         .filter_map(|e| e.position)
+        .take_while(|position| held_through.is_none_or(|held| *position <= held))
         .last()
     else {
         return Ok(0);

@@ -12,6 +12,7 @@ pub mod cursor;
 mod hub;
 mod listener;
 mod log;
+pub mod relay;
 mod sequencer;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ mod connection;
 mod context;
 pub mod engine;
 mod federation;
-pub mod ids;
+pub use crate::ids;
 mod inputs;
 pub mod loaders;
 mod mutation;

@@ -7,6 +7,8 @@
 
 mod common;
 
+mod brokers;
+
 mod categories;
 mod concurrency;
 mod connections;
@@ -31,6 +33,7 @@ mod pages;
 mod persisted;
 mod rate_limits;
 mod readme;
+mod relay;
 mod replicas;
 mod schema;
 mod search;

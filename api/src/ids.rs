@@ -1,4 +1,5 @@
-//! Relay global ids: opaque to clients, unique across types.
+//! Relay global ids: opaque to clients, unique across types. Shared by the
+//! GraphQL schema and the events published to other services.
 
 use async_graphql::ID;
 use base64::Engine as _;
