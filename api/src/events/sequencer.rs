@@ -7,7 +7,8 @@
 //! batch. The numbering runs on the lease's own session, so it stops the
 //! moment the lease is lost: two replicas never number at once. Every other
 //! replica tries to take the lease each second (a dead leader's session
-//! ends with its process, and with it the lock), and meanwhile announces
+//! ends with its process, and a hung one's after six silent seconds, and
+//! with it the lock), and meanwhile announces
 //! its own commits to the leader on [`log::PENDING_CHANNEL`], one
 //! notification for any number of commits.
 
@@ -32,6 +33,9 @@ const TAKEOVER: Duration = Duration::from_secs(1);
 /// How often the leader looks for unnumbered events on its own (a missed
 /// announcement).
 const POLL: Duration = Duration::from_secs(1);
+/// The lease's session ends after this long without a statement: far
+/// longer than [`POLL`] and [`TAKEOVER`], which keep a live replica's busy.
+const IDLE_TIMEOUT: &str = "6s";
 /// Under load, at most one numbering pass this often: what commits in
 /// between is numbered together, so a busy log costs a transaction (and a
 /// wake-up of every subscriber) per interval instead of per commit. The
@@ -94,7 +98,16 @@ async fn announce(pool: &PgPool) {
 async fn try_lease(pool: &PgPool, session: &mut Option<PgConnection>) -> sqlx::Result<bool> {
     let connection = match session {
         Some(connection) => connection,
-        None => session.insert(PgConnection::connect_with(&pool.connect_options()).await?),
+        None => {
+            let mut connection = PgConnection::connect_with(&pool.connect_options()).await?;
+            // A hung leader stops polling; the server then ends its silent
+            // session, and the lock with it, so another replica takes over.
+            sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
+                .bind(IDLE_TIMEOUT)
+                .execute(&mut connection)
+                .await?;
+            session.insert(connection)
+        }
     };
     sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(LEASE)

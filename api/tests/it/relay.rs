@@ -266,9 +266,10 @@ async fn write(client: &reqwest::Client, api: &ApiProcess, i: usize) -> bool {
     matches!(done, Outcome::Ok(_))
 }
 
-/// Three replicas write with both sinks configured; the NATS publisher is
-/// sent `signal` half-way (KILL: it dies; STOP: it hangs, holding its
-/// database session open, and resumes later, fenced off).
+/// Three replicas write with both sinks configured; the NATS publisher and
+/// the sequencer's replica are sent `signal` half-way (KILL: they die;
+/// STOP: they hang, holding their database sessions open, and resume later,
+/// fenced off).
 async fn three_replicas_and_a_lost_publisher(signal: &str) {
     let db = TestDb::new(Backend::Postgres).await;
     let subject = unique("todo.test");
@@ -318,8 +319,15 @@ async fn three_replicas_and_a_lost_publisher(signal: &str) {
         assert!(write(&client, &apis[target], i).await, "write {i}");
         written += 2;
         if i == 20 {
-            apis[leader].signal(signal);
-            running[leader] = false;
+            // The replica numbering the log goes too (it may be the same):
+            // publishing waits for numbers, so both must be taken over.
+            let sequencer = (0..3).find(|k| apis[*k].output().contains("numbers the event log"));
+            for lost in [Some(leader), sequencer].into_iter().flatten() {
+                if running[lost] {
+                    apis[lost].signal(signal);
+                    running[lost] = false;
+                }
+            }
             lost_at = Some(Instant::now());
         }
     }
@@ -338,9 +346,14 @@ async fn three_replicas_and_a_lost_publisher(signal: &str) {
     };
     eprintln!("SIG{signal}: another replica published after {takeover:?}");
     if signal == "STOP" {
-        // The hung publisher wakes up: fenced off, it publishes no more.
-        apis[leader].signal("CONT");
-        running[leader] = true;
+        // The hung replicas wake up: fenced off, they publish and number no
+        // more.
+        for (k, api) in apis.iter().enumerate() {
+            if !running[k] {
+                api.signal("CONT");
+                running[k] = true;
+            }
+        }
         for i in 40..50 {
             assert!(write(&client, &apis[i % 3], i).await, "write {i}");
             written += 2;
