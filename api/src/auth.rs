@@ -133,7 +133,7 @@ impl Authenticator {
                 });
             }
         }
-        if let Some(secret) = &settings.jwt_secret.0
+        if let Some(secret) = settings.jwt_secret.get()
             && secret.len() < 32
         {
             return Err(AuthSetupError {
@@ -160,7 +160,7 @@ impl Authenticator {
     /// unreachable one is an error naming the variable).
     pub async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
         Self::check_settings(settings)?;
-        let keys = if let Some(secret) = &settings.jwt_secret.0 {
+        let keys = if let Some(secret) = settings.jwt_secret.get() {
             let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|e| AuthSetupError {
                 var: "AUTH_JWT_SECRET",
                 reason: e.to_string(),

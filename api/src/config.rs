@@ -18,6 +18,7 @@ pub use crate::net::TrustedProxies;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser};
+use secrecy::{ExposeSecret, SecretString};
 
 /// `todo.db` in the working directory, created if missing (the `migration`
 /// tool's default too).
@@ -30,7 +31,7 @@ pub struct Config {
     /// sqlite:PATH (the embedded default) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL,
           value_parser = parse_database_url, hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 
     /// Address to listen on; 0.0.0.0 in containers.
     #[arg(long, env = "HOST", value_name = "HOST", default_value = "127.0.0.1")]
@@ -168,9 +169,9 @@ pub struct AuthSettings {
     /// any key setting, the rows written without sign-in stay the built-in
     /// owner's, invisible to tokens, until `api transfer-owner --to SUBJECT`.
     #[arg(long = "auth-jwt-secret", env = "AUTH_JWT_SECRET", value_name = "AUTH_JWT_SECRET",
-          default_value = "", value_parser = parse_optional, hide_env_values = true,
+          default_value = "", value_parser = parse_secret, hide_env_values = true,
           hide_default_value = true)]
-    pub jwt_secret: Optional,
+    pub jwt_secret: Secret,
     /// An identity provider's JWK set (RS256, ES256, EdDSA keys by kid):
     /// fetched at start, fetched again for an unknown kid (at most once a minute).
     #[arg(long = "auth-jwks-url", env = "AUTH_JWKS_URL", value_name = "AUTH_JWKS_URL",
@@ -430,6 +431,40 @@ pub struct OtelSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Optional(pub Option<String>);
 
+/// A secret setting where empty means unset: never shown by `Debug` (nor
+/// in logs, which only ever format settings through it).
+#[derive(Debug, Clone, Default)]
+pub struct Secret(pub Option<SecretString>);
+
+impl Secret {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_ref().map(ExposeSecret::expose_secret)
+    }
+}
+
+/// `DATABASE_URL`: shown without its password.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn new(url: &str) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL, password included, for connecting.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&redact(self.expose()))
+            .finish()
+    }
+}
+
 /// `CORS_ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CorsOrigins {
@@ -509,7 +544,7 @@ impl Config {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url.expose().starts_with("sqlite:")
     }
 
     fn open_by_default(&self) -> bool {
@@ -604,13 +639,13 @@ fn config_error(command: &clap::Command, err: &clap::Error) -> ConfigError {
     ConfigError { var, value, reason }
 }
 
-fn parse_database_url(url: &str) -> Result<String, String> {
+fn parse_database_url(url: &str) -> Result<DatabaseUrl, String> {
     let url = url.trim();
     if url.starts_with("sqlite:")
         || url.starts_with("postgres://")
         || url.starts_with("postgresql://")
     {
-        Ok(url.to_owned())
+        Ok(DatabaseUrl::new(url))
     } else {
         Err("expected sqlite:PATH or postgres://USER@HOST/DB".into())
     }
@@ -666,6 +701,11 @@ fn parse_hours(value: &str) -> Result<Duration, String> {
         .filter(|h| *h > 0.0 && *h <= 87_600.0)
         .map(|h| Duration::from_secs_f64(h * 3600.0))
         .ok_or_else(|| "expected hours greater than 0 (fractions allowed), at most 87600".into())
+}
+
+pub(crate) fn parse_secret(value: &str) -> Result<Secret, String> {
+    let value = value.trim();
+    Ok(Secret((!value.is_empty()).then(|| value.into())))
 }
 
 fn parse_optional(value: &str) -> Result<Optional, String> {
@@ -824,7 +864,7 @@ mod tests {
     #[test]
     fn defaults_to_sqlite_on_localhost() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
         assert_eq!(c.listen_addr().to_string(), "127.0.0.1:8080");
         assert!(c.is_sqlite());
         assert_eq!(c.db_connect_timeout, Duration::from_secs(30));
@@ -1177,5 +1217,35 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://todo.db"), "sqlite://todo.db");
+    }
+
+    #[test]
+    fn formatting_the_configuration_shows_no_secret() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://todo:s3cr3t-db@db:5432/todo"),
+            ("AUTH_JWT_SECRET", "s3cr3t-jwt-s3cr3t-jwt-s3cr3t-jwt-s3cr3t"),
+            (
+                "EVENTS_WEBHOOK_URL",
+                "https://hooks.example.com/todo?token=s3cr3t-hook",
+            ),
+            (
+                "EVENTS_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
+            ("EVENTS_AMQP_URL", "amqp://todo:s3cr3t-amqp@rabbit:5672/%2f"),
+            ("EVENTS_REDIS_URL", "redis://:s3cr3t-redis@redis:6379/0"),
+            ("EVENTS_NATS_URL", "nats://todo:s3cr3t-nats@nats:4222"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?} {c:#?}");
+        for secret in ["s3cr3t", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        // Still there for whoever needs them.
+        assert!(
+            shown.contains("postgres://todo:***@db:5432/todo"),
+            "{shown}"
+        );
+        assert_eq!(c.auth.jwt_secret.get().map(str::len), Some(39));
     }
 }

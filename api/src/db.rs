@@ -59,7 +59,7 @@ pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const PING_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(1);
 
 pub fn connect_options(config: &Config) -> ConnectOptions {
-    let mut options = ConnectOptions::new(config.database_url.clone());
+    let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
     options
         // sqlx pings every connection as it goes back to the pool; one that
         // sat idle since is pinged again as it leaves the pool: connections
@@ -119,7 +119,7 @@ pub async fn prepare(db: &DatabaseConnection, config: &Config) -> Result<(), Sta
 /// Connects, retrying with exponential backoff until `db_connect_timeout`.
 /// Cancel-safe: dropping the future stops the attempts.
 pub async fn connect_with_retry(config: &Config) -> Result<DatabaseConnection, StartupError> {
-    let url = redact(&config.database_url);
+    let url = redact(config.database_url.expose());
     let deadline = config.db_connect_timeout;
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
@@ -177,7 +177,7 @@ async fn attempt_connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         // (refused, authentication, unknown database), where the pool retries
         // a refused connection until its acquire timeout and reports only that.
         use sea_orm::sqlx::Connection;
-        let probe = sea_orm::sqlx::postgres::PgConnection::connect(&config.database_url)
+        let probe = sea_orm::sqlx::postgres::PgConnection::connect(config.database_url.expose())
             .await
             .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e.into())))?;
         let _ = probe.close().await;

@@ -108,6 +108,11 @@ impl App {
         let auth = Arc::new(Authenticator::from_settings(&config.auth).await?);
         let trusted = graphql::Engine::load_trusted(&config)?;
         let shutdown = CancellationToken::new();
+        if config.metrics_enabled {
+            // Before the event tasks start: their first series (the sinks'
+            // zeros among them) must reach the recorder.
+            metrics::install();
+        }
         let hub = events::start(
             db.clone(),
             config.db_row_level_security,

@@ -184,7 +184,7 @@ async fn serve(config: Arc<Config>) -> Result<(), Box<dyn std::error::Error>> {
     // Before anything slow: a signal during start must stop us cleanly.
     let signals = ShutdownSignals::install()?;
     tracing::info!(
-        database = %api::config::redact(&config.database_url),
+        database = %api::config::redact(config.database_url.expose()),
         "starting"
     );
     if config.graphiql_enabled() {

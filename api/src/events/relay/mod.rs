@@ -31,7 +31,7 @@ use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 pub use checkpoint::held_through;
-pub use settings::{RelaySettings, SecretUrl, WebhookSecret};
+pub use settings::{RelaySettings, WebhookSecret};
 
 use self::envelope::Message;
 use self::lease::{HEARTBEAT, Lease};

@@ -3,7 +3,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use secrecy::{ExposeSecret, SecretSlice};
+
+use crate::config::Secret;
 
 /// Where committed task changes are published for other services; none
 /// set: no relay.
@@ -13,7 +15,7 @@ pub struct RelaySettings {
     /// JetStream and counts once the stream acknowledged it. Unset: off.
     #[arg(long = "events-nats-url", env = "EVENTS_NATS_URL", value_name = "EVENTS_NATS_URL",
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
-    pub nats_url: SecretUrl,
+    pub nats_url: Secret,
     /// Subject prefix: changes go to PREFIX.created, PREFIX.updated and
     /// PREFIX.deleted.
     #[arg(long = "events-nats-subject", env = "EVENTS_NATS_SUBJECT", value_name = "EVENTS_NATS_SUBJECT",
@@ -28,7 +30,7 @@ pub struct RelaySettings {
     /// appended to a stream with XADD. Unset: off.
     #[arg(long = "events-redis-url", env = "EVENTS_REDIS_URL", value_name = "EVENTS_REDIS_URL",
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
-    pub redis_url: SecretUrl,
+    pub redis_url: Secret,
     /// The Redis stream's key.
     #[arg(long = "events-redis-stream", env = "EVENTS_REDIS_STREAM", value_name = "EVENTS_REDIS_STREAM",
           default_value = "todo.tasks", value_parser = parse_name)]
@@ -43,7 +45,7 @@ pub struct RelaySettings {
     /// Unset: off.
     #[arg(long = "events-amqp-url", env = "EVENTS_AMQP_URL", value_name = "EVENTS_AMQP_URL",
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
-    pub amqp_url: SecretUrl,
+    pub amqp_url: Secret,
     /// The topic exchange (declared durable if missing); routing keys
     /// task.created, task.updated and task.deleted.
     #[arg(long = "events-amqp-exchange", env = "EVENTS_AMQP_EXCHANGE", value_name = "EVENTS_AMQP_EXCHANGE",
@@ -54,7 +56,7 @@ pub struct RelaySettings {
     /// Standard Webhooks specification says. Unset: off.
     #[arg(long = "events-webhook-url", env = "EVENTS_WEBHOOK_URL", value_name = "EVENTS_WEBHOOK_URL",
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
-    pub webhook_url: SecretUrl,
+    pub webhook_url: Secret,
     /// The webhook's signing secret: whsec_ then base64 of 24 to 64 random
     /// bytes. Required with EVENTS_WEBHOOK_URL.
     #[arg(long = "events-webhook-secret", env = "EVENTS_WEBHOOK_SECRET", value_name = "EVENTS_WEBHOOK_SECRET",
@@ -96,32 +98,23 @@ impl RelaySettings {
     }
 }
 
-/// A URL that may carry a password: never printed (logs show it with
-/// [`crate::config::redact`]).
-#[derive(Debug, Clone, Default)]
-pub struct SecretUrl(pub Option<SecretString>);
-
-impl SecretUrl {
-    pub fn get(&self) -> Option<&str> {
-        self.0.as_ref().map(ExposeSecret::expose_secret)
-    }
-}
-
 /// The webhook's signing key (the bytes behind `whsec_...`).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookSecret(pub Option<SecretSlice<u8>>);
 
-fn parse_secret_url(value: &str) -> Result<SecretUrl, String> {
+/// A URL that may carry a password: kept as a secret (logs show it with
+/// [`crate::config::redact`]).
+fn parse_secret_url(value: &str) -> Result<Secret, String> {
     let value = value.trim();
     if value.is_empty() {
-        return Ok(SecretUrl(None));
+        return Ok(Secret(None));
     }
     let url = reqwest::Url::parse(value)
         .map_err(|e| format!("{:?} is not a URL ({e})", crate::config::redact(value)))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{:?} names no host", crate::config::redact(value)));
     }
-    Ok(SecretUrl(Some(value.into())))
+    Ok(Secret(Some(value.into())))
 }
 
 fn check_webhook_url(url: &str) -> Result<(), String> {
