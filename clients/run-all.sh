@@ -5,8 +5,17 @@
 #   b. graphql-ws and subscriptions-transport-ws        (test/subscriptions.test.mjs)
 #      and every query/mutation of operations/ executed (test/operations.test.mjs)
 #      and Apollo Client's persisted-queries link, POST and GET (test/persisted.test.mjs)
+#      and the event relay's NATS sink read back with the official NATS client
+#      (JetStream ordered consumer) and validated with the CloudEvents SDK
+#      (test/events.test.mjs): this api runs with EVENTS_NATS_URL and a
+#      subject prefix and stream of its own (todo.ci<random><label>,
+#      TODO_CI_<RANDOM>_<LABEL>), deleted at the end (events/delete-stream.mjs)
 #      (all with node --test, one file at a time: they share the database)
 #   -  the served SDL equals the checked-in ../schema.graphql
+#   -  the event relay's webhook sink: events/webhook.test.mjs starts its own api
+#      (SQLite) with EVENTS_WEBHOOK_URL/SECRET pointing at a node:http receiver;
+#      every delivery is verified with `standardwebhooks` and parsed with the
+#      CloudEvents SDK's HTTP binding; a 503 is retried, a 410 stops the sink
 #   -  an api with TRUSTED_DOCUMENTS=../persisted-documents.json and
 #      TRUSTED_DOCUMENTS_MODE=only: manifest documents run by hash through
 #      Apollo's link, ad-hoc ones are refused        (trusted/only.test.mjs)
@@ -32,8 +41,10 @@
 #      CORS_ALLOWED_ORIGINS; screenshots go to ARTIFACT_DIR
 # With TEST_DATABASE_URL (postgres://USER@HOST:PORT/DB, a database to connect to
 # for CREATE DATABASE) it repeats a and b on a fresh PostgreSQL database.
+# The NATS checks need a NATS server with JetStream at EVENTS_NATS_URL.
 #
 # Environment: API_BIN (default target/debug/api of this repository), TEST_DATABASE_URL,
+# EVENTS_NATS_URL (default nats://127.0.0.1:4222),
 # SKIP_NPM_CI=1 (reuse node_modules, here and in federation/), KEEP_TMP=1 (keep
 # the temp dir: api, users subgraph and gateway logs, SQLite files, audit JSON,
 # the supergraph), ARTIFACT_DIR (screenshots; default
@@ -48,10 +59,12 @@ REPO_DIR=$(cd .. && pwd)
 API_BIN=${API_BIN:-$REPO_DIR/target/debug/api}
 ARTIFACT_DIR=${ARTIFACT_DIR:-$REPO_DIR/target/clients-artifacts}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+NATS_URL=${EVENTS_NATS_URL:-nats://127.0.0.1:4222}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/todo-clients.XXXXXX")
 SERVER_PID=
 PG_DB=
 declare -a NODE_PIDS=()
+declare -a NATS_STREAMS=()
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_SECONDS=()
 FAILED=0
@@ -96,10 +109,20 @@ stop_node_processes() {
   NODE_PIDS=()
 }
 
+# Deletes the JetStream streams the api servers of this run published to
+# (after they stopped: a running api creates its stream again).
+delete_nats_streams() {
+  ((${#NATS_STREAMS[@]})) || return 0
+  node events/delete-stream.mjs "$NATS_URL" "${NATS_STREAMS[@]}" ||
+    echo "warning: could not delete the NATS streams ${NATS_STREAMS[*]}" >&2
+  NATS_STREAMS=()
+}
+
 cleanup() {
   stop_node_processes
   stop_server
   drop_pg_db
+  delete_nats_streams
   if [[ ${KEEP_TMP:-} == 1 ]]; then
     echo "kept $TMP"
   else
@@ -266,10 +289,25 @@ browser_checks() {
   done
 }
 
+# nats_env LABEL: the EVENTS_NATS_* settings (VAR=VALUE words) of the api
+# LABEL and of the test that reads its stream. Each server gets a subject
+# prefix and a stream of its own, unique to the run: PostgreSQL's log numbers
+# its events from 1 again, and JetStream would drop a Nats-Msg-Id it has just
+# seen as a duplicate. The streams are deleted once the servers have stopped
+# (delete_nats_streams, from cleanup).
+nats_env() {
+  echo "EVENTS_NATS_URL=$NATS_URL EVENTS_NATS_SUBJECT=todo.ci$RUN_TAG$1 EVENTS_NATS_STREAM=$(nats_stream "$1")"
+}
+nats_stream() {
+  echo "TODO_CI_${RUN_TAG^^}_${1^^}"
+}
+
 server_checks() {
   local label=$1
   step "$label: graphql-http audit" node audit-http.mjs --json "$TMP/audit-$label.json"
-  step "$label: operations + subscriptions (node --test)" node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
+  # shellcheck disable=SC2046 # nats_env prints VAR=VALUE words without spaces
+  step "$label: operations + subscriptions + NATS events" \
+    env $(nats_env "$label") node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
 }
 
 # ---------------------------------------------------------------------------
@@ -279,6 +317,7 @@ if [[ ! -x $API_BIN ]]; then
   exit 2
 fi
 echo "node $(node --version), npm $(npm --version), api binary $API_BIN"
+RUN_TAG=$(node -p 'require("crypto").randomBytes(4).toString("hex")')
 
 if [[ ${SKIP_NPM_CI:-} == 1 && -d node_modules ]]; then
   log "npm ci skipped (SKIP_NPM_CI=1)"
@@ -288,7 +327,9 @@ else
 fi
 
 log "SQLite"
-if start_server sqlite "sqlite://$TMP/sqlite/todo.db?mode=rwc"; then
+NATS_STREAMS+=("$(nats_stream sqlite)")
+# shellcheck disable=SC2046
+if start_server sqlite "sqlite://$TMP/sqlite/todo.db?mode=rwc" $(nats_env sqlite); then
   server_checks sqlite
   step "served SDL equals schema.graphql" served_schema_matches
 else
@@ -296,6 +337,10 @@ else
   FAILED=$((FAILED + 1))
 fi
 stop_server
+
+log "event relay: webhook sink (its own api, SQLite)"
+step "events: webhook (standardwebhooks, cloudevents)" \
+  env API_BIN="$API_BIN" node --test --test-concurrency=1 --test-reporter=spec events/*.test.mjs
 
 log "trusted documents only (SQLite)"
 if start_server trusted "sqlite://$TMP/trusted/todo.db?mode=rwc" \
@@ -324,8 +369,10 @@ if [[ -n ${TEST_DATABASE_URL:-} ]]; then
   query=
   [[ $TEST_DATABASE_URL == *\?* ]] && query="?${TEST_DATABASE_URL#*\?}"
   pg_url="${base%/*}/$PG_DB$query"
+  NATS_STREAMS+=("$(nats_stream postgres)")
+  # shellcheck disable=SC2046
   if psql "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$PG_DB\"" &&
-    start_server postgres "$pg_url" AUTO_MIGRATE=true; then
+    start_server postgres "$pg_url" AUTO_MIGRATE=true $(nats_env postgres); then
     server_checks postgres
   else
     STEP_NAMES+=("postgres: database or api start") STEP_RESULTS+=(FAIL) STEP_SECONDS+=(0)
