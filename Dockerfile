@@ -59,14 +59,6 @@ COPY --from=planner /skeleton/ ./
 # hadolint ignore=SC2086
 RUN cargo build --locked --profile "${CARGO_PROFILE}" --target "${TARGET}" ${PACKAGES}
 
-# api/build.rs downloads GraphiQL's pinned npm files (checked against their
-# npm integrity) and embeds them, from the public npm registry unless this
-# names another (a mirror): `--build-arg NPM_CONFIG_REGISTRY=...`. Only a
-# build that reaches no registry falls back to loading them from a CDN, and
-# says so in the build log. Declared here so that its value only affects the
-# layer below, not the dependency layer.
-ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
-
 # 2) The real sources. COPY keeps the context's mtimes, which can be older
 #    than the dummy artifacts, so touch them to make cargo rebuild our crates.
 COPY . .

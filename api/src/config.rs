@@ -1126,9 +1126,6 @@ mod tests {
             "POSTGRES_PASSWORD",
             "POSTGRES_DB",
             "COMPOSE_PROJECT_NAME",
-            "NPM_CONFIG_REGISTRY",
-            "GRAPHIQL_ASSETS_DIR",
-            "GRAPHIQL_ASSETS_REQUIRED",
             "TEST_DATABASE_URL",
         ];
         for var in documented {

@@ -109,7 +109,7 @@ test('GraphiQL runs a query, a mutation and a subscription, loading nothing from
   assert.equal(
     embedded.status,
     200,
-    'this api binary has no embedded GraphiQL files (was it built offline? see api/build.rs)',
+    'this api binary serves no embedded GraphiQL files (api/static/graphiql/)',
   );
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 850 } });

@@ -1,13 +1,14 @@
 //! GraphiQL at `/`, pinned and served by the api itself.
 //!
 //! The page is ours; it runs GraphiQL's production UMD build on React's.
-//! `build.rs` downloads those exact npm versions, checks them and embeds them,
-//! and they are served here under `/graphiql/<package>@<version>/<file>` (the
+//! Those exact npm files are vendored, gzipped, under `api/static/graphiql/`
+//! (`scripts/refresh-graphiql` fetches and checks them), embedded at compile
+//! time, and served here under `/graphiql/<package>@<version>/<file>` (the
 //! layout npm CDNs use), cached for good since a path never changes content.
-//! A browser then needs nothing but the api. If the build could not embed
-//! them, or `GRAPHIQL_ASSETS_URL` is set, the page loads the same files from
-//! there (by default a public npm CDN); subresource integrity makes the
-//! browser refuse anything but the pinned bytes either way.
+//! A browser then needs nothing but the api, and the build needs no network.
+//! With `GRAPHIQL_ASSETS_URL` set the page loads the same files from there;
+//! subresource integrity makes the browser refuse anything but the pinned
+//! bytes either way.
 
 use std::io::Read as _;
 
@@ -24,53 +25,114 @@ pub struct Asset {
     /// Path inside the package.
     pub path: &'static str,
     pub content_type: &'static str,
-    /// Subresource integrity (sha384) of the file.
+    /// Subresource integrity (sha384) of the file, as
+    /// `scripts/refresh-graphiql` prints it.
     pub integrity: &'static str,
-    /// The file itself, gzipped, unless the build could not embed it.
-    pub bytes: Option<&'static [u8]>,
+    /// The file itself, gzipped.
+    pub bytes: &'static [u8],
 }
 
-/// Every pinned file; written by `build.rs`.
-pub static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/graphiql_assets.rs"));
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
 
-/// Where the page loads the files from when they are not embedded and
-/// `GRAPHIQL_ASSETS_URL` is not set.
-pub const DEFAULT_CDN: &str = "https://cdn.jsdelivr.net/npm";
+/// One vendored file: `api/static/graphiql/<package>@<version>/<path>.gz`.
+macro_rules! asset {
+    ($package:literal, $version:literal, $path:literal, $content_type:expr, $integrity:literal) => {
+        Asset {
+            package: $package,
+            version: $version,
+            path: $path,
+            content_type: $content_type,
+            integrity: $integrity,
+            bytes: include_bytes!(concat!(
+                "../../static/graphiql/",
+                $package,
+                "@",
+                $version,
+                "/",
+                $path,
+                ".gz"
+            )),
+        }
+    };
+}
+
+/// Every pinned file; scripts in the order the page loads them (React,
+/// then ReactDOM, then GraphiQL).
+pub static ASSETS: &[Asset] = &[
+    asset!(
+        "react",
+        "18.3.1",
+        "umd/react.production.min.js",
+        JS,
+        "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z"
+    ),
+    asset!(
+        "react",
+        "18.3.1",
+        "LICENSE",
+        TEXT,
+        "sha384-dIN5gxuW3odCH42AKpxql36fRQlrVsjCi4EJgGC2Ty8Ihkcq9cdrChEZpKhSAfks"
+    ),
+    asset!(
+        "react-dom",
+        "18.3.1",
+        "umd/react-dom.production.min.js",
+        JS,
+        "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1"
+    ),
+    asset!(
+        "react-dom",
+        "18.3.1",
+        "LICENSE",
+        TEXT,
+        "sha384-dIN5gxuW3odCH42AKpxql36fRQlrVsjCi4EJgGC2Ty8Ihkcq9cdrChEZpKhSAfks"
+    ),
+    asset!(
+        "graphiql",
+        "4.1.2",
+        "graphiql.min.js",
+        JS,
+        "sha384-9XdHu7ajgGJziD4J1zNBKQ842Q/+zZfDv+ib1eMhZWBH6hPAs806x+Jbcf0yNO6B"
+    ),
+    asset!(
+        "graphiql",
+        "4.1.2",
+        "graphiql.min.css",
+        CSS,
+        "sha384-1el1QShFBnnXTx9x/Cprg82hZWKt0ry29OAYIXt05swbi0KcZDFoj0CWguMpopJr"
+    ),
+    asset!(
+        "graphiql",
+        "4.1.2",
+        "LICENSE",
+        TEXT,
+        "sha384-9JPX1agGTIUB7wtQt2kO3PUO7clmCJp+9e50VMjw1yd8briI77AZnMDBz5VcerBH"
+    ),
+];
 
 /// The route prefix of the embedded files.
 pub const ROUTE: &str = "/graphiql";
 
-/// Whether this binary carries GraphiQL's files.
-pub fn embedded() -> bool {
-    ASSETS.iter().all(|a| a.bytes.is_some())
-}
-
 /// Says at start where the page's files come from when that is not the api
-/// itself (only a build that reached no npm registry lacks them).
+/// itself.
 pub fn log_source(assets_url: Option<&str>) {
-    match assets_url {
-        Some(url) => tracing::info!(url, "GraphiQL loads its files from GRAPHIQL_ASSETS_URL"),
-        None if !embedded() => tracing::warn!(
-            cdn = DEFAULT_CDN,
-            "GraphiQL's files are not embedded (this binary was built offline): \
-             the page at / loads them from a CDN"
-        ),
-        None => {}
+    if let Some(url) = assets_url {
+        tracing::info!(url, "GraphiQL loads its files from GRAPHIQL_ASSETS_URL");
     }
 }
 
 /// The page. `assets_url` (GRAPHIQL_ASSETS_URL) wins; else the embedded
-/// files, else the CDN.
+/// files.
 pub fn page(assets_url: Option<&str>) -> String {
     let (base, source) = match assets_url {
         Some(url) => (url.trim_end_matches('/'), "configured"),
         // Relative, so that the page also works behind a path prefix.
-        None if embedded() => (ROUTE.trim_start_matches('/'), "embedded"),
-        None => (DEFAULT_CDN, "cdn"),
+        None => (ROUTE.trim_start_matches('/'), "embedded"),
     };
     let url = |a: &Asset| escape(&format!("{base}/{}@{}/{}", a.package, a.version, a.path));
-    // Every pinned stylesheet and script, scripts in the order build.rs pins
-    // them (React, then ReactDOM, then GraphiQL).
+    // Every pinned stylesheet and script, scripts in the order pinned.
     let css: Vec<String> = ASSETS
         .iter()
         .filter(|a| a.path.ends_with(".css"))
@@ -190,10 +252,9 @@ pub async fn serve_asset(
         return StatusCode::NOT_FOUND.into_response();
     }
     let found = ASSETS.iter().find_map(|a| {
-        let bytes = a.bytes?;
         let (package, rest) = path.split_once('@')?;
         let (version, file) = rest.split_once('/')?;
-        (a.package == package && a.version == version && a.path == file).then_some((a, bytes))
+        (a.package == package && a.version == version && a.path == file).then_some((a, a.bytes))
     });
     let Some((asset, gzipped)) = found else {
         return StatusCode::NOT_FOUND.into_response();
@@ -279,7 +340,7 @@ mod tests {
         ASSETS
             .iter()
             .find(|a| a.package == package && a.path == path)
-            .expect("pinned in build.rs")
+            .expect("pinned in ASSETS")
     }
 
     #[test]
@@ -299,10 +360,30 @@ mod tests {
             );
             assert!(page.contains(a.integrity));
         }
-        if embedded() {
-            assert!(page.contains(r#"src="graphiql/react@18.3.1/umd/react.production.min.js""#));
-        } else {
-            assert!(page.contains(DEFAULT_CDN));
+        assert!(page.contains(r#"src="graphiql/react@18.3.1/umd/react.production.min.js""#));
+    }
+
+    /// The vendored files are the pinned ones: each inflates to bytes whose
+    /// sha384 is its integrity (what browsers check, and what
+    /// `scripts/refresh-graphiql` printed).
+    #[test]
+    fn vendored_files_match_their_integrity() {
+        use base64::Engine as _;
+        use sha2::{Digest, Sha384};
+        for a in ASSETS {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(a.bytes)
+                .read_to_end(&mut plain)
+                .unwrap_or_else(|e| panic!("{}@{}/{}: {e}", a.package, a.version, a.path));
+            let digest = base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&plain));
+            assert_eq!(
+                a.integrity,
+                format!("sha384-{digest}"),
+                "{}@{}/{}",
+                a.package,
+                a.version,
+                a.path
+            );
         }
     }
 
