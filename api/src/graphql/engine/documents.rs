@@ -3,12 +3,13 @@
 //! document alone decides (its limits), so a repeated query skips the parser.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::ServerError;
 use async_graphql::parser::Pos;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use quick_cache::sync::Cache;
+use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::{codes, limits};
@@ -45,7 +46,10 @@ impl Document {
 }
 
 pub struct Documents {
-    cache: Cache<Hash, Arc<Document>>,
+    /// Least recently used dropped first (the same crate as the persisted
+    /// queries' store). A hit holds the lock for a hash-map lookup only;
+    /// parsing happens outside it.
+    cache: Mutex<LruCache<Hash, Arc<Document>>>,
     limits: GraphqlLimits,
     introspection: bool,
 }
@@ -57,7 +61,9 @@ pub fn hash(query: &str) -> Hash {
 impl Documents {
     pub fn new(capacity: usize, limits: GraphqlLimits, introspection: bool) -> Self {
         Self {
-            cache: Cache::new(capacity.max(1)),
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+            )),
             limits,
             introspection,
         }
@@ -78,11 +84,11 @@ impl Documents {
     /// As [`Documents::get`], for a caller that checked `query` with
     /// [`Documents::check_text`] (now, or when it kept the text) and hashed it.
     pub fn get_hashed(&self, key: Hash, query: &str) -> Result<Arc<Document>, ServerError> {
-        if let Some(document) = self.cache.get(&key) {
-            return Ok(document);
+        if let Some(document) = self.cache().get(&key) {
+            return Ok(document.clone());
         }
         let document = Arc::new(self.build(query)?);
-        self.cache.insert(key, document.clone());
+        self.cache().put(key, document.clone());
         Ok(document)
     }
 
@@ -102,12 +108,16 @@ impl Documents {
         })
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<Hash, Arc<Document>>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn len(&self) -> usize {
-        self.cache.len()
+        self.cache().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cache.is_empty()
+        self.cache().is_empty()
     }
 }
 
