@@ -17,7 +17,7 @@ use super::objects::{Category, Task};
 use super::prefetch;
 use crate::service::categories::{self as category_service, CategoryFilter};
 use crate::service::page::Page;
-use crate::service::tasks::{self as task_service, Scope, TaskFilter};
+use crate::service::tasks::{self as task_service, Holder, TaskFilter};
 
 /// The cost of a connection field: its page size (as the service clamps it)
 /// times what is selected inside it.
@@ -85,14 +85,14 @@ pub async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnecti
 /// A nested task list: `Task.subtasks` or `Category.tasks` of `holder`.
 pub async fn scoped_tasks(
     ctx: &Context<'_>,
-    list: Scope,
+    list: Holder,
     holder: Uuid,
     args: TaskListArgs,
 ) -> Result<TaskConnection> {
     let query = Arc::new(args.into_query()?);
     let page = if selects_rows(ctx) {
         let key = ScopedPageKey {
-            scope: list,
+            kind: list,
             holder,
             query: query.clone(),
         };
@@ -108,7 +108,7 @@ pub async fn scoped_tasks(
         Page::empty()
     };
     let total = TotalCount::Scoped(ScopedCountKey {
-        scope: list,
+        kind: list,
         holder,
         filter: Arc::new(query.filter.clone()),
     });

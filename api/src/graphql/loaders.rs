@@ -14,7 +14,7 @@ use sea_orm::prelude::Uuid;
 use super::batches::Batches;
 use crate::error::AppError;
 use crate::service::page::Page;
-use crate::service::tasks::{self, Scope, TaskFilter, TaskListQuery};
+use crate::service::tasks::{self, Holder, TaskFilter, TaskListQuery};
 use crate::service::{Owner, Scoped, Store, categories};
 
 pub type LoadError = Arc<AppError>;
@@ -71,7 +71,7 @@ impl Loader<Uuid> for CategoriesOfTask {
 /// A page of a nested task list (`Task.subtasks`, `Category.tasks`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScopedPageKey {
-    pub scope: Scope,
+    pub kind: Holder,
     /// The parent task or the category the list hangs off.
     pub holder: Uuid,
     pub query: Arc<TaskListQuery>,
@@ -88,21 +88,21 @@ impl Loader<ScopedPageKey> for ScopedPages {
         keys: &[ScopedPageKey],
     ) -> Result<HashMap<ScopedPageKey, Page<task::Model>>, LoadError> {
         // Holders asking for the same list share one statement.
-        let mut groups: HashMap<(Scope, &Arc<TaskListQuery>), Vec<Uuid>> = HashMap::new();
+        let mut groups: HashMap<(Holder, &Arc<TaskListQuery>), Vec<Uuid>> = HashMap::new();
         for key in keys {
             groups
-                .entry((key.scope, &key.query))
+                .entry((key.kind, &key.query))
                 .or_default()
                 .push(key.holder);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((scope, query), holders) in groups {
+        for ((kind, query), holders) in groups {
             let holders = crate::service::unique(holders);
             let scoped = self.0.scope();
-            for (holder, page) in tasks::list_scoped(&scoped, scope, &holders, query).await? {
+            for (holder, page) in tasks::list_scoped(&scoped, kind, &holders, query).await? {
                 out.insert(
                     ScopedPageKey {
-                        scope,
+                        kind,
                         holder,
                         query: query.clone(),
                     },
@@ -117,7 +117,7 @@ impl Loader<ScopedPageKey> for ScopedPages {
 /// `totalCount` of a nested task list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScopedCountKey {
-    pub scope: Scope,
+    pub kind: Holder,
     pub holder: Uuid,
     pub filter: Arc<TaskFilter>,
 }
@@ -132,21 +132,21 @@ impl Loader<ScopedCountKey> for ScopedCounts {
         &self,
         keys: &[ScopedCountKey],
     ) -> Result<HashMap<ScopedCountKey, u64>, LoadError> {
-        let mut groups: HashMap<(Scope, &Arc<TaskFilter>), Vec<Uuid>> = HashMap::new();
+        let mut groups: HashMap<(Holder, &Arc<TaskFilter>), Vec<Uuid>> = HashMap::new();
         for key in keys {
             groups
-                .entry((key.scope, &key.filter))
+                .entry((key.kind, &key.filter))
                 .or_default()
                 .push(key.holder);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((scope, filter), holders) in groups {
+        for ((kind, filter), holders) in groups {
             let holders = crate::service::unique(holders);
             let scoped = self.0.scope();
-            for (holder, n) in tasks::count_scoped(&scoped, scope, &holders, filter).await? {
+            for (holder, n) in tasks::count_scoped(&scoped, kind, &holders, filter).await? {
                 out.insert(
                     ScopedCountKey {
-                        scope,
+                        kind,
                         holder,
                         filter: filter.clone(),
                     },

@@ -18,7 +18,7 @@ use sea_orm::prelude::Uuid;
 use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
 use crate::service::page::PageArgs;
-use crate::service::tasks::Scope;
+use crate::service::tasks::Holder;
 
 /// The selection on each node of a connection (`nodes` and `edges.node`).
 pub fn node_selection<'a>(connection: &Lookahead<'a>) -> Option<Lookahead<'a>> {
@@ -60,7 +60,7 @@ pub fn tasks<'a>(
                 .await;
         }
         for field in subtasks {
-            scoped(loaders, Scope::Parent, &ids, field).await;
+            scoped(loaders, Holder::Parent, &ids, field).await;
         }
     })
 }
@@ -71,13 +71,13 @@ pub async fn categories(loaders: &Loaders, selection: Lookahead<'_>, ids: Vec<Uu
         return;
     }
     for field in selection.field("tasks").selection_fields() {
-        scoped(loaders, Scope::Category, &ids, field).await;
+        scoped(loaders, Holder::Category, &ids, field).await;
     }
 }
 
 /// Prefetches one nested task list (`subtasks(...)` or `tasks(...)`) for
 /// every holder, then what is selected below it.
-pub async fn scoped(loaders: &Loaders, scope: Scope, holders: &[Uuid], field: SelectionField<'_>) {
+pub async fn scoped(loaders: &Loaders, kind: Holder, holders: &[Uuid], field: SelectionField<'_>) {
     let Some(query) = field
         .arguments()
         .ok()
@@ -91,7 +91,7 @@ pub async fn scoped(loaders: &Loaders, scope: Scope, holders: &[Uuid], field: Se
     if lookahead.field("totalCount").exists() {
         let filter = Arc::new(query.filter.clone());
         let keys = holders.iter().map(|&holder| ScopedCountKey {
-            scope,
+            kind,
             holder,
             filter: filter.clone(),
         });
@@ -101,7 +101,7 @@ pub async fn scoped(loaders: &Loaders, scope: Scope, holders: &[Uuid], field: Se
         return;
     };
     let keys = holders.iter().map(|&holder| ScopedPageKey {
-        scope,
+        kind,
         holder,
         query: query.clone(),
     });

@@ -9,7 +9,7 @@ use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::Loaders;
 use super::objects::{Category, Priority, Task};
 use super::scalars::DateTime;
-use crate::service::tasks::Scope;
+use crate::service::tasks::Holder;
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "A globally unique, opaque id."))]
@@ -90,7 +90,7 @@ impl Task {
         before: Option<String>,
     ) -> Result<TaskConnection> {
         let args = TaskListArgs::new(filter, order_by, first, after, last, before);
-        connection::scoped_tasks(ctx, Scope::Parent, self.0.id, args).await
+        connection::scoped_tasks(ctx, Holder::Parent, self.0.id, args).await
     }
 
     /// Ordered by name.
@@ -137,6 +137,6 @@ impl Category {
         before: Option<String>,
     ) -> Result<TaskConnection> {
         let args = TaskListArgs::new(filter, order_by, first, after, last, before);
-        connection::scoped_tasks(ctx, Scope::Category, self.0.id, args).await
+        connection::scoped_tasks(ctx, Holder::Category, self.0.id, args).await
     }
 }

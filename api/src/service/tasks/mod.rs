@@ -16,4 +16,4 @@ pub use write::{
     validate_description,
 };
 
-pub use requests::{NewTask, Scope, TaskFilter, TaskOrder, TaskOrderField, TaskPatch};
+pub use requests::{Holder, NewTask, TaskFilter, TaskOrder, TaskOrderField, TaskPatch};

@@ -14,7 +14,7 @@ use sea_orm::{
     QueryFilter, QueryResult, prelude::Uuid,
 };
 
-use super::requests::{Scope, TaskFilter, TaskOrder, TaskOrderField};
+use super::requests::{Holder, TaskFilter, TaskOrder, TaskOrderField};
 use super::shape::{self, Shape};
 use crate::error::{AppError, AppResult};
 use crate::service::Scoped;
@@ -374,11 +374,11 @@ pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
 }
 
 /// Tasks below `holders` (parents, or categories through their links).
-fn holder_select(scope: Scope, holders: &[Uuid]) -> (SelectStatement, Expr) {
+fn holder_select(kind: Holder, holders: &[Uuid]) -> (SelectStatement, Expr) {
     let mut select = select_tasks();
-    let holder = match scope {
-        Scope::Parent => col(task::Column::ParentId),
-        Scope::Category => {
+    let holder = match kind {
+        Holder::Parent => col(task::Column::ParentId),
+        Holder::Category => {
             select.inner_join(
                 task_category::Entity,
                 Expr::col((task_category::Entity, task_category::Column::TaskId))
@@ -395,14 +395,14 @@ fn holder_select(scope: Scope, holders: &[Uuid]) -> (SelectStatement, Expr) {
 /// holder by the list order, and only the first `limit + 1` of each are kept.
 pub async fn list_scoped(
     owner: &Scoped<'_>,
-    scope: Scope,
+    kind: Holder,
     holders: &[Uuid],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Uuid, Page<task::Model>>> {
     let search = search_sql(owner, &query.filter);
     let keys = sort_keys(&query.order, search.as_ref());
     let sig = signature(&keys);
-    let (mut inner, holder) = holder_select(scope, holders);
+    let (mut inner, holder) = holder_select(kind, holders);
     narrow(
         &mut inner,
         owner.owner(),
@@ -451,11 +451,11 @@ pub async fn list_scoped(
 
 pub async fn count_scoped(
     owner: &Scoped<'_>,
-    scope: Scope,
+    kind: Holder,
     holders: &[Uuid],
     filter: &TaskFilter,
 ) -> AppResult<HashMap<Uuid, u64>> {
-    let (mut select, holder) = holder_select(scope, holders);
+    let (mut select, holder) = holder_select(kind, holders);
     let mut condition = filter_condition(owner.owner(), filter);
     if let Some(search) = search_sql(owner, filter) {
         condition = condition.add(search.condition());

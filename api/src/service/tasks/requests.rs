@@ -36,9 +36,10 @@ pub struct TaskOrder {
     pub direction: Direction,
 }
 
-/// Which owner a nested task list hangs off.
+/// What a nested task list hangs off (the list's holder): not to be
+/// confused with `Scoped`, the owner's view of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub enum Holder {
     /// Sub-tasks of a task.
     Parent,
     /// Tasks linked to a category.
