@@ -358,7 +358,6 @@ fn record_pool(db: &DatabaseConnection) {
                 pool.options().get_max_connections(),
             )
         }
-        #[allow(unreachable_patterns)]
         _ => return,
     };
     gauge!(DB_POOL_SIZE).set(f64::from(size));

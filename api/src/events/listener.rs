@@ -134,7 +134,6 @@ fn stopping(hub: &Hub, shutdown: &CancellationToken) -> bool {
             DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
                 hub.db().get_sqlite_connection_pool().is_closed()
             }
-            #[allow(unreachable_patterns)]
             _ => false,
         }
 }
