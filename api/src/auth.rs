@@ -9,7 +9,7 @@
 //! refused like any forgery.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
@@ -493,8 +493,6 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
     }
 }
 
-/// Shared by the HTTP layer and the WebSocket guard.
-pub type SharedAuthenticator = Arc<Authenticator>;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
 
 pub mod admin;
-pub mod auth;
+pub(crate) mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -11,8 +11,8 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod metrics;
-pub mod net;
-pub mod rate_limit;
+pub(crate) mod net;
+pub(crate) mod rate_limit;
 pub mod seed;
 pub mod server;
 pub mod service;
