@@ -45,6 +45,7 @@ mod soak;
 mod subscriptions;
 mod support;
 mod tail;
+mod task_events_query;
 mod tasks;
 mod tokens;
 mod wide_filters;
