@@ -21,6 +21,7 @@ mod first_hour;
 mod fuzz;
 mod graphiql_default;
 mod http;
+mod idempotency;
 mod layout;
 mod limits;
 mod lists;
