@@ -254,18 +254,26 @@ fn hex(bytes: &[u8]) -> String {
 pub fn start_expiry(db: DatabaseConnection, ttl: Duration, shutdown: &CancellationToken) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EXPIRY_EVERY);
+        // The first pass a period after start, not while the replica starts.
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + EXPIRY_EVERY, EXPIRY_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match idempotency::expire(&db, ttl, idempotency::MAX_KEYS_PER_OWNER).await {
+            let expired = tokio::select! {
+                // Shutdown closes the pool: a pass cut short is no failure.
+                () = shutdown.cancelled() => return,
+                expired = idempotency::expire(&db, ttl, idempotency::MAX_KEYS_PER_OWNER) => expired,
+            };
+            match expired {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(deleted = n, "expired idempotency keys"),
+                Err(_) if shutdown.is_cancelled() => return,
                 Err(err) => {
-                    tracing::warn!(error = %err, "deleting expired idempotency keys failed")
+                    tracing::warn!(error = %err, "deleting expired idempotency keys failed; retrying later");
                 }
             }
         }
