@@ -134,6 +134,12 @@ pub struct Config {
           default_value = "4096", value_parser = parse_limit)]
     pub event_buffer: usize,
 
+    /// Hours a POST's `Idempotency-Key` is remembered (fractions allowed):
+    /// a repeat within them gets the stored response; later, it runs again.
+    #[arg(long = "idempotency-key-ttl-hours", env = "IDEMPOTENCY_KEY_TTL_HOURS", value_name = "IDEMPOTENCY_KEY_TTL_HOURS",
+          default_value = "24", value_parser = parse_hours)]
+    pub idempotency_key_ttl: Duration,
+
     #[command(flatten)]
     pub auth: AuthSettings,
 
@@ -872,6 +878,13 @@ mod tests {
         assert_eq!(c.http_limits.max_body_bytes, 256 * 1024);
         assert_eq!(c.otel.service_name, "todo-api");
         assert_eq!(c.otel.endpoint, Optional(None));
+        assert_eq!(c.idempotency_key_ttl, Duration::from_secs(24 * 3600));
+        let short = config(&[("IDEMPOTENCY_KEY_TTL_HOURS", "0.5")]).unwrap();
+        assert_eq!(short.idempotency_key_ttl, Duration::from_secs(1800));
+        for bad in ["0", "-1", "soon"] {
+            let err = config(&[("IDEMPOTENCY_KEY_TTL_HOURS", bad)]).unwrap_err();
+            assert_eq!(err.var, "IDEMPOTENCY_KEY_TTL_HOURS", "{bad}");
+        }
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl App {
         if let Some(limiter) = &limiter {
             limiter.start_upkeep(&shutdown);
         }
+        http::idempotency::start_expiry(db.clone(), config.idempotency_key_ttl, &shutdown);
         let state = http::AppState {
             sdl,
             engine,

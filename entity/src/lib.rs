@@ -2,6 +2,7 @@
 
 pub mod category;
 pub mod event_sink;
+pub mod idempotency_key;
 pub mod task;
 pub mod task_category;
 pub mod task_event;

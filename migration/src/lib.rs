@@ -13,7 +13,9 @@ mod m20261201_000002_add_owners;
 mod m20261202_000001_list_indexes;
 mod m20261202_000002_task_search;
 mod m20261207_000001_event_positions;
+mod m20261207_000002_idempotency_keys;
 mod m20261207_000003_event_sinks;
+mod m20261207_000004_event_owner_positions;
 pub mod search_language;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
@@ -35,7 +37,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_list_indexes::Migration),
             Box::new(m20261202_000002_task_search::Migration),
             Box::new(m20261207_000001_event_positions::Migration),
+            Box::new(m20261207_000002_idempotency_keys::Migration),
             Box::new(m20261207_000003_event_sinks::Migration),
+            Box::new(m20261207_000004_event_owner_positions::Migration),
         ]
     }
 }

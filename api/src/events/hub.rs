@@ -18,12 +18,41 @@ use futures_util::Stream;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
-use super::log::{self, Event};
+use super::log::{self, Event, EventFilter};
 use crate::error::{AppError, AppResult};
-use crate::service::{Conn, set_every_owner};
+use crate::service::{Conn, Scoped, set_every_owner};
 
 /// Events a subscriber takes (or the tail reads) at once.
 pub const PAGE: u64 = 256;
+
+/// Events a `Query.taskEvents` page holds unless the client asks otherwise.
+pub const DEFAULT_POLL_PAGE: u64 = 50;
+/// Events a `Query.taskEvents` page holds at most: the cap of every other
+/// connection, so a page costs what theirs do against the complexity limit.
+pub const MAX_POLL_PAGE: u64 = crate::service::page::MAX_PAGE_SIZE;
+
+/// One page of an owner's events, for a client that polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// More matching events follow (up to the head when the page was read).
+    pub has_next_page: bool,
+    /// Where the next page starts: the last event's cursor, or the client's
+    /// `after` when the page is empty (`None` if it gave none).
+    pub end_cursor: Option<String>,
+}
+
+/// The page size a client asked for as `first`, checked.
+pub fn poll_page_size(first: Option<i32>) -> AppResult<u64> {
+    match first {
+        None => Ok(DEFAULT_POLL_PAGE),
+        Some(n) if n >= 1 && i64::from(n) <= MAX_POLL_PAGE as i64 => Ok(n as u64),
+        Some(_) => Err(AppError::bad_input(
+            "first",
+            format!("`first` must be between 1 and {MAX_POLL_PAGE}"),
+        )),
+    }
+}
 
 /// Wakes a task of this replica: writers wake the sequencer (or, on
 /// SQLite, the tail) after a commit; the sequencer wakes the tail.
@@ -218,6 +247,56 @@ impl Hub {
             return Err(AppError::CursorExpired);
         }
         Ok(cursor)
+    }
+
+    /// A page of `scope`'s owner's events matching `filter`: after the
+    /// client's cursor `after` (checked against retention), or from the
+    /// oldest retained event; `first` of them at most (see
+    /// [`poll_page_size`]). Never past the head this replica has read, so a
+    /// poller sees the log in order and without gaps, as a subscriber does.
+    /// The owner is a condition of the statement, which runs in the
+    /// owner's own scope (row-level security included).
+    pub async fn page(
+        &self,
+        scope: &Scoped<'_>,
+        after: Option<&str>,
+        filter: &EventFilter,
+        first: Option<i32>,
+    ) -> AppResult<EventPage> {
+        let limit = poll_page_size(first)?;
+        let cursor = after
+            .map(|after| super::cursor::decode(after, "after"))
+            .transpose()?;
+        let from = cursor.unwrap_or(0);
+        let through = self.head();
+        let mut events = if from < through {
+            scope
+                .read(async |db| {
+                    log::read_owner_after(db, scope.owner(), from, through, filter, limit + 1).await
+                })
+                .await?
+        } else {
+            Vec::new()
+        };
+        if cursor.is_some() {
+            // Read after the events: if nothing after the cursor had been
+            // pruned by now, nothing was missing when they were read.
+            let pruned = self.read(async |db| log::pruned_through(db).await).await?;
+            if from < pruned {
+                return Err(AppError::CursorExpired);
+            }
+        }
+        let has_next_page = events.len() as u64 > limit;
+        events.truncate(limit as usize);
+        let end_cursor = match events.last() {
+            Some(last) => Some(super::cursor::encode(last.position)),
+            None => after.map(str::to_owned),
+        };
+        Ok(EventPage {
+            events,
+            has_next_page,
+            end_cursor,
+        })
     }
 
     /// Every event after `cursor`, in order, then every new one as it

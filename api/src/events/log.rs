@@ -116,6 +116,61 @@ pub async fn read_after(
     rows.into_iter().map(event).collect()
 }
 
+/// Which of an owner's events a page holds; every given condition must
+/// hold (an empty list matches nothing).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub kinds: Option<Vec<EventKind>>,
+    pub task_ids: Option<Vec<Uuid>>,
+    /// Only events of direct sub-tasks of this task (deletions carry no
+    /// snapshot, so no parent).
+    pub parent_id: Option<Uuid>,
+}
+
+/// Up to `limit` of `owner`'s events matching `filter` with
+/// `cursor < position <= through`, in log order. Only numbered events, and
+/// none past `through` (the head a reader has seen: the log is gap-free up
+/// to it). The owner and the filter are conditions of the statement, which
+/// uses the index on `(owner_id, position)`.
+pub async fn read_owner_after(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    cursor: i64,
+    through: i64,
+    filter: &EventFilter,
+    limit: u64,
+) -> AppResult<Vec<Event>> {
+    let mut query = task_event::Entity::find()
+        .filter(task_event::Column::OwnerId.eq(owner))
+        .filter(task_event::Column::Position.is_not_null())
+        .filter(task_event::Column::Position.gt(cursor))
+        .filter(task_event::Column::Position.lte(through));
+    if let Some(kinds) = &filter.kinds {
+        query = query.filter(task_event::Column::Kind.is_in(kinds.iter().copied()));
+    }
+    if let Some(ids) = &filter.task_ids {
+        query = query.filter(task_event::Column::TaskId.is_in(ids.iter().copied()));
+    }
+    if let Some(parent) = filter.parent_id {
+        // The snapshot is the task as JSON (serde's form: a hyphenated,
+        // lower-case uuid). sea-query's placeholder is each backend's own.
+        let parent_of_snapshot = match db.get_database_backend() {
+            DbBackend::Postgres => "(snapshot::jsonb ->> 'parent_id') = $1",
+            _ => "json_extract(snapshot, '$.parent_id') = ?",
+        };
+        query = query.filter(Expr::cust_with_values(
+            parent_of_snapshot,
+            [parent.hyphenated().to_string()],
+        ));
+    }
+    let rows = query
+        .order_by_asc(task_event::Column::Position)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(event).collect()
+}
+
 fn event(row: task_event::Model) -> AppResult<Event> {
     let task = row
         .snapshot

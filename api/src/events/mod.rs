@@ -22,8 +22,8 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio_util::sync::CancellationToken;
 
 pub use entity::task_event::EventKind;
-pub use hub::{Hub, Wake};
-pub use log::{Change, Event, record};
+pub use hub::{DEFAULT_POLL_PAGE, EventPage, Hub, MAX_POLL_PAGE, Wake, poll_page_size};
+pub use log::{Change, Event, EventFilter, record};
 
 use crate::error::{AppError, AppResult};
 

@@ -16,6 +16,7 @@ mod query;
 mod scalars;
 mod schema;
 mod subscription;
+mod task_events;
 mod types;
 
 pub use engine::Engine;

@@ -9,6 +9,7 @@ use super::inputs::{
 };
 use super::loaders::Loaders;
 use super::objects::{Category, Task};
+use super::task_events::TaskEventQuery;
 use super::types::Node;
 use crate::error::AppError;
 
@@ -23,6 +24,7 @@ pub struct Query(
     ViewerQuery,
     TaskQuery,
     CategoryQuery,
+    TaskEventQuery,
     EntityQuery,
 );
 
@@ -30,7 +32,13 @@ pub struct Query(
 // the federation fields (`_entities`, `_service`) code generators need not see.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct ClientQuery(NodeQuery, ViewerQuery, TaskQuery, CategoryQuery);
+pub struct ClientQuery(
+    NodeQuery,
+    ViewerQuery,
+    TaskQuery,
+    CategoryQuery,
+    TaskEventQuery,
+);
 
 #[derive(Default)]
 pub struct NodeQuery;

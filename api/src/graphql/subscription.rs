@@ -10,7 +10,8 @@ use super::context::{owner, state};
 use super::ids::{self, NodeKind};
 use super::objects::Task;
 use super::scalars::DateTime;
-use crate::events::{Event, EventKind, cursor};
+use crate::error::AppResult;
+use crate::events::{Event, EventFilter, EventKind, cursor};
 use crate::service::Owner;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -21,7 +22,8 @@ pub enum TaskEventKind {
     Deleted,
 }
 
-/// Which events a subscription receives; all given conditions must hold.
+/// Which events a subscription (or a `taskEvents` page) holds; all given
+/// conditions must hold.
 #[derive(InputObject, Default)]
 pub struct TaskEventFilter {
     pub kinds: Option<Vec<TaskEventKind>>,
@@ -29,6 +31,25 @@ pub struct TaskEventFilter {
     /// Only events of direct sub-tasks of this task (deletions carry no parent
     /// and are matched by `taskIds` only).
     pub parent_id: Option<ID>,
+}
+
+impl TaskEventFilter {
+    /// The filter with its ids decoded (a bad one is `BAD_USER_INPUT`).
+    pub fn decode(self) -> AppResult<EventFilter> {
+        Ok(EventFilter {
+            kinds: self
+                .kinds
+                .map(|ks| ks.into_iter().map(Into::into).collect()),
+            task_ids: self
+                .task_ids
+                .map(|ids| ids::decode_all(&ids, NodeKind::Task, "filter.taskIds"))
+                .transpose()?,
+            parent_id: self
+                .parent_id
+                .map(|id| ids::decode(&id, NodeKind::Task, "filter.parentId"))
+                .transpose()?,
+        })
+    }
 }
 
 #[derive(SimpleObject)]
@@ -69,7 +90,7 @@ impl Matcher {
     }
 }
 
-fn to_graphql(event: &Event) -> TaskEvent {
+pub fn to_graphql(event: &Event) -> TaskEvent {
     TaskEvent {
         cursor: cursor::encode(event.position),
         kind: event.kind.into(),
@@ -93,21 +114,12 @@ impl Subscription {
         filter: Option<TaskEventFilter>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<TaskEvent>> + use<>> {
-        let filter = filter.unwrap_or_default();
+        let filter = filter.unwrap_or_default().decode()?;
         let matcher = Matcher {
             owner: owner(ctx)?.clone(),
-            kinds: filter
-                .kinds
-                .map(|ks| ks.into_iter().map(Into::into).collect()),
-            task_ids: filter
-                .task_ids
-                .map(|ids| ids::decode_all(&ids, NodeKind::Task, "filter.taskIds"))
-                .transpose()?
-                .map(|ids| ids.into_iter().collect()),
-            parent_id: filter
-                .parent_id
-                .map(|id| ids::decode(&id, NodeKind::Task, "filter.parentId"))
-                .transpose()?,
+            kinds: filter.kinds.map(|ks| ks.into_iter().collect()),
+            task_ids: filter.task_ids.map(|ids| ids.into_iter().collect()),
+            parent_id: filter.parent_id,
         };
         let hub = Arc::clone(state(ctx)?.hub());
         let start = hub.start(after.as_deref()).await?;

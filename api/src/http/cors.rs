@@ -40,8 +40,12 @@ pub fn layer(origins: &CorsOrigins) -> Option<CorsLayer> {
                 header::ACCEPT,
                 header::AUTHORIZATION,
                 request_id.clone(),
+                HeaderName::from_static(super::idempotency::HEADER),
             ])
-            .expose_headers([request_id])
+            .expose_headers([
+                request_id,
+                HeaderName::from_static(super::idempotency::REPLAYED),
+            ])
             .max_age(MAX_AGE),
     )
 }

@@ -92,6 +92,10 @@ pub async fn post(
             "send the request as application/json",
         );
     }
+    let key = match super::idempotency::key(&headers) {
+        Ok(key) => key,
+        Err(message) => return super::idempotency::bad_key(media, &message),
+    };
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -125,7 +129,25 @@ pub async fn post(
             Verdict::Refused(refusal) => return super::throttle::too_many(media, refusal),
         }
     }
-    let mut response = execute(&state, with_owner(batch, owner), media).await;
+    let mut response = match key {
+        Some(key) if super::idempotency::applies(&batch) => {
+            let owner_id = owner
+                .as_ref()
+                .map_or_else(Owner::single_user, |o| o.0.clone());
+            let batch = with_owner(batch, owner);
+            super::idempotency::run(
+                &state,
+                owner_id.as_str().to_owned(),
+                key,
+                &body,
+                batch,
+                media,
+            )
+            .await
+        }
+        // Queries with a key just run: they change nothing.
+        _ => execute(&state, with_owner(batch, owner), media).await,
+    };
     if let Some(allowance) = allowance {
         super::throttle::set_allowance(response.headers_mut(), allowance);
     }
@@ -376,7 +398,11 @@ fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> 
     }
 }
 
-async fn execute(state: &SharedState, batch: BatchRequest, media: &'static str) -> Response {
+pub(super) async fn execute(
+    state: &SharedState,
+    batch: BatchRequest,
+    media: &'static str,
+) -> Response {
     // Each operation gets its own `graphql.operation` span from the engine;
     // this one only groups a batch.
     let size = match &batch {

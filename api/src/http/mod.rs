@@ -7,6 +7,7 @@ mod cors;
 mod example_app;
 pub mod graphiql;
 mod graphql;
+pub mod idempotency;
 mod layers;
 mod meta;
 mod state;

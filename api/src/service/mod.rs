@@ -4,6 +4,7 @@
 //! records every change's events.
 
 pub mod categories;
+pub mod idempotency;
 pub mod owners;
 pub mod page;
 mod scope;

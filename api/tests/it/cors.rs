@@ -95,7 +95,13 @@ async fn allowed_origin_passes_preflight_and_reads_responses() {
     let allowed_headers = header(&headers, &ACCESS_CONTROL_ALLOW_HEADERS)
         .expect("allow-headers")
         .to_ascii_lowercase();
-    for name in ["content-type", "accept", "authorization", "x-request-id"] {
+    for name in [
+        "content-type",
+        "accept",
+        "authorization",
+        "x-request-id",
+        "idempotency-key",
+    ] {
         assert!(allowed_headers.contains(name), "{allowed_headers}");
     }
     assert_eq!(header(&headers, &ACCESS_CONTROL_MAX_AGE), Some("3600"));
