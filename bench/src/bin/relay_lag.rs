@@ -3,14 +3,17 @@
 //! the api right before the commit, on this machine's clock) to its
 //! arrival here, and how many arrive per second.
 //!
-//!   relay-lag --nats URL --stream NAME [--expect N] [--idle SECS] [--timeout SECS] [--delete]
+//!   relay-lag --nats URL --stream NAME [--expect N] [--idle SECS] [--timeout SECS] [--live-only] [--delete]
 //!
 //! Reads the stream from its start with an ordered consumer until `--expect`
 //! distinct events arrived, or nothing came for `--idle` seconds after the
 //! first message (or `--timeout` passed). Output: one TSV line: messages,
 //! distinct ids, p50, p99 and max lag in ms, the arrival rate (messages
-//! per second between the first and the last), and the seconds from the
-//! start to the last message. `--delete` removes the stream afterwards.
+//! per second between the first and the last), the seconds from the start
+//! to the last message, and how many events were committed before this
+//! consumer started (with `--live-only` they are left out of the lag
+//! figures: a backlog republished from an earlier run, not live lag).
+//! `--delete` removes the stream afterwards.
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -38,6 +41,10 @@ struct Args {
     /// Delete the stream at the end.
     #[arg(long)]
     delete: bool,
+    /// Leave out of the lag figures events committed before this consumer
+    /// started (a backlog from an earlier run, republished): counted apart.
+    #[arg(long)]
+    live_only: bool,
 }
 
 #[tokio::main]
@@ -79,6 +86,8 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
     let idle = Duration::from_secs_f64(args.idle);
     let mut lags_ms: Vec<f64> = Vec::new();
     let mut ids = HashSet::new();
+    let began = chrono::Utc::now();
+    let mut earlier = 0usize;
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     loop {
         let wait = match first {
@@ -95,7 +104,12 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
         let event: serde_json::Value = serde_json::from_slice(&message.payload)?;
         let time = event["time"].as_str().ok_or("a message without time")?;
         let at = chrono::DateTime::parse_from_rfc3339(time)?;
-        lags_ms.push((now - at.with_timezone(&chrono::Utc)).as_seconds_f64() * 1000.0);
+        let at = at.with_timezone(&chrono::Utc);
+        if args.live_only && at < began {
+            earlier += 1;
+        } else {
+            lags_ms.push((now - at).as_seconds_f64() * 1000.0);
+        }
         ids.insert(event["id"].as_str().unwrap_or_default().to_owned());
         if args.expect.is_some_and(|n| ids.len() >= n) || Instant::now() > deadline {
             break;
@@ -122,13 +136,14 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
     };
     let until_last = last.map_or(0.0, |l| (l - started).as_secs_f64());
     Ok(format!(
-        "{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.0}\t{:.2}",
-        lags_ms.len(),
+        "{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.0}\t{:.2}\t{}",
+        lags_ms.len() + earlier,
         ids.len(),
         quantile(0.5),
         quantile(0.99),
         lags_ms.last().copied().unwrap_or(0.0),
         rate,
-        until_last
+        until_last,
+        earlier
     ))
 }

@@ -301,6 +301,9 @@ async fn guarded<T>(
     let mut work = std::pin::pin!(work);
     loop {
         tokio::select! {
+            // Finished work wins over a shutdown that came meanwhile: a
+            // publish the broker acknowledged gets its checkpoint.
+            biased;
             out = &mut work => return Ok(out),
             () = shutdown.cancelled() => return Err(Stop::Shutdown),
             _ = heartbeat.tick() => {
