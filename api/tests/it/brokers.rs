@@ -109,6 +109,17 @@ pub fn assert_cloudevent(event: &Value, source: &str) {
     }
 }
 
+/// `created`, `updated` or `deleted`: the last word of subjects and routing keys.
+fn verb(event: &Value) -> String {
+    event["type"]
+        .as_str()
+        .unwrap_or_default()
+        .split('.')
+        .nth(2)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Drops repeated ids (what at-least-once allows), keeping the first.
 pub fn dedup(received: &[Received]) -> Vec<Received> {
     let mut seen = std::collections::HashSet::new();
@@ -221,13 +232,7 @@ pub async fn nats_messages(url: &str, stream: &str) -> Vec<Received> {
             .map(|v| v.as_str().to_owned())
             .unwrap_or_default();
         let event: Value = serde_json::from_slice(&message.payload).expect("a JSON message");
-        let verb = event["type"]
-            .as_str()
-            .unwrap_or_default()
-            .split('.')
-            .nth(2)
-            .unwrap_or_default()
-            .to_owned();
+        let verb = verb(&event);
         assert!(
             message.subject.ends_with(&format!(".{verb}")),
             "subject {} for {verb}",
@@ -367,13 +372,7 @@ impl AmqpQueue {
                         .map(|t| t.as_str().to_owned()),
                     Some("application/cloudevents+json".to_owned())
                 );
-                let verb = event["type"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .split('.')
-                    .nth(2)
-                    .unwrap_or_default()
-                    .to_owned();
+                let verb = verb(&event);
                 assert_eq!(delivery.routing_key.as_str(), format!("task.{verb}"));
                 let transport_id = properties
                     .message_id()
@@ -577,4 +576,84 @@ pub fn metric(page: &str, series: &str) -> Option<f64> {
         line.strip_prefix(series)
             .and_then(|rest| rest.trim().parse().ok())
     })
+}
+
+/// The four sinks of one test, on the machine's brokers, under names no
+/// other test uses: the settings that point an api at them, and the check
+/// that each received exactly the log.
+pub struct AllSinks {
+    subject: String,
+    stream: String,
+    redis_stream: String,
+    exchange: String,
+    hook: String,
+    queue: AmqpQueue,
+    pub receiver: Receiver,
+}
+
+impl AllSinks {
+    /// The AMQP queue is bound and the webhook receiver listens before any
+    /// api starts.
+    pub async fn new() -> Self {
+        let exchange = unique("todo.test.");
+        let queue = AmqpQueue::bind(AMQP, &exchange).await;
+        let receiver = Receiver::start().await;
+        Self {
+            subject: unique("todo.test"),
+            stream: unique("RELAY_"),
+            redis_stream: unique("todo.test."),
+            hook: receiver.url(),
+            exchange,
+            queue,
+            receiver,
+        }
+    }
+
+    pub fn vars(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("EVENTS_NATS_URL", NATS),
+            ("EVENTS_NATS_SUBJECT", &self.subject),
+            ("EVENTS_NATS_STREAM", &self.stream),
+            ("EVENTS_REDIS_URL", REDIS),
+            ("EVENTS_REDIS_STREAM", &self.redis_stream),
+            ("EVENTS_AMQP_URL", AMQP),
+            ("EVENTS_AMQP_EXCHANGE", &self.exchange),
+            ("EVENTS_WEBHOOK_URL", &self.hook),
+            ("EVENTS_WEBHOOK_SECRET", &self.receiver.secret),
+        ]
+    }
+
+    /// Waits until every sink has the whole log, and checks each got
+    /// exactly it; returns what NATS got.
+    pub async fn assert_each_got(
+        &self,
+        log: &[(i64, String, String, i64)],
+        source: &str,
+        deadline: Duration,
+    ) -> Vec<Received> {
+        let n = log.len();
+        let nats = wait_for("nats", n, deadline, || nats_messages(NATS, &self.stream)).await;
+        assert_exactly_the_log("nats", &nats, log, source);
+        let redis = wait_for("redis", n, deadline, || {
+            redis_messages(REDIS, &self.redis_stream)
+        })
+        .await;
+        assert_exactly_the_log("redis", &redis, log, source);
+        let amqp = wait_for("amqp", n, deadline, || async { self.queue.received() }).await;
+        assert_exactly_the_log("amqp", &amqp, log, source);
+        let hooks = wait_for("webhook", n, deadline, || async {
+            self.receiver.accepted()
+        })
+        .await;
+        assert_exactly_the_log("webhook", &hooks, log, source);
+        assert_eq!(self.receiver.unsigned(), 0, "every delivery verified");
+        nats
+    }
+
+    /// Removes the streams and the exchange from the machine's brokers.
+    pub async fn remove(&self) {
+        delete_nats_stream(NATS, &self.stream).await;
+        delete_redis_stream(REDIS, &self.redis_stream).await;
+        self.queue.delete_exchange(&self.exchange).await;
+    }
 }

@@ -11,8 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
 
 use crate::brokers::{
-    AMQP, AmqpQueue, NATS, OwnNats, REDIS, Receiver, assert_exactly_the_log, delete_nats_stream,
-    delete_redis_stream, metric, nats_messages, redis_messages, unique, wait_for,
+    AllSinks, OwnNats, Receiver, assert_exactly_the_log, metric, nats_messages, wait_for,
 };
 use crate::common::{Backend, TestApp, TestDb};
 use crate::support::{ApiProcess, CREATE_TASK, Outcome, free_port, post_graphql};
@@ -124,44 +123,13 @@ async fn assert_data_is_what_graphql_says(app: &TestApp, events: &[crate::broker
 }
 
 async fn every_change_reaches_every_sink_once_in_order(backend: Backend) {
-    let subject = unique("todo.test");
-    let stream = unique("RELAY_");
-    let redis_stream = unique("todo.test.");
-    let exchange = unique("todo.test.");
-    let queue = AmqpQueue::bind(AMQP, &exchange).await;
-    let receiver = Receiver::start().await;
-    let hook = receiver.url();
-    let app = TestApp::spawn_with(
-        backend,
-        &[
-            ("EVENTS_NATS_URL", NATS),
-            ("EVENTS_NATS_SUBJECT", &subject),
-            ("EVENTS_NATS_STREAM", &stream),
-            ("EVENTS_REDIS_URL", REDIS),
-            ("EVENTS_REDIS_STREAM", &redis_stream),
-            ("EVENTS_AMQP_URL", AMQP),
-            ("EVENTS_AMQP_EXCHANGE", &exchange),
-            ("EVENTS_WEBHOOK_URL", &hook),
-            ("EVENTS_WEBHOOK_SECRET", &receiver.secret),
-            ("EVENTS_SOURCE", SOURCE),
-        ],
-    )
-    .await;
+    let sinks = AllSinks::new().await;
+    let mut vars = sinks.vars();
+    vars.push(("EVENTS_SOURCE", SOURCE));
+    let app = TestApp::spawn_with(backend, &vars).await;
     let n = changes(&app).await;
     let log = log_of(&app.db, n).await;
-
-    let nats = wait_for("nats", n, DELIVERED, || nats_messages(NATS, &stream)).await;
-    assert_exactly_the_log("nats", &nats, &log, SOURCE);
-    let redis = wait_for("redis", n, DELIVERED, || {
-        redis_messages(REDIS, &redis_stream)
-    })
-    .await;
-    assert_exactly_the_log("redis", &redis, &log, SOURCE);
-    let amqp = wait_for("amqp", n, DELIVERED, || async { queue.received() }).await;
-    assert_exactly_the_log("amqp", &amqp, &log, SOURCE);
-    let hooks = wait_for("webhook", n, DELIVERED, || async { receiver.accepted() }).await;
-    assert_exactly_the_log("webhook", &hooks, &log, SOURCE);
-    assert_eq!(receiver.unsigned(), 0, "every delivery verified");
+    let nats = sinks.assert_each_got(&log, SOURCE, DELIVERED).await;
     assert_data_is_what_graphql_says(&app, &nats).await;
 
     // Each sink's checkpoint reached the end of the log.
@@ -195,9 +163,7 @@ async fn every_change_reaches_every_sink_once_in_order(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     app.shutdown().await;
-    delete_nats_stream(NATS, &stream).await;
-    delete_redis_stream(REDIS, &redis_stream).await;
-    queue.delete_exchange(&exchange).await;
+    sinks.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,28 +239,15 @@ async fn write(client: &reqwest::Client, api: &ApiProcess, i: usize) -> bool {
 /// fenced off).
 async fn three_replicas_and_a_lost_publisher(signal: &str) {
     let db = TestDb::new(Backend::Postgres).await;
-    let subject = unique("todo.test");
-    let stream = unique("RELAY_");
-    let redis_stream = unique("todo.test.");
-    let exchange = unique("todo.test.");
-    let queue = AmqpQueue::bind(AMQP, &exchange).await;
-    let receiver = Receiver::start().await;
-    let hook = receiver.url();
+    let sinks = AllSinks::new().await;
     let mut apis = Vec::new();
     for i in 0..3 {
-        let api = ApiProcess::spawn(&[
+        let mut vars = vec![
             ("DATABASE_URL", db.url.as_str()),
             ("AUTO_MIGRATE", if i == 0 { "true" } else { "false" }),
-            ("EVENTS_NATS_URL", NATS),
-            ("EVENTS_NATS_SUBJECT", &subject),
-            ("EVENTS_NATS_STREAM", &stream),
-            ("EVENTS_REDIS_URL", REDIS),
-            ("EVENTS_REDIS_STREAM", &redis_stream),
-            ("EVENTS_AMQP_URL", AMQP),
-            ("EVENTS_AMQP_EXCHANGE", &exchange),
-            ("EVENTS_WEBHOOK_URL", &hook),
-            ("EVENTS_WEBHOOK_SECRET", &receiver.secret),
-        ]);
+        ];
+        vars.extend(sinks.vars());
+        let api = ApiProcess::spawn(&vars);
         api.wait_for_status("/readyz", 200, READY).await;
         apis.push(api);
     }
@@ -373,21 +326,7 @@ async fn three_replicas_and_a_lost_publisher(signal: &str) {
     }
     let pool = db.connect().await;
     let log = log_of(&pool, written).await;
-    let nats = wait_for("nats", written, DELIVERED, || nats_messages(NATS, &stream)).await;
-    assert_exactly_the_log("nats", &nats, &log, "/todo");
-    let redis = wait_for("redis", written, DELIVERED, || {
-        redis_messages(REDIS, &redis_stream)
-    })
-    .await;
-    assert_exactly_the_log("redis", &redis, &log, "/todo");
-    let amqp = wait_for("amqp", written, DELIVERED, || async { queue.received() }).await;
-    assert_exactly_the_log("amqp", &amqp, &log, "/todo");
-    let hooks = wait_for("webhook", written, DELIVERED, || async {
-        receiver.accepted()
-    })
-    .await;
-    assert_exactly_the_log("webhook", &hooks, &log, "/todo");
-    assert_eq!(receiver.unsigned(), 0);
+    sinks.assert_each_got(&log, "/todo", DELIVERED).await;
     for sink in SINKS {
         let publishing = publishers(&client, &apis, &running, sink).await;
         assert_eq!(
@@ -397,9 +336,7 @@ async fn three_replicas_and_a_lost_publisher(signal: &str) {
         );
     }
     drop(apis);
-    delete_nats_stream(NATS, &stream).await;
-    delete_redis_stream(REDIS, &redis_stream).await;
-    queue.delete_exchange(&exchange).await;
+    sinks.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
