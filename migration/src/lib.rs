@@ -14,6 +14,7 @@ mod m20261202_000001_list_indexes;
 mod m20261202_000002_task_search;
 mod m20261207_000001_event_positions;
 mod m20261207_000003_event_sinks;
+mod m20261207_000004_task_recurrence;
 pub mod search_language;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_task_search::Migration),
             Box::new(m20261207_000001_event_positions::Migration),
             Box::new(m20261207_000003_event_sinks::Migration),
+            Box::new(m20261207_000004_task_recurrence::Migration),
         ]
     }
 }
