@@ -33,6 +33,7 @@ mod pages;
 mod persisted;
 mod rate_limits;
 mod readme;
+mod recurrence;
 mod relay;
 mod replicas;
 mod schema;
