@@ -47,6 +47,10 @@ pub struct Model {
     /// from; set while the task has a recurrence.
     #[serde(default)]
     pub series_start: Option<DateTimeUtc>,
+    /// The occurrence completing this task created (a marker, not a foreign
+    /// key): completing it again after reopening creates no other.
+    #[serde(default)]
+    pub next_occurrence_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,9 @@
 //! Recurring tasks (issue #22): a task's RFC 5545 rule, the IANA zone its
-//! occurrences are reckoned in, and the first `due_at` of its series, from
-//! which COUNT and UNTIL are counted. All three nullable: a task without a
-//! rule is what every existing row is, and a missing zone reads as UTC.
+//! occurrences are reckoned in, the first `due_at` of its series, from
+//! which COUNT and UNTIL are counted, and the occurrence its completion
+//! created (so completing it again creates no second one). All nullable: a
+//! task without a rule is what every existing row is, and a missing zone
+//! reads as UTC.
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +16,7 @@ enum Tasks {
     Recurrence,
     TimeZone,
     SeriesStart,
+    NextOccurrenceId,
 }
 
 #[async_trait::async_trait]
@@ -25,6 +28,10 @@ impl MigrationTrait for Migration {
             ColumnDef::new(Tasks::TimeZone).string().null().to_owned(),
             ColumnDef::new(Tasks::SeriesStart)
                 .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new(Tasks::NextOccurrenceId)
+                .uuid()
                 .null()
                 .to_owned(),
         ];
@@ -42,7 +49,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Tasks::SeriesStart, Tasks::TimeZone, Tasks::Recurrence] {
+        for column in [
+            Tasks::NextOccurrenceId,
+            Tasks::SeriesStart,
+            Tasks::TimeZone,
+            Tasks::Recurrence,
+        ] {
             manager
                 .alter_table(
                     Table::alter()

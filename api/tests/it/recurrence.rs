@@ -104,6 +104,11 @@ async fn weekly_rule_keeps_local_time_across_dst(app: TestApp) {
     // Completing again (without reopening) creates nothing either.
     let (_, none) = complete(&app, &next["id"], true).await;
     assert!(none.is_null(), "{none}");
+    // Nor does completing a reopened task: it created its occurrence once.
+    let (done, none) = complete(&app, &task["id"], true).await;
+    assert_eq!(done["done"], true);
+    assert!(none.is_null(), "a second occurrence: {none}");
+    assert_eq!(count_tasks(&app).await, 3);
 }
 
 async fn count_ends_the_series(app: TestApp) {
@@ -183,6 +188,15 @@ async fn set_tasks_done_returns_each_next_occurrence(app: TestApp) {
     let data = app
         .data(
             "mutation($ids: [ID!]!) { setTasksDone(input: {ids: $ids, done: false}) { nextOccurrences { id } } }",
+            json!({ "ids": [monthly["id"], daily["id"]] }),
+        )
+        .await;
+    assert_eq!(data["setTasksDone"]["nextOccurrences"], json!([]));
+    assert_eq!(count_tasks(&app).await, 5);
+    // Completing them again creates no second occurrence.
+    let data = app
+        .data(
+            "mutation($ids: [ID!]!) { setTasksDone(input: {ids: $ids, done: true}) { nextOccurrences { id } } }",
             json!({ "ids": [monthly["id"], daily["id"]] }),
         )
         .await;

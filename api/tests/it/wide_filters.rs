@@ -80,6 +80,7 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
                 recurrence: Set(None),
                 time_zone: Set(None),
                 series_start: Set(None),
+                next_occurrence_id: Set(None),
             }
         })
         .collect();

@@ -100,6 +100,7 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
         recurrence: rule,
         time_zone,
         series_start,
+        next_occurrence_id: None,
     };
     task::Entity::insert(active(&model))
         .exec_without_returning(&txn)
@@ -126,6 +127,7 @@ fn active(m: &task::Model) -> task::ActiveModel {
         recurrence: Set(m.recurrence.clone()),
         time_zone: Set(m.time_zone.clone()),
         series_start: Set(m.series_start),
+        next_occurrence_id: Set(m.next_occurrence_id),
     }
 }
 
@@ -151,26 +153,23 @@ fn starts_new_series(current: &task::Model, next: &task::Model) -> bool {
             || current.series_start.is_none())
 }
 
-/// Creates the next occurrence of `done`, a task just completed, if it has
-/// a recurrence and its series has one more: the first occurrence strictly
-/// after its `due_at`. The copy keeps its description, priority,
-/// categories, rule, zone, series and parent; `start_at` moves as far as
-/// `due_at`. Its direct sub-tasks are copied (one level, not done, dates
-/// moved the same, categories kept, without a recurrence of their own).
-/// Returns the next occurrence first, then the copied sub-tasks; nothing
-/// when the series has ended. The caller holds the structure lock
-/// (`take_turns_with_structure_changes`).
-async fn create_next_occurrence<C: ConnectionTrait>(
-    db: &C,
-    done: &task::Model,
-    at: DateTime<Utc>,
-) -> AppResult<Vec<task::Model>> {
+/// Whether marking `current` done (as `next`) completes a recurring task
+/// that has not yet created its next occurrence.
+fn completes_series_step(current: &task::Model, next: &task::Model) -> bool {
+    next.done && !current.done && next.recurrence.is_some() && next.next_occurrence_id.is_none()
+}
+
+/// The next occurrence of `done`, a recurring task being completed, if its
+/// series has one more: the first occurrence strictly after its `due_at`.
+/// It keeps the description, priority, rule, zone, series and parent;
+/// `start_at` moves as far as `due_at`.
+fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<task::Model>> {
     let (Some(rule), Some(due)) = (done.recurrence.as_deref(), done.due_at) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let start = done.series_start.unwrap_or(due);
     let Some(next_due) = recurrence::next_after(rule, zone_of(&done.time_zone), start, due)? else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let next_due = to_stored_precision(next_due);
     let shift = next_due - due;
@@ -184,9 +183,28 @@ async fn create_next_occurrence<C: ConnectionTrait>(
         updated_at: at,
         version: 1,
         series_start: Some(start),
+        next_occurrence_id: None,
         ..done.clone()
     };
     validate_dates(next.start_at, next.due_at)?;
+    Ok(Some(next))
+}
+
+/// Writes `next`, the next occurrence of `done`, with `done`'s categories,
+/// and copies `done`'s direct sub-tasks under it (one level, not done,
+/// dates moved as far as the due date, categories kept, without a
+/// recurrence of their own). Returns `next` first, then the copies. The
+/// caller holds the structure lock (`take_turns_with_structure_changes`).
+async fn create_occurrence<C: ConnectionTrait>(
+    db: &C,
+    done: &task::Model,
+    next: task::Model,
+) -> AppResult<Vec<task::Model>> {
+    let (Some(due), Some(next_due)) = (done.due_at, next.due_at) else {
+        return Ok(Vec::new());
+    };
+    let shift = next_due - due;
+    let at = next.created_at;
     let owner = done.owner_id.as_str();
     let subtasks = task::Entity::find()
         .filter(task::Column::OwnerId.eq(owner))
@@ -215,6 +233,7 @@ async fn create_next_occurrence<C: ConnectionTrait>(
             recurrence: None,
             time_zone: None,
             series_start: None,
+            next_occurrence_id: None,
             ..sub.clone()
         });
     }
@@ -297,6 +316,7 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
             next.series_start = None;
         } else if starts_new_series(&current, &next) {
             next.series_start = next.due_at;
+            next.next_occurrence_id = None;
             recurrence::validate(
                 next.recurrence.as_deref(),
                 zone_of(&next.time_zone),
@@ -305,8 +325,7 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
             )?;
         }
         let at = now();
-        let completes = patch.done == Some(true) && !current.done && next.recurrence.is_some();
-        if completes {
+        if patch.done == Some(true) && !current.done && next.recurrence.is_some() {
             // Before the row's lock, as every change of the tree takes them.
             take_turns_with_structure_changes(&txn).await?;
         }
@@ -324,11 +343,18 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
         }
         next.updated_at = at;
         next.version = current.version + 1;
+        let planned = if completes_series_step(&current, &next) {
+            next_occurrence(&next, at)?
+        } else {
+            None
+        };
+        if let Some(planned) = &planned {
+            next.next_occurrence_id = Some(planned.id);
+        }
         if bump(&txn, &current, &next).await? {
-            let created = if completes {
-                create_next_occurrence(&txn, &next, at).await?
-            } else {
-                Vec::new()
+            let created = match planned {
+                Some(planned) => create_occurrence(&txn, &next, planned).await?,
+                None => Vec::new(),
             };
             let mut changes = vec![Change::Updated(next.clone())];
             changes.extend(created.iter().cloned().map(Change::Created));
@@ -611,8 +637,10 @@ pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResu
         .into_iter()
         .map(|t| (t.id, t))
         .collect::<HashMap<_, _>>();
-    let completes = |t: &task::Model| done && !t.done && t.recurrence.is_some();
-    if found.values().any(completes) {
+    if found
+        .values()
+        .any(|t| done && !t.done && t.recurrence.is_some())
+    {
         // Before the rows' locks, as every change of the tree takes them.
         take_turns_with_structure_changes(&txn).await?;
     }
@@ -630,24 +658,32 @@ pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResu
         apply_done(&mut changed, done, at);
         changed.updated_at = at;
         changed.version = current.version + 1;
+        let planned = if completes_series_step(&current, &changed) {
+            next_occurrence(&changed, at)?
+        } else {
+            None
+        };
+        if let Some(planned) = &planned {
+            changed.next_occurrence_id = Some(planned.id);
+        }
         if !bump(&txn, &current, &changed).await? {
             return Err(AppError::conflict(
                 Some("ids"),
                 "a task was changed concurrently; try again",
             ));
         }
-        next.insert(*id, (completes(&current), changed));
+        next.insert(*id, (planned, changed));
     }
     let mut tasks = Vec::with_capacity(ids.len());
     let mut next_occurrences = Vec::new();
     let mut changes = Vec::with_capacity(ids.len());
     for id in &ids {
-        let Some((completed, task)) = next.remove(id) else {
+        let Some((planned, task)) = next.remove(id) else {
             continue;
         };
         changes.push(Change::Updated(task.clone()));
-        if completed {
-            let created = create_next_occurrence(&txn, &task, at).await?;
+        if let Some(planned) = planned {
+            let created = create_occurrence(&txn, &task, planned).await?;
             changes.extend(created.iter().cloned().map(Change::Created));
             next_occurrences.extend(created.into_iter().next());
         }
