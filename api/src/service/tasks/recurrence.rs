@@ -81,7 +81,11 @@ pub fn next_after(
     let zone = parse_zone(zone)?;
     let series = parse(rule)?
         .build(start.with_timezone(&Tz::Tz(zone)))
-        .map_err(|e| bad(format!("recurrence cannot start at dueAt: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "recurrence cannot run from dueAt in {zone}: {e} (UNTIL must be a UTC date-time such as 20270401T000000Z)"
+            ))
+        })?;
     Ok((&series)
         .into_iter()
         .take(MAX_STEPS)
