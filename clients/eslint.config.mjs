@@ -9,8 +9,8 @@
 // (run with RELAY_STRICT=1 to see them): the `nodes` shortcut beside `edges` on
 // CategoryConnection and TaskConnection, Query.nodes(ids:), Task.categories
 // (a small, bounded set), and the payload lists
-// DeleteTaskPayload.deletedTaskIds, DeleteCompletedTasksPayload.deletedTaskIds and
-// SetTasksDonePayload.tasks.
+// DeleteTaskPayload.deletedTaskIds, DeleteCompletedTasksPayload.deletedTaskIds,
+// SetTasksDonePayload.tasks and SetTasksDonePayload.nextOccurrences.
 import graphqlPlugin from '@graphql-eslint/eslint-plugin';
 
 const strict = process.env.RELAY_STRICT === '1';

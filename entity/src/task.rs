@@ -35,6 +35,22 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub version: i32,
     pub parent_id: Option<Uuid>,
+    /// An RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO`): completing the task
+    /// creates its next occurrence. Defaults: the event log holds snapshots
+    /// from before recurrence.
+    #[serde(default)]
+    pub recurrence: Option<String>,
+    /// The IANA zone the rule is reckoned in; none is UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// The first `due_at` of the task's series, which COUNT and UNTIL count
+    /// from; set while the task has a recurrence.
+    #[serde(default)]
+    pub series_start: Option<DateTimeUtc>,
+    /// The occurrence completing this task created (a marker, not a foreign
+    /// key): completing it again after reopening creates no other.
+    #[serde(default)]
+    pub next_occurrence_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

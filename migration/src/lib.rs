@@ -16,6 +16,7 @@ mod m20261207_000001_event_positions;
 mod m20261207_000002_idempotency_keys;
 mod m20261207_000003_event_sinks;
 mod m20261207_000004_event_owner_positions;
+mod m20261207_000005_task_recurrence;
 pub mod search_language;
 
 pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_idempotency_keys::Migration),
             Box::new(m20261207_000003_event_sinks::Migration),
             Box::new(m20261207_000004_event_owner_positions::Migration),
+            Box::new(m20261207_000005_task_recurrence::Migration),
         ]
     }
 }

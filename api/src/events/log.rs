@@ -273,3 +273,45 @@ pub async fn prune(
     txn.commit().await?;
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Snapshots written before recurring tasks (issue #22) have none of
+    /// its fields: they still read, as tasks without a recurrence.
+    #[test]
+    fn snapshots_from_before_recurrence_still_read() {
+        let at = chrono::Utc::now();
+        let task = task::Model {
+            id: sea_orm::prelude::Uuid::now_v7(),
+            owner_id: "someone".into(),
+            description: "Old".into(),
+            priority: entity::Priority::Low,
+            start_at: None,
+            due_at: Some(at),
+            done: false,
+            completed_at: None,
+            created_at: at,
+            updated_at: at,
+            version: 3,
+            parent_id: None,
+            recurrence: None,
+            time_zone: None,
+            series_start: None,
+            next_occurrence_id: None,
+        };
+        let mut json = serde_json::to_value(&task).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for new in [
+            "recurrence",
+            "time_zone",
+            "series_start",
+            "next_occurrence_id",
+        ] {
+            assert!(fields.remove(new).is_some(), "{new}");
+        }
+        let old: task::Model = serde_json::from_value(json).unwrap();
+        assert_eq!(old, task);
+    }
+}

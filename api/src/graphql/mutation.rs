@@ -23,6 +23,13 @@ pub struct CreateTaskInput {
     pub due_at: Option<DateTime>,
     pub parent_id: Option<ID>,
     pub category_ids: Option<Vec<ID>>,
+    /// An RFC 5545 RRULE value such as `FREQ=WEEKLY;BYDAY=MO` (no DTSTART:
+    /// the series starts at `dueAt`, which it needs; UNTIL in UTC, ending
+    /// in `Z`). Completing the task creates its next occurrence.
+    pub recurrence: Option<String>,
+    /// The IANA zone the recurrence is reckoned in (`Europe/Berlin`), so
+    /// occurrences keep their local time across DST changes. Default `UTC`.
+    pub time_zone: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -45,12 +52,20 @@ pub struct UpdateTaskInput {
     pub done: MaybeUndefined<bool>,
     /// Null makes the task top-level.
     pub parent_id: MaybeUndefined<ID>,
+    /// Null makes the task one-off. A new rule, zone or due date starts a
+    /// new series (COUNT and UNTIL count from the due date).
+    pub recurrence: MaybeUndefined<String>,
+    /// Null: back to `UTC`.
+    pub time_zone: MaybeUndefined<String>,
 }
 
 #[derive(SimpleObject)]
 pub struct UpdateTaskPayload {
     pub client_mutation_id: Option<String>,
     pub task: Task,
+    /// The next occurrence this update created by completing a recurring
+    /// task; null when it created none.
+    pub next_occurrence: Option<Task>,
 }
 
 #[derive(InputObject)]
@@ -77,6 +92,9 @@ pub struct SetTasksDoneInput {
 pub struct SetTasksDonePayload {
     pub client_mutation_id: Option<String>,
     pub tasks: Vec<Task>,
+    /// The next occurrences of the recurring tasks this call completed, in
+    /// the order of `ids`.
+    pub next_occurrences: Vec<Task>,
 }
 
 #[derive(InputObject, Default)]
@@ -147,6 +165,8 @@ impl TaskMutation {
                 NodeKind::Category,
                 "categoryIds",
             )?,
+            recurrence: input.recurrence,
+            time_zone: input.time_zone,
         };
         let task = task_service::create(&scope, new).await?;
         Ok(CreateTaskPayload {
@@ -175,11 +195,14 @@ impl TaskMutation {
                         .transpose()
                 })
                 .transpose()?,
+            recurrence: clearable(input.recurrence),
+            time_zone: clearable(input.time_zone),
         };
-        let task = task_service::update(&scope, id, patch).await?;
+        let updated = task_service::update(&scope, id, patch).await?;
         Ok(UpdateTaskPayload {
             client_mutation_id: input.client_mutation_id,
-            task: Task(task),
+            task: Task(updated.task),
+            next_occurrence: updated.next_occurrence.map(Task),
         })
     }
 
@@ -206,10 +229,11 @@ impl TaskMutation {
     ) -> Result<SetTasksDonePayload> {
         let scope = scope(ctx)?;
         let ids = ids::decode_all(&input.ids, NodeKind::Task, "ids")?;
-        let tasks = task_service::set_done(&scope, ids, input.done).await?;
+        let marked = task_service::set_done(&scope, ids, input.done).await?;
         Ok(SetTasksDonePayload {
             client_mutation_id: input.client_mutation_id,
-            tasks: tasks.into_iter().map(Task).collect(),
+            tasks: marked.tasks.into_iter().map(Task).collect(),
+            next_occurrences: marked.next_occurrences.into_iter().map(Task).collect(),
         })
     }
 

@@ -9,7 +9,7 @@ use super::inputs::{TaskFilter, TaskListArgs, TaskOrder};
 use super::loaders::Loaders;
 use super::objects::{Category, Priority, Task};
 use super::scalars::DateTime;
-use crate::service::tasks::Holder;
+use crate::service::tasks::{DEFAULT_TIME_ZONE, Holder};
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "A globally unique, opaque id."))]
@@ -55,6 +55,16 @@ impl Task {
 
     async fn updated_at(&self) -> DateTime {
         DateTime(self.0.updated_at)
+    }
+
+    /// An RFC 5545 RRULE: completing the task creates its next occurrence.
+    async fn recurrence(&self) -> Option<&str> {
+        self.0.recurrence.as_deref()
+    }
+
+    /// The IANA zone the recurrence is reckoned in.
+    async fn time_zone(&self) -> &str {
+        self.0.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)
     }
 
     /// Starts at 1 and grows by one with every change; pass it back as

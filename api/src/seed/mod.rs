@@ -154,6 +154,8 @@ async fn seed(scope: &Scoped<'_>, args: &SeedArgs) -> Result<Seeded, SeedError> 
                     .iter()
                     .filter_map(|&c| category_ids.get(c).copied())
                     .collect(),
+                recurrence: None,
+                time_zone: None,
             },
         )
         .await?;

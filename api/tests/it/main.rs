@@ -34,6 +34,7 @@ mod pages;
 mod persisted;
 mod rate_limits;
 mod readme;
+mod recurrence;
 mod relay;
 mod replicas;
 mod schema;

@@ -22,7 +22,7 @@ const SINKS: [&str; 4] = ["nats", "redis", "amqp", "webhook"];
 const DELIVERED: Duration = Duration::from_secs(60);
 const READY: Duration = Duration::from_secs(30);
 
-const TASK_FIELDS: &str = "id description priority startAt dueAt done completedAt \
+const TASK_FIELDS: &str = "id description priority startAt dueAt done completedAt recurrence timeZone \
     createdAt updatedAt version owner { id } parent { id }";
 
 /// Waits until the log holds `n` numbered events, and returns it.

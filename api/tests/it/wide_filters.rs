@@ -77,6 +77,10 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
                 updated_at: Set(created),
                 version: Set(1),
                 parent_id: Set(None),
+                recurrence: Set(None),
+                time_zone: Set(None),
+                series_start: Set(None),
+                next_occurrence_id: Set(None),
             }
         })
         .collect();

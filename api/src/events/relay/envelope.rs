@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::events::{Event, EventKind};
 use crate::ids::{self, NodeKind};
+use crate::service::tasks::DEFAULT_TIME_ZONE;
 
 /// The content type of a structured-mode CloudEvent.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";
@@ -112,6 +113,8 @@ struct TaskData {
     completed_at: Option<String>,
     created_at: String,
     updated_at: String,
+    recurrence: Option<String>,
+    time_zone: String,
     version: i32,
     owner: Link,
     parent: Option<Link>,
@@ -139,6 +142,11 @@ impl TaskData {
             completed_at: task.completed_at.map(rfc3339),
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
+            recurrence: task.recurrence.clone(),
+            time_zone: task
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
             version: task.version,
             owner: Link {
                 id: task.owner_id.clone(),

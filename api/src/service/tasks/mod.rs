@@ -3,6 +3,7 @@
 //! transaction (`write.rs`).
 
 mod read;
+mod recurrence;
 mod requests;
 mod shape;
 mod write;
@@ -16,4 +17,7 @@ pub use write::{
     validate_description,
 };
 
-pub use requests::{Holder, NewTask, TaskFilter, TaskOrder, TaskOrderField, TaskPatch};
+pub use recurrence::DEFAULT_TIME_ZONE;
+pub use requests::{
+    Holder, MarkedDone, NewTask, TaskFilter, TaskOrder, TaskOrderField, TaskPatch, Updated,
+};

@@ -1,7 +1,7 @@
 //! What a task list asks for and what a change carries.
 
 use chrono::{DateTime, Utc};
-use entity::Priority;
+use entity::{Priority, task};
 use sea_orm::prelude::Uuid;
 
 use crate::service::page::Direction;
@@ -54,6 +54,10 @@ pub struct NewTask {
     pub due_at: Option<DateTime<Utc>>,
     pub parent_id: Option<Uuid>,
     pub category_ids: Vec<Uuid>,
+    /// An RFC 5545 RRULE; needs `due_at`.
+    pub recurrence: Option<String>,
+    /// An IANA zone name; none is UTC.
+    pub time_zone: Option<String>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -66,4 +70,23 @@ pub struct TaskPatch {
     pub due_at: Option<Option<DateTime<Utc>>>,
     pub done: Option<bool>,
     pub parent_id: Option<Option<Uuid>>,
+    pub recurrence: Option<Option<String>>,
+    /// `Some(None)`: back to UTC.
+    pub time_zone: Option<Option<String>>,
+}
+
+/// An updated task and, when the update completed a recurring task, the
+/// next occurrence it created.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub task: task::Model,
+    pub next_occurrence: Option<task::Model>,
+}
+
+/// Tasks marked done (or not), in request order, and the next occurrences
+/// of the recurring ones that were completed, in the same order.
+#[derive(Debug, Clone)]
+pub struct MarkedDone {
+    pub tasks: Vec<task::Model>,
+    pub next_occurrences: Vec<task::Model>,
 }

@@ -7,11 +7,12 @@ use entity::{Priority, category, task, task_category};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, prelude::Uuid,
+    QueryOrder, QuerySelect, prelude::Uuid,
 };
 use std::collections::HashMap;
 
-use super::requests::{NewTask, TaskPatch};
+use super::recurrence::{self, DEFAULT_TIME_ZONE};
+use super::requests::{MarkedDone, NewTask, TaskPatch, Updated};
 use crate::error::{AppError, AppResult};
 use crate::events::Change;
 use crate::service::{Scoped, now, sql, to_stored_precision, unique};
@@ -65,6 +66,14 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
     let start_at = new.start_at.map(to_stored_precision);
     let due_at = new.due_at.map(to_stored_precision);
     validate_dates(start_at, due_at)?;
+    let time_zone = canonical_zone(new.time_zone.as_deref())?;
+    let rule = new
+        .recurrence
+        .as_deref()
+        .map(recurrence::normalize_rule)
+        .transpose()?;
+    let series_start = rule.as_ref().and(due_at);
+    recurrence::validate(rule.as_deref(), zone_of(&time_zone), series_start, due_at)?;
     let category_ids = unique(new.category_ids);
 
     let owner = scope.owner();
@@ -88,6 +97,10 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
         updated_at: at,
         version: 1,
         parent_id: new.parent_id,
+        recurrence: rule,
+        time_zone,
+        series_start,
+        next_occurrence_id: None,
     };
     task::Entity::insert(active(&model))
         .exec_without_returning(&txn)
@@ -111,14 +124,163 @@ fn active(m: &task::Model) -> task::ActiveModel {
         updated_at: Set(m.updated_at),
         version: Set(m.version),
         parent_id: Set(m.parent_id),
+        recurrence: Set(m.recurrence.clone()),
+        time_zone: Set(m.time_zone.clone()),
+        series_start: Set(m.series_start),
+        next_occurrence_id: Set(m.next_occurrence_id),
     }
 }
 
-pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult<task::Model> {
+/// A zone as stored: its canonical IANA name.
+fn canonical_zone(zone: Option<&str>) -> AppResult<Option<String>> {
+    Ok(zone
+        .map(recurrence::parse_zone)
+        .transpose()?
+        .map(|z| z.name().to_owned()))
+}
+
+fn zone_of(time_zone: &Option<String>) -> &str {
+    time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)
+}
+
+/// Whether `next` begins a new series: its rule, zone or due date changed
+/// (or it had none). COUNT and UNTIL then count from its due date.
+fn starts_new_series(current: &task::Model, next: &task::Model) -> bool {
+    next.recurrence.is_some()
+        && (next.recurrence != current.recurrence
+            || next.time_zone != current.time_zone
+            || next.due_at != current.due_at
+            || current.series_start.is_none())
+}
+
+/// Whether marking `current` done (as `next`) completes a recurring task
+/// that has not yet created its next occurrence.
+fn completes_series_step(current: &task::Model, next: &task::Model) -> bool {
+    next.done && !current.done && next.recurrence.is_some() && next.next_occurrence_id.is_none()
+}
+
+/// The next occurrence of `done`, a recurring task being completed, if its
+/// series has one more: the first occurrence strictly after its `due_at`.
+/// It keeps the description, priority, rule, zone, series and parent;
+/// `start_at` moves as far as `due_at`.
+fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<task::Model>> {
+    let (Some(rule), Some(due)) = (done.recurrence.as_deref(), done.due_at) else {
+        return Ok(None);
+    };
+    let start = done.series_start.unwrap_or(due);
+    let Some(next_due) = recurrence::next_after(rule, zone_of(&done.time_zone), start, due)? else {
+        return Ok(None);
+    };
+    let next_due = to_stored_precision(next_due);
+    let shift = next_due - due;
+    let next = task::Model {
+        id: Uuid::now_v7(),
+        start_at: done.start_at.map(|s| s + shift),
+        due_at: Some(next_due),
+        done: false,
+        completed_at: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+        series_start: Some(start),
+        next_occurrence_id: None,
+        ..done.clone()
+    };
+    validate_dates(next.start_at, next.due_at)?;
+    Ok(Some(next))
+}
+
+/// Writes `next`, the next occurrence of `done`, with `done`'s categories,
+/// and copies `done`'s direct sub-tasks under it (one level, not done,
+/// dates moved as far as the due date, categories kept, without a
+/// recurrence of their own). Returns `next` first, then the copies. The
+/// caller holds the structure lock (`take_turns_with_structure_changes`).
+async fn create_occurrence<C: ConnectionTrait>(
+    db: &C,
+    done: &task::Model,
+    next: task::Model,
+) -> AppResult<Vec<task::Model>> {
+    let (Some(due), Some(next_due)) = (done.due_at, next.due_at) else {
+        return Ok(Vec::new());
+    };
+    let shift = next_due - due;
+    let at = next.created_at;
+    let owner = done.owner_id.as_str();
+    let subtasks = task::Entity::find()
+        .filter(task::Column::OwnerId.eq(owner))
+        .filter(task::Column::ParentId.eq(done.id))
+        .order_by_asc(task::Column::Id)
+        .all(db)
+        .await?;
+    let mut created = vec![next.clone()];
+    let mut copied = vec![(done.id, next.id)];
+    for sub in subtasks {
+        let start_at = sub.start_at.map(|s| s + shift);
+        let due_at = sub.due_at.map(|d| d + shift);
+        validate_dates(start_at, due_at)?;
+        let id = Uuid::now_v7();
+        copied.push((sub.id, id));
+        created.push(task::Model {
+            id,
+            start_at,
+            due_at,
+            done: false,
+            completed_at: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+            parent_id: Some(next.id),
+            recurrence: None,
+            time_zone: None,
+            series_start: None,
+            next_occurrence_id: None,
+            ..sub.clone()
+        });
+    }
+    // Parents first: the sub-task copies point at the next occurrence.
+    task::Entity::insert_many(created.iter().map(active))
+        .exec_without_returning(db)
+        .await?;
+    for (from, to) in copied {
+        copy_categories(db, owner, from, to).await?;
+    }
+    Ok(created)
+}
+
+/// Links `to` to the categories of `from`.
+async fn copy_categories<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    from: Uuid,
+    to: Uuid,
+) -> AppResult<()> {
+    let categories: Vec<Uuid> = task_category::Entity::find()
+        .filter(task_category::Column::OwnerId.eq(owner))
+        .filter(task_category::Column::TaskId.eq(from))
+        .order_by_asc(task_category::Column::CategoryId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.category_id)
+        .collect();
+    link_categories(db, owner, to, &categories).await
+}
+
+pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult<Updated> {
     let description = patch
         .description
         .as_deref()
         .map(validate_description)
+        .transpose()?;
+    let rule = patch
+        .recurrence
+        .as_ref()
+        .map(|r| r.as_deref().map(recurrence::normalize_rule).transpose())
+        .transpose()?;
+    let time_zone = patch
+        .time_zone
+        .as_ref()
+        .map(|z| canonical_zone(z.as_deref()))
         .transpose()?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let txn = scope.begin().await?;
@@ -144,7 +306,29 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
             next.due_at = d.map(to_stored_precision);
         }
         validate_dates(next.start_at, next.due_at)?;
+        if let Some(rule) = &rule {
+            next.recurrence = rule.clone();
+        }
+        if let Some(zone) = &time_zone {
+            next.time_zone = zone.clone();
+        }
+        if next.recurrence.is_none() {
+            next.series_start = None;
+        } else if starts_new_series(&current, &next) {
+            next.series_start = next.due_at;
+            next.next_occurrence_id = None;
+            recurrence::validate(
+                next.recurrence.as_deref(),
+                zone_of(&next.time_zone),
+                next.series_start,
+                next.due_at,
+            )?;
+        }
         let at = now();
+        if patch.done == Some(true) && !current.done && next.recurrence.is_some() {
+            // Before the row's lock, as every change of the tree takes them.
+            take_turns_with_structure_changes(&txn).await?;
+        }
         if let Some(done) = patch.done {
             apply_done(&mut next, done, at);
         }
@@ -159,9 +343,26 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
         }
         next.updated_at = at;
         next.version = current.version + 1;
+        let planned = if completes_series_step(&current, &next) {
+            next_occurrence(&next, at)?
+        } else {
+            None
+        };
+        if let Some(planned) = &planned {
+            next.next_occurrence_id = Some(planned.id);
+        }
         if bump(&txn, &current, &next).await? {
-            scope.commit(txn, &[Change::Updated(next.clone())]).await?;
-            return Ok(next);
+            let created = match planned {
+                Some(planned) => create_occurrence(&txn, &next, planned).await?,
+                None => Vec::new(),
+            };
+            let mut changes = vec![Change::Updated(next.clone())];
+            changes.extend(created.iter().cloned().map(Change::Created));
+            scope.commit(txn, &changes).await?;
+            return Ok(Updated {
+                task: next,
+                next_occurrence: created.into_iter().next(),
+            });
         }
         // Someone changed the task between our read and our write.
         txn.rollback().await?;
@@ -423,12 +624,9 @@ pub async fn delete_completed(scope: &Scoped<'_>) -> AppResult<Vec<Uuid>> {
     Ok(ids)
 }
 
-/// Marks tasks done or not done, all or none; returns them in request order.
-pub async fn set_done(
-    scope: &Scoped<'_>,
-    ids: Vec<Uuid>,
-    done: bool,
-) -> AppResult<Vec<task::Model>> {
+/// Marks tasks done or not done, all or none; returns them in request order,
+/// with the next occurrences of the recurring tasks it completed.
+pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResult<MarkedDone> {
     let ids = unique(ids);
     let txn = scope.begin().await?;
     let mut found = task::Entity::find()
@@ -439,6 +637,13 @@ pub async fn set_done(
         .into_iter()
         .map(|t| (t.id, t))
         .collect::<HashMap<_, _>>();
+    if found
+        .values()
+        .any(|t| done && !t.done && t.recurrence.is_some())
+    {
+        // Before the rows' locks, as every change of the tree takes them.
+        take_turns_with_structure_changes(&txn).await?;
+    }
     let at = now();
     let mut next = HashMap::with_capacity(ids.len());
     // Rows are written in id order: two batches over overlapping sets then
@@ -453,18 +658,42 @@ pub async fn set_done(
         apply_done(&mut changed, done, at);
         changed.updated_at = at;
         changed.version = current.version + 1;
+        let planned = if completes_series_step(&current, &changed) {
+            next_occurrence(&changed, at)?
+        } else {
+            None
+        };
+        if let Some(planned) = &planned {
+            changed.next_occurrence_id = Some(planned.id);
+        }
         if !bump(&txn, &current, &changed).await? {
             return Err(AppError::conflict(
                 Some("ids"),
                 "a task was changed concurrently; try again",
             ));
         }
-        next.insert(*id, changed);
+        next.insert(*id, (planned, changed));
     }
-    let out: Vec<task::Model> = ids.iter().filter_map(|id| next.remove(id)).collect();
-    let changes: Vec<Change> = out.iter().cloned().map(Change::Updated).collect();
+    let mut tasks = Vec::with_capacity(ids.len());
+    let mut next_occurrences = Vec::new();
+    let mut changes = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let Some((planned, task)) = next.remove(id) else {
+            continue;
+        };
+        changes.push(Change::Updated(task.clone()));
+        if let Some(planned) = planned {
+            let created = create_occurrence(&txn, &task, planned).await?;
+            changes.extend(created.iter().cloned().map(Change::Created));
+            next_occurrences.extend(created.into_iter().next());
+        }
+        tasks.push(task);
+    }
     scope.commit(txn, &changes).await?;
-    Ok(out)
+    Ok(MarkedDone {
+        tasks,
+        next_occurrences,
+    })
 }
 
 /// Adds (or removes) category links of a task; the task's version moves on.
