@@ -60,6 +60,11 @@ relay_cells() { # label url round
       "$BIN/relay-lag" --nats "$RELAY_NATS" --stream "$stream" --idle 5 --live-only --delete \
         >"$WORK/relay-lag-$round-$c" 2>"$WORK/relay-lag-$round-$c.err" &
       lagger=$!
+      # Writes start once the consumer exists (it prints that on stderr).
+      for _ in $(seq 1 100); do
+        grep -q "relay-lag: consuming" "$WORK/relay-lag-$round-$c.err" 2>/dev/null && break
+        sleep 0.1
+      done
     fi
     warm_up "$port" create
     read -r rps p50 p99 err < <(run_wrk "$port" create "$c" "$SECS")
@@ -118,11 +123,10 @@ run_relay_bench() {
     echo "consumer, from each event's CloudEvents \`time\` (stamped just before its commit) to"
     echo "its arrival at the consumer: commit, numbering, the relay's read, the publish and"
     echo "JetStream's acknowledgement, the consumer's delivery. Drained: how long after wrk"
-    echo "stopped the last event arrived (0: the relay kept up). Earlier: events committed"
-    echo "before the cell's consumer started and published in it (the sink goes on from its"
-    echo "checkpoint on the same database: a batch published just before the previous cell's"
-    echo "api stopped, whose checkpoint it did not write, comes again: at least once), left"
-    echo "out of the lag figures."
+    echo "stopped the last event arrived (0: the relay kept up). Earlier: events in the cell's"
+    echo "stream committed before its consumer started (the writes wait for the consumer, so"
+    echo "these can only be events of an earlier cell on the same database published again: at"
+    echo "least once), left out of the lag figures."
     echo
     echo "| c | off req/s | on req/s | on/off | off p99 ms | on p99 ms | events published | lag p50 ms | lag p99 ms | lag max ms | drained after s | earlier |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

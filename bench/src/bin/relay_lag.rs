@@ -65,6 +65,7 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
     let client = async_nats::connect(args.nats.as_str()).await?;
     let context = jetstream::new(client);
     let started = Instant::now();
+    let began = chrono::Utc::now();
     let deadline = started + Duration::from_secs_f64(args.timeout);
     // The api creates the stream when it first connects: wait for it.
     let stream = loop {
@@ -83,10 +84,11 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
         })
         .await?;
     let mut messages = consumer.messages().await?;
+    // For a caller that waits until the consumer is there before it writes.
+    eprintln!("relay-lag: consuming {}", args.stream);
     let idle = Duration::from_secs_f64(args.idle);
     let mut lags_ms: Vec<f64> = Vec::new();
     let mut ids = HashSet::new();
-    let began = chrono::Utc::now();
     let mut earlier = 0usize;
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     loop {
