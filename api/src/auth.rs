@@ -493,7 +493,6 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
