@@ -231,6 +231,29 @@ impl TestApp {
         format!("ws://{}/graphql", self.addr)
     }
 
+    /// Waits (up to 10 s) until retention deleted every event up to
+    /// `position`; returns how far it pruned.
+    pub async fn wait_until_pruned(&self, position: i64) -> i64 {
+        let mut pruned = 0;
+        for _ in 0..100 {
+            let row = self
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    self.db.get_database_backend(),
+                    "SELECT pruned_through FROM task_event_log",
+                ))
+                .await
+                .expect("query")
+                .expect("row");
+            pruned = row.try_get::<i64>("", "pruned_through").expect("value");
+            if pruned >= position {
+                return pruned;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("retention never pruned through {position} ({pruned})");
+    }
+
     /// How many SQL statements the server runs for `f`.
     pub async fn count_statements<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
         self.statements.lock().expect("log").clear();
@@ -417,5 +440,38 @@ pub mod ws {
                 }
             }
         }
+    }
+
+    /// The next task event that is not one of our probes.
+    pub async fn next_event(socket: &mut Socket) -> Value {
+        loop {
+            let message = receive(socket).await;
+            assert!(
+                matches!(message["type"].as_str(), Some("next" | "data")),
+                "{message}"
+            );
+            let event = message["payload"]["data"]["taskEvents"].clone();
+            if event["task"]["description"] != "probe" {
+                return event;
+            }
+        }
+    }
+
+    /// The server subscribes asynchronously: make probe changes until one is seen,
+    /// so the test never races the subscription being set up.
+    pub async fn wait_until_live(app: &super::TestApp, socket: &mut Socket) {
+        for _ in 0..50 {
+            app.create_task(serde_json::json!({ "description": "probe" }))
+                .await;
+            if let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout(Duration::from_millis(200), socket.next()).await
+            {
+                let value: Value = serde_json::from_str(&text).expect("JSON");
+                if matches!(value["type"].as_str(), Some("next" | "data")) {
+                    return;
+                }
+            }
+        }
+        panic!("subscription never delivered an event");
     }
 }

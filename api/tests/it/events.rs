@@ -316,25 +316,7 @@ async fn expired_cursor(backend: Backend) {
     let second = old[old.len() - 1]["cursor"].as_str().expect("cursor");
     let second_id = api::events::cursor::decode(second, "after").expect("our cursor");
     // Wait for retention to delete both.
-    let mut pruned = 0;
-    for _ in 0..100 {
-        let row = sea_orm::ConnectionTrait::query_one_raw(
-            &app.db,
-            sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT pruned_through FROM task_event_log",
-            ),
-        )
-        .await
-        .expect("query")
-        .expect("row");
-        pruned = row.try_get::<i64>("", "pruned_through").expect("value");
-        if pruned >= second_id {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(pruned >= second_id, "retention never pruned ({pruned})");
+    let pruned = app.wait_until_pruned(second_id).await;
     let mut expired = subscribe(&app.ws_url(), Some(&first)).await;
     let error = refusal(&mut expired).await;
     assert_eq!(error["extensions"]["code"], "CURSOR_EXPIRED", "{error}");

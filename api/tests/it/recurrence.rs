@@ -1,12 +1,8 @@
 //! Recurring tasks (issue #22): completing one creates its next occurrence.
 
-use std::time::Duration;
-
-use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::ws::{Socket, connect, receive, send};
+use crate::common::ws::{connect, next_event, receive, send, wait_until_live};
 use crate::common::{Backend, TestApp};
 use crate::sign_in::{data_as, hs256_app, post_as};
 use crate::tokens::{claims, hs256};
@@ -281,35 +277,6 @@ async fn categories_and_parent_kept_subtasks_copied_not_done(app: TestApp) {
 
 const EVENTS: &str =
     "subscription { taskEvents { kind taskId task { description done version dueAt } } }";
-
-async fn next_event(socket: &mut Socket) -> Value {
-    loop {
-        let message = receive(socket).await;
-        assert!(
-            matches!(message["type"].as_str(), Some("next" | "data")),
-            "{message}"
-        );
-        let event = message["payload"]["data"]["taskEvents"].clone();
-        if event["task"]["description"] != "probe" {
-            return event;
-        }
-    }
-}
-
-async fn wait_until_live(app: &TestApp, socket: &mut Socket) {
-    for _ in 0..50 {
-        app.create_task(json!({ "description": "probe" })).await;
-        if let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout(Duration::from_millis(200), socket.next()).await
-        {
-            let value: Value = serde_json::from_str(&text).expect("JSON");
-            if matches!(value["type"].as_str(), Some("next" | "data")) {
-                return;
-            }
-        }
-    }
-    panic!("subscription never delivered an event");
-}
 
 async fn subscribers_see_updated_then_created(app: TestApp) {
     let task = create(

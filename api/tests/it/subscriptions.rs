@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::TestApp;
-use crate::common::ws::{Socket, connect, receive, send};
+use crate::common::ws::{connect, next_event, receive, send, wait_until_live};
 
 crate::on_both_backends!(
     graphql_transport_ws_sees_every_kind_after_commit,
@@ -17,38 +17,6 @@ crate::on_both_backends!(
 );
 
 const EVENTS: &str = "subscription($filter: TaskEventFilter) { taskEvents(filter: $filter) { kind taskId task { description done version } } }";
-
-/// The next task event that is not one of our probes.
-async fn next_event(socket: &mut Socket) -> Value {
-    loop {
-        let message = receive(socket).await;
-        assert!(
-            matches!(message["type"].as_str(), Some("next" | "data")),
-            "{message}"
-        );
-        let event = message["payload"]["data"]["taskEvents"].clone();
-        if event["task"]["description"] != "probe" {
-            return event;
-        }
-    }
-}
-
-/// The server subscribes asynchronously: make probe changes until one is seen,
-/// so the test never races the subscription being set up.
-async fn wait_until_live(app: &TestApp, socket: &mut Socket) {
-    for _ in 0..50 {
-        app.create_task(json!({ "description": "probe" })).await;
-        if let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout(Duration::from_millis(200), socket.next()).await
-        {
-            let value: Value = serde_json::from_str(&text).expect("JSON");
-            if matches!(value["type"].as_str(), Some("next" | "data")) {
-                return;
-            }
-        }
-    }
-    panic!("subscription never delivered an event");
-}
 
 async fn graphql_transport_ws_sees_every_kind_after_commit(app: TestApp) {
     let mut socket = connect(&app.ws_url(), "graphql-transport-ws").await;

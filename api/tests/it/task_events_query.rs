@@ -488,25 +488,7 @@ async fn expired_cursor(backend: Backend) {
     let old = until_listed(&app, None, "old 2").await;
     let first = old[old.len() - 2].0.clone();
     let second = api::events::cursor::decode(&old[old.len() - 1].0, "after").expect("ours");
-    let mut pruned = 0;
-    for _ in 0..100 {
-        let row = sea_orm::ConnectionTrait::query_one_raw(
-            &app.db,
-            sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT pruned_through FROM task_event_log",
-            ),
-        )
-        .await
-        .expect("query")
-        .expect("row");
-        pruned = row.try_get::<i64>("", "pruned_through").expect("value");
-        if pruned >= second {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(pruned >= second, "retention never pruned ({pruned})");
+    let pruned = app.wait_until_pruned(second).await;
     assert_eq!(
         refused(&app, json!({ "after": first })).await,
         ("CURSOR_EXPIRED".to_owned(), "after".to_owned())
