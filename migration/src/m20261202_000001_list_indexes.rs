@@ -1,4 +1,4 @@
-//! Indexes for a million tasks (issue #13).
+//! Indexes for a million tasks.
 //!
 //! Lists need no new index: every order's keyset page is one range of an
 //! (owner_id, field, id) index, DUE_AT's too (the api reads the dated and the

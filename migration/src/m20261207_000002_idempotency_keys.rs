@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST /graphql (issue #22): one row per (owner, key)
+//! `Idempotency-Key` on POST /graphql: one row per (owner, key)
 //! that a request claimed. The row is the lock across replicas: the first
 //! request inserts it (`INSERT ... ON CONFLICT DO NOTHING`), runs, and
 //! fills in its response; a repeat finds the row and replays the response

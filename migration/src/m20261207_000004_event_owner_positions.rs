@@ -1,4 +1,4 @@
-//! An owner's events in log order (issue #22's `Query.taskEvents`): a
+//! An owner's events in log order (`Query.taskEvents`): a
 //! poller reads one owner's events after a cursor, which without this
 //! index walks every owner's events from the cursor on.
 

@@ -1,4 +1,4 @@
-//! Recurring tasks (issue #22): a task's RFC 5545 rule, the IANA zone its
+//! Recurring tasks: a task's RFC 5545 rule, the IANA zone its
 //! occurrences are reckoned in, the first `due_at` of its series, from
 //! which COUNT and UNTIL are counted, and the occurrence its completion
 //! created (so completing it again creates no second one). All nullable: a

@@ -278,8 +278,8 @@ pub async fn prune(
 mod tests {
     use super::*;
 
-    /// Snapshots written before recurring tasks (issue #22) have none of
-    /// its fields: they still read, as tasks without a recurrence.
+    /// Snapshots written before recurring tasks have none of their
+    /// fields: they still read, as tasks without a recurrence.
     #[test]
     fn snapshots_from_before_recurrence_still_read() {
         let at = chrono::Utc::now();

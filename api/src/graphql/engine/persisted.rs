@@ -30,8 +30,9 @@ use crate::metrics::{
 const VERSION: u64 = 1;
 
 /// The documents clients registered by hash, least recently used dropped
-/// first. A mutex, not a sharded cache: the issue asks for LRU, and a hit
-/// holds it for one hash-map lookup.
+/// first. A mutex, not a sharded cache: the eviction is exact LRU (what
+/// clients of automatic persisted queries expect), and a hit holds the lock
+/// for one hash-map lookup.
 struct Apq(Mutex<LruCache<Hash, Arc<str>>>);
 
 impl Apq {

@@ -2,10 +2,10 @@
 //! something else (a category, a due-date window) leaves either many rows,
 //! soon found by walking the order's index, or few, best read at once and
 //! sorted. The engines do not always tell which: PostgreSQL's default costs
-//! walk the index even for a category of 0.15 % of a million tasks (some 30k
-//! rows read for a page instead of 1.5k), and SQLite, which knows nothing of
-//! a range's width, reads and sorts a week of due dates (10k tasks) where
-//! walking finds a page in 2k. A count that stops at the threshold tells.
+//! walk the index even for a rare category, and SQLite, which knows nothing
+//! of a range's width, reads and sorts a wide window of due dates where
+//! walking finds a page sooner (bench/RESULTS.md, "Scale", has the
+//! figures). A count that stops at the threshold tells.
 
 use entity::{category, task, task_category};
 use sea_orm::ConnectionTrait;
@@ -25,9 +25,8 @@ const FEW_LINKS: u64 = 4000;
 /// due-date index and sorted; past it, the order's index is walked.
 const FEW_DUE: u64 = 2000;
 /// Up to this many full-text matches (SQLite), they are read by id and
-/// sorted; past it, the order's index is walked and each task tested (at
-/// 100k tasks a word in 6k of them: 17 ms read and sorted, 5 ms walked; a
-/// word in one: 0.03 ms read, 17 ms walked).
+/// sorted; past it, the order's index is walked and each task tested (the
+/// crossover measured in bench/RESULTS.md, "Search").
 const FEW_MATCHES: u64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
