@@ -47,6 +47,62 @@ fn schema_federation_graphql_is_current() {
     assert!(String::from_utf8_lossy(&output.stdout) == checked_in);
 }
 
+/// What the Relay lint in clients/ cannot check for all but one connection
+/// (see clients/eslint.config.mjs): every connection field pages both ways
+/// (`first`/`after` and `last`/`before`) and every edge's node is a `Node`,
+/// except the forward-only event feed, whose nodes are events.
+#[test]
+fn connections_page_both_ways_over_nodes() {
+    const FEED: &str = "TaskEvent";
+    let sdl = checked_in_schema();
+    let mut fields = 0;
+    for line in sdl.lines().map(str::trim) {
+        let Some((head, returned)) = line.rsplit_once("): ") else {
+            continue;
+        };
+        let Some(item) = returned.strip_suffix("Connection!") else {
+            continue;
+        };
+        if item == FEED {
+            continue;
+        }
+        fields += 1;
+        for argument in ["first: Int", "after: String", "last: Int", "before: String"] {
+            assert!(head.contains(argument), "{line} lacks `{argument}`");
+        }
+    }
+    assert!(fields >= 5, "only {fields} connection fields found");
+    let mut edges = 0;
+    let mut in_edge: Option<&str> = None;
+    for line in sdl.lines() {
+        if let Some(name) = line
+            .strip_prefix("type ")
+            .and_then(|rest| rest.strip_suffix("Edge {"))
+        {
+            in_edge = Some(name);
+            continue;
+        }
+        let Some(edge) = in_edge else { continue };
+        if line.starts_with('}') {
+            in_edge = None;
+            continue;
+        }
+        let Some(node) = line.trim().strip_prefix("node: ") else {
+            continue;
+        };
+        if edge == FEED {
+            continue;
+        }
+        edges += 1;
+        let node = node.trim_end_matches('!');
+        assert!(
+            sdl.contains(&format!("type {node} implements Node")),
+            "{edge}Edge.node is {node}, which does not implement Node"
+        );
+    }
+    assert!(edges >= 2, "only {edges} edge types found");
+}
+
 #[test]
 fn the_client_schema_has_no_federation_fields() {
     let sdl = checked_in_schema();
