@@ -457,17 +457,25 @@ pub mod ws {
         }
     }
 
-    /// The server subscribes asynchronously: make probe changes until one is seen,
-    /// so the test never races the subscription being set up.
+    /// The server subscribes asynchronously: make probe changes until a
+    /// probe is seen, so the test never races the subscription being set up.
+    /// Whatever arrives before that probe (changes committed just before
+    /// the subscription started, which it may still deliver) is read and
+    /// dropped here, so the test's own changes come next. The subscription
+    /// must deliver the probes' CREATED events with `task { description }`.
     pub async fn wait_until_live(app: &super::TestApp, socket: &mut Socket) {
         for _ in 0..50 {
             app.create_task(serde_json::json!({ "description": "probe" }))
                 .await;
-            if let Ok(Some(Ok(Message::Text(text)))) =
-                tokio::time::timeout(Duration::from_millis(200), socket.next()).await
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+            while let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout_at(deadline, socket.next()).await
             {
                 let value: Value = serde_json::from_str(&text).expect("JSON");
-                if matches!(value["type"].as_str(), Some("next" | "data")) {
+                let event = &value["payload"]["data"]["taskEvents"];
+                if matches!(value["type"].as_str(), Some("next" | "data"))
+                    && event["task"]["description"] == "probe"
+                {
                     return;
                 }
             }
