@@ -33,9 +33,6 @@ const TAKEOVER: Duration = Duration::from_secs(1);
 /// How often the leader looks for unnumbered events on its own (a missed
 /// announcement).
 const POLL: Duration = Duration::from_secs(1);
-/// The lease's session ends after this long without a statement: far
-/// longer than [`POLL`] and [`TAKEOVER`], which keep a live replica's busy.
-const IDLE_TIMEOUT: &str = "6s";
 /// Under load, at most one numbering pass this often: what commits in
 /// between is numbered together, so a busy log costs a transaction (and a
 /// wake-up of every subscriber) per interval instead of per commit. The
@@ -98,16 +95,9 @@ async fn announce(pool: &PgPool) {
 async fn try_lease(pool: &PgPool, session: &mut Option<PgConnection>) -> sqlx::Result<bool> {
     let connection = match session {
         Some(connection) => connection,
-        None => {
-            let mut connection = PgConnection::connect_with(&pool.connect_options()).await?;
-            // A hung leader stops polling; the server then ends its silent
-            // session, and the lock with it, so another replica takes over.
-            sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
-                .bind(IDLE_TIMEOUT)
-                .execute(&mut connection)
-                .await?;
-            session.insert(connection)
-        }
+        // A hung leader stops polling; the server then ends its silent
+        // session, and the lock with it, so another replica takes over.
+        None => session.insert(super::relay::lease::open_session(pool).await?),
     };
     sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(LEASE)

@@ -16,7 +16,9 @@ use sea_orm::sqlx::{self, Connection};
 
 /// How often the leader proves it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
-/// A session quiet this long is ended by the server (a hung leader).
+/// A session quiet this long is ended by the server (a hung leader): far
+/// longer than the heartbeat and the one-second tries that keep a live
+/// replica's session busy.
 const IDLE_TIMEOUT: &str = "6s";
 /// The advisory lock keys of the relay's leases: this, plus the sink's.
 const LEASE_BASE: i64 = 7_316_100;
@@ -61,14 +63,7 @@ impl Lease {
         }
         let connection = match &mut pg.session {
             Some(connection) => connection,
-            None => {
-                let mut connection = PgConnection::connect_with(&pg.pool.connect_options()).await?;
-                sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
-                    .bind(IDLE_TIMEOUT)
-                    .execute(&mut connection)
-                    .await?;
-                pg.session.insert(connection)
-            }
+            None => pg.session.insert(open_session(&pg.pool).await?),
         };
         let taken = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(pg.key)
@@ -119,6 +114,19 @@ impl Lease {
             }
         }
     }
+}
+
+/// A session of its own for holding a lease (a session advisory lock): the
+/// server ends it, and the lock with it, after [`IDLE_TIMEOUT`] without a
+/// statement, so a hung holder gives the lease up as a dead one does. The
+/// sequencer's lease is held the same way.
+pub(in crate::events) async fn open_session(pool: &PgPool) -> sqlx::Result<PgConnection> {
+    let mut connection = PgConnection::connect_with(&pool.connect_options()).await?;
+    sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
+        .bind(IDLE_TIMEOUT)
+        .execute(&mut connection)
+        .await?;
+    Ok(connection)
 }
 
 fn key(sink: &str) -> i64 {

@@ -16,7 +16,7 @@
 mod amqp;
 mod checkpoint;
 pub mod envelope;
-mod lease;
+pub(super) mod lease;
 mod nats;
 mod redis;
 mod settings;
