@@ -1,6 +1,7 @@
 //! What the relay publishes: one CloudEvents 1.0 event per change, JSON in
 //! structured mode, its `data` the task as a GraphQL client reads `Task`.
 
+use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::task::{self, Priority};
 use serde::Serialize;
@@ -20,8 +21,9 @@ pub struct Message {
     pub id: String,
     pub position: i64,
     pub kind: EventKind,
-    /// The whole CloudEvent as JSON.
-    pub body: Vec<u8>,
+    /// The whole CloudEvent as JSON (shared, not copied, by every try and
+    /// every client that sends it).
+    pub body: Bytes,
 }
 
 impl Message {
@@ -50,7 +52,7 @@ impl Message {
             id,
             position: event.position,
             kind: event.kind,
-            body,
+            body: Bytes::from(body),
         })
     }
 

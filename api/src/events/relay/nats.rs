@@ -64,7 +64,7 @@ impl Nats {
         let mut sent = Ok(());
         for message in batch {
             let publish = PublishMessage::build()
-                .payload(message.body.clone().into())
+                .payload(message.body.clone())
                 .message_id(&message.id);
             let subject = format!("{}.{}", self.subject, message.verb());
             match context.send_publish(subject, publish).await {

@@ -63,7 +63,7 @@ impl Redis {
                 .arg("type")
                 .arg(event_type(message.kind))
                 .arg("event")
-                .arg(message.body.as_slice())
+                .arg(message.body.as_ref())
                 .ignore();
         }
         pipe.query_async::<()>(&mut connection)
