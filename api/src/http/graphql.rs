@@ -130,7 +130,7 @@ pub async fn post(
         }
     }
     let mut response = match key {
-        Some(key) if super::idempotency::applies(&batch) => {
+        Some(key) if super::idempotency::applies(&state.engine, &batch) => {
             let owner_id = owner
                 .as_ref()
                 .map_or_else(Owner::single_user, |o| o.0.clone());

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use async_graphql::BatchRequest;
-use async_graphql::parser::types::OperationType;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::graphql::error_response;
 use super::state::SharedState;
 use crate::error::AppError;
+use crate::graphql::Engine;
 use crate::service::idempotency::{self, Claim, Stored};
 
 pub const HEADER: &str = "idempotency-key";
@@ -54,22 +54,14 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, String> {
 /// Whether a key applies: to a batch holding a mutation. A document sent
 /// by hash alone may be one, so it counts; a document that does not parse
 /// changes nothing and runs without.
-pub fn applies(batch: &BatchRequest) -> bool {
+pub fn applies(engine: &Engine, batch: &BatchRequest) -> bool {
     let requests: Vec<&async_graphql::Request> = match batch {
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
     };
-    requests.into_iter().any(|request| {
-        if request.query.trim().is_empty() {
-            return true;
-        }
-        async_graphql::parser::parse_query(&request.query).is_ok_and(|document| {
-            document
-                .operations
-                .iter()
-                .any(|(_, op)| op.node.ty == OperationType::Mutation)
-        })
-    })
+    requests
+        .into_iter()
+        .any(|request| request.query.trim().is_empty() || engine.has_mutation(&request.query))
 }
 
 /// A refusal of a request with a bad key.

@@ -98,6 +98,19 @@ impl Engine {
         &self.0.schema
     }
 
+    /// Whether `query` holds a mutation, from the same bounded, cached parse
+    /// the request gets when it runs (so it is parsed once). A document
+    /// that fails its checks or does not parse holds none.
+    pub fn has_mutation(&self, query: &str) -> bool {
+        self.0.documents.get(query).is_ok_and(|document| {
+            document
+                .parsed
+                .operations
+                .iter()
+                .any(|(_, op)| op.node.ty == OperationType::Mutation)
+        })
+    }
+
     /// Checks `request` and finds its document; a refusal is the response.
     /// Its owner comes from the request's data (HTTP), the socket's
     /// (`session`, WebSocket), or is the single user.
