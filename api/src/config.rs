@@ -164,6 +164,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub relay: crate::events::relay::RelaySettings,
+
+    #[command(flatten)]
+    pub reminders: crate::service::reminders::ReminderSettings,
 }
 
 /// Sign-in with bearer tokens; none of the key settings: single-user mode.
@@ -678,7 +681,7 @@ fn parse_cache_size(value: &str) -> Result<usize, String> {
 }
 
 /// Seconds, fractions allowed (`0.5`), greater than 0 and at most a day.
-fn parse_secs(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_secs(value: &str) -> Result<Duration, String> {
     value
         .trim()
         .parse::<f64>()

@@ -134,6 +134,7 @@ impl App {
             row_level_security: config.db_row_level_security,
             search_language: config.search_language.clone(),
         };
+        service::reminders::spawn(store.clone(), config.reminders.clone(), &shutdown);
         let schema = graphql::build_schema(store.clone(), hub.clone(), &config);
         let single_user = !auth.requires_tokens();
         let sdl = graphql::sdl().into();

@@ -55,6 +55,8 @@ pub const EVENT_SINK_LAG_SECONDS: &str = "events_sink_lag_seconds";
 pub const EVENT_SINK_LAST_SUCCESS: &str = "events_sink_last_success_timestamp_seconds";
 pub const EVENT_SINK_STOPPED: &str = "events_sink_stopped";
 pub const EVENT_SINK_PUBLISHING: &str = "events_sink_publishing";
+pub const REMINDERS_FIRED: &str = "reminders_fired_total";
+pub const REMINDERS_LATENESS: &str = "reminders_lateness_seconds";
 
 /// Label values (statics, so that deploy/checks.py does not take them for
 /// metric names). `reason` of a refused connection: the global cap, or one
@@ -116,6 +118,9 @@ pub fn install() -> Option<PrometheusHandle> {
             gauge!(SUBSCRIPTIONS).increment(0.0);
             counter!(WS_CONNECTIONS_TOTAL).increment(0);
             counter!(SUBSCRIPTIONS_TOTAL).increment(0);
+            for late in ["false", "true"] {
+                counter!(REMINDERS_FIRED, "late" => late).increment(0);
+            }
             gauge!(HTTP_CONNECTIONS_OPEN).increment(0.0);
             for class in STATUS_CLASSES {
                 counter!(HTTP_REQUESTS_TOTAL, "status" => class).increment(0);
@@ -226,6 +231,15 @@ fn describe() {
         EVENTS_DELIVERY_LAG,
         ::metrics::Unit::Seconds,
         "from an event's commit to its delivery to a subscriber"
+    );
+    describe_counter!(
+        REMINDERS_FIRED,
+        "reminders fired by this replica (late: more than REMINDERS_LATE_AFTER after their time)"
+    );
+    describe_histogram!(
+        REMINDERS_LATENESS,
+        ::metrics::Unit::Seconds,
+        "from a reminder's time to the commit of its REMINDER_DUE event"
     );
     describe_counter!(
         EVENTS_LISTENER_RECONNECTS,

@@ -51,6 +51,13 @@ pub struct Model {
     /// key): completing it again after reopening creates no other.
     #[serde(default)]
     pub next_occurrence_id: Option<Uuid>,
+    /// When the owner wants to be reminded of the task.
+    #[serde(default)]
+    pub remind_at: Option<DateTimeUtc>,
+    /// When the reminder for this `remind_at` fired (cleared whenever
+    /// `remind_at` changes): set, it does not fire again.
+    #[serde(default)]
+    pub reminded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,9 @@ pub struct Model {
     /// Its place in the log, given after it committed (see the migration
     /// `m20261207_000001_event_positions`); null until then.
     pub position: Option<i64>,
+    /// For a fired reminder: whether it fired later than it should have
+    /// (it came due while no replica ran); null for other kinds.
+    pub late: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
@@ -29,6 +32,9 @@ pub enum EventKind {
     Updated,
     #[sea_orm(num_value = 3)]
     Deleted,
+    /// A task's reminder came due (the task itself did not change).
+    #[sea_orm(num_value = 4)]
+    ReminderDue,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

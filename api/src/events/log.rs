@@ -40,7 +40,15 @@ pub const PENDING_CHANNEL: &str = "task_events_pending";
 pub enum Change {
     Created(task::Model),
     Updated(task::Model),
-    Deleted { id: Uuid, version: i32 },
+    Deleted {
+        id: Uuid,
+        version: i32,
+    },
+    /// The task's reminder came due; `late` when well after its time.
+    ReminderDue {
+        task: task::Model,
+        late: bool,
+    },
 }
 
 /// An event as read back from the log.
@@ -56,6 +64,8 @@ pub struct Event {
     pub occurred_at: DateTime<Utc>,
     /// The task as committed; `None` for deletions.
     pub task: Option<task::Model>,
+    /// For a fired reminder: whether it fired late.
+    pub late: Option<bool>,
 }
 
 /// Records `owner`'s `changes` in the writing transaction `txn`.
@@ -80,10 +90,17 @@ pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change])
 }
 
 fn row(change: &Change, owner: &str, at: DateTime<Utc>) -> Result<task_event::ActiveModel, DbErr> {
-    let (kind, task_id, version, snapshot) = match change {
-        Change::Created(task) => (EventKind::Created, task.id, task.version, Some(task)),
-        Change::Updated(task) => (EventKind::Updated, task.id, task.version, Some(task)),
-        Change::Deleted { id, version } => (EventKind::Deleted, *id, *version, None),
+    let (kind, task_id, version, snapshot, late) = match change {
+        Change::Created(task) => (EventKind::Created, task.id, task.version, Some(task), None),
+        Change::Updated(task) => (EventKind::Updated, task.id, task.version, Some(task), None),
+        Change::Deleted { id, version } => (EventKind::Deleted, *id, *version, None, None),
+        Change::ReminderDue { task, late } => (
+            EventKind::ReminderDue,
+            task.id,
+            task.version,
+            Some(task),
+            Some(*late),
+        ),
     };
     let snapshot = snapshot
         .map(serde_json::to_string)
@@ -98,6 +115,7 @@ fn row(change: &Change, owner: &str, at: DateTime<Utc>) -> Result<task_event::Ac
         occurred_at: Set(at),
         snapshot: Set(snapshot),
         position: NotSet,
+        late: Set(late),
     })
 }
 
@@ -186,6 +204,7 @@ fn event(row: task_event::Model) -> AppResult<Event> {
         version: row.version,
         occurred_at: row.occurred_at,
         task,
+        late: row.late,
     })
 }
 
@@ -278,10 +297,10 @@ pub async fn prune(
 mod tests {
     use super::*;
 
-    /// Snapshots written before recurring tasks have none of their
-    /// fields: they still read, as tasks without a recurrence.
+    /// Snapshots written before recurring tasks and reminders have none of
+    /// their fields: they still read, as tasks without either.
     #[test]
-    fn snapshots_from_before_recurrence_still_read() {
+    fn snapshots_from_before_recurrence_and_reminders_still_read() {
         let at = chrono::Utc::now();
         let task = task::Model {
             id: sea_orm::prelude::Uuid::now_v7(),
@@ -300,6 +319,8 @@ mod tests {
             time_zone: None,
             series_start: None,
             next_occurrence_id: None,
+            remind_at: None,
+            reminded_at: None,
         };
         let mut json = serde_json::to_value(&task).unwrap();
         let fields = json.as_object_mut().unwrap();
@@ -308,6 +329,8 @@ mod tests {
             "time_zone",
             "series_start",
             "next_occurrence_id",
+            "remind_at",
+            "reminded_at",
         ] {
             assert!(fields.remove(new).is_some(), "{new}");
         }

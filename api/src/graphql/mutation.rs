@@ -30,6 +30,9 @@ pub struct CreateTaskInput {
     /// The IANA zone the recurrence is reckoned in (`Europe/Berlin`), so
     /// occurrences keep their local time across DST changes. Default `UTC`.
     pub time_zone: Option<String>,
+    /// When to remind the owner: a `REMINDER_DUE` event then goes to their
+    /// subscriptions and the event sinks, once (not for a done task).
+    pub remind_at: Option<DateTime>,
 }
 
 #[derive(SimpleObject)]
@@ -57,6 +60,9 @@ pub struct UpdateTaskInput {
     pub recurrence: MaybeUndefined<String>,
     /// Null: back to `UTC`.
     pub time_zone: MaybeUndefined<String>,
+    /// Null: no reminder. A new time fires again, even if the old one
+    /// already fired.
+    pub remind_at: MaybeUndefined<DateTime>,
 }
 
 #[derive(SimpleObject)]
@@ -167,6 +173,7 @@ impl TaskMutation {
             )?,
             recurrence: input.recurrence,
             time_zone: input.time_zone,
+            remind_at: input.remind_at.map(Into::into),
         };
         let task = task_service::create(&scope, new).await?;
         Ok(CreateTaskPayload {
@@ -197,6 +204,7 @@ impl TaskMutation {
                 .transpose()?,
             recurrence: clearable(input.recurrence),
             time_zone: clearable(input.time_zone),
+            remind_at: clearable(input.remind_at).map(|t| t.map(Into::into)),
         };
         let updated = task_service::update(&scope, id, patch).await?;
         Ok(UpdateTaskPayload {

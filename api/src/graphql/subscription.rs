@@ -20,6 +20,9 @@ pub enum TaskEventKind {
     Created,
     Updated,
     Deleted,
+    /// The task's `remindAt` came (the task itself did not change: its
+    /// version is the one it had).
+    ReminderDue,
 }
 
 /// Which events a subscription (or a `taskEvents` page) holds; all given
@@ -66,6 +69,10 @@ pub struct TaskEvent {
     pub occurred_at: DateTime,
     /// The task as committed; null once deleted.
     pub task: Option<Task>,
+    /// For `REMINDER_DUE`: whether the reminder fired late, well after its
+    /// time (it came due while the service was not running). Null for
+    /// other kinds.
+    pub late: Option<bool>,
 }
 
 struct Matcher {
@@ -98,6 +105,7 @@ pub fn to_graphql(event: &Event) -> TaskEvent {
         version: event.version,
         occurred_at: DateTime(event.occurred_at),
         task: event.task.clone().map(Task),
+        late: event.late,
     }
 }
 

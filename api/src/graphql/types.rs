@@ -62,6 +62,12 @@ impl Task {
         self.0.recurrence.as_deref()
     }
 
+    /// When the owner wants to be reminded of the task (a `REMINDER_DUE`
+    /// event then).
+    async fn remind_at(&self) -> Option<DateTime> {
+        self.0.remind_at.map(DateTime)
+    }
+
     /// The IANA zone the recurrence is reckoned in.
     async fn time_zone(&self) -> &str {
         self.0.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)

@@ -156,6 +156,7 @@ async fn seed(scope: &Scoped<'_>, args: &SeedArgs) -> Result<Seeded, SeedError> 
                     .collect(),
                 recurrence: None,
                 time_zone: None,
+                remind_at: None,
             },
         )
         .await?;

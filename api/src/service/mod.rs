@@ -7,6 +7,7 @@ pub mod categories;
 pub mod idempotency;
 pub mod owners;
 pub mod page;
+pub mod reminders;
 mod scope;
 pub mod search;
 pub mod sql;

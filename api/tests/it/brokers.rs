@@ -83,7 +83,8 @@ pub fn assert_cloudevent(event: &Value, source: &str) {
         [
             "todo.task.created.v1",
             "todo.task.updated.v1",
-            "todo.task.deleted.v1"
+            "todo.task.deleted.v1",
+            "todo.task.reminder_due.v1"
         ]
         .contains(&kind),
         "type {kind}"

@@ -459,6 +459,8 @@ async fn cursors_from_before_numbering_replay_exactly(backend: Backend) {
             occurred_at: Set(chrono::Utc::now()),
             snapshot: Set(None),
             position: NotSet,
+            // Not a column yet at this migration.
+            late: NotSet,
         };
         task_event::Entity::insert(row)
             .exec_without_returning(&db)

@@ -36,6 +36,7 @@ mod rate_limits;
 mod readme;
 mod recurrence;
 mod relay;
+mod reminders;
 mod replicas;
 mod schema;
 mod search;

@@ -23,7 +23,7 @@ const DELIVERED: Duration = Duration::from_secs(60);
 const READY: Duration = Duration::from_secs(30);
 
 const TASK_FIELDS: &str = "id description priority startAt dueAt done completedAt recurrence timeZone \
-    createdAt updatedAt version owner { id } parent { id }";
+    remindAt createdAt updatedAt version owner { id } parent { id }";
 
 /// Waits until the log holds `n` numbered events, and returns it.
 async fn log_of(db: &DatabaseConnection, n: usize) -> Vec<(i64, String, String, i64)> {
@@ -87,6 +87,30 @@ async fn changes(app: &TestApp) -> usize {
         )
         .await;
     assert_eq!(code, "NOT_FOUND");
+    // A reminder: its task's CREATED, then REMINDER_DUE when it comes.
+    let remind_at = (chrono::Utc::now() + chrono::TimeDelta::milliseconds(300))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let reminded = app
+        .create_task(json!({ "description": "renew the passport", "remindAt": remind_at }))
+        .await;
+    events += 2;
+    let start = Instant::now();
+    loop {
+        let fired = app
+            .data(
+                "query($id: ID!) { taskEvents(filter: {kinds: [REMINDER_DUE], taskIds: [$id]}) { nodes { kind } } }",
+                json!({ "id": reminded["id"] }),
+            )
+            .await;
+        if fired["taskEvents"]["nodes"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+        {
+            break;
+        }
+        assert!(start.elapsed() < DELIVERED, "the reminder never fired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     events
 }
 
@@ -131,6 +155,15 @@ async fn every_change_reaches_every_sink_once_in_order(backend: Backend) {
     let log = log_of(&app.db, n).await;
     let nats = sinks.assert_each_got(&log, SOURCE, DELIVERED).await;
     assert_data_is_what_graphql_says(&app, &nats).await;
+    // Only a fired reminder says whether it was late (it was not).
+    for received in &nats {
+        let reminder = received.event["type"] == "todo.task.reminder_due.v1";
+        let late = received.event.get("todolate");
+        assert_eq!(late.is_some(), reminder, "{}", received.event);
+        if reminder {
+            assert_eq!(late, Some(&json!(false)));
+        }
+    }
 
     // Each sink's checkpoint reached the end of the log.
     let last = log.last().map(|e| e.0).unwrap_or_default();

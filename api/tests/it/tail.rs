@@ -159,6 +159,7 @@ pub async fn logged(db: &DatabaseConnection) -> Vec<(i64, String, String, i64)> 
                 1 => "CREATED",
                 2 => "UPDATED",
                 3 => "DELETED",
+                4 => "REMINDER_DUE",
                 other => panic!("kind {other}"),
             };
             (

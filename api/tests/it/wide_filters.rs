@@ -81,6 +81,8 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
                 time_zone: Set(None),
                 series_start: Set(None),
                 next_occurrence_id: Set(None),
+                remind_at: Set(None),
+                reminded_at: Set(None),
             }
         })
         .collect();

@@ -46,6 +46,7 @@ impl Message {
             time: rfc3339(event.occurred_at),
             datacontenttype: "application/json",
             todoowner: &event.owner_id,
+            todolate: event.late,
             data,
         })?;
         Ok(Self {
@@ -56,13 +57,14 @@ impl Message {
         })
     }
 
-    /// `created`, `updated` or `deleted`: the last part of subjects and
-    /// routing keys.
+    /// `created`, `updated`, `deleted` or `reminder_due`: the last part of
+    /// subjects and routing keys.
     pub fn verb(&self) -> &'static str {
         match self.kind {
             EventKind::Created => "created",
             EventKind::Updated => "updated",
             EventKind::Deleted => "deleted",
+            EventKind::ReminderDue => "reminder_due",
         }
     }
 }
@@ -74,6 +76,7 @@ pub fn event_type(kind: EventKind) -> &'static str {
         EventKind::Created => "todo.task.created.v1",
         EventKind::Updated => "todo.task.updated.v1",
         EventKind::Deleted => "todo.task.deleted.v1",
+        EventKind::ReminderDue => "todo.task.reminder_due.v1",
     }
 }
 
@@ -90,6 +93,10 @@ struct CloudEvent<'a> {
     /// Extension attribute: whose task changed (`User.id`), so a consumer
     /// can route or filter without parsing `data`.
     todoowner: &'a str,
+    /// Extension attribute, on `reminder_due` only: whether the reminder
+    /// fired late (it came due while no replica ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    todolate: Option<bool>,
     data: Data,
 }
 
@@ -117,6 +124,7 @@ struct TaskData {
     updated_at: String,
     recurrence: Option<String>,
     time_zone: String,
+    remind_at: Option<String>,
     version: i32,
     owner: Link,
     parent: Option<Link>,
@@ -149,6 +157,7 @@ impl TaskData {
                 .time_zone
                 .clone()
                 .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
+            remind_at: task.remind_at.map(rfc3339),
             version: task.version,
             owner: Link {
                 id: task.owner_id.clone(),

@@ -17,7 +17,7 @@ pub struct RelaySettings {
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
     pub nats_url: Secret,
     /// Subject prefix: changes go to PREFIX.created, PREFIX.updated and
-    /// PREFIX.deleted.
+    /// PREFIX.deleted, fired reminders to PREFIX.reminder_due.
     #[arg(long = "events-nats-subject", env = "EVENTS_NATS_SUBJECT", value_name = "EVENTS_NATS_SUBJECT",
           default_value = "todo.tasks", value_parser = parse_subject)]
     pub nats_subject: String,
@@ -47,7 +47,7 @@ pub struct RelaySettings {
           default_value = "", value_parser = parse_secret_url, hide_env_values = true)]
     pub amqp_url: Secret,
     /// The topic exchange (declared durable if missing); routing keys
-    /// task.created, task.updated and task.deleted.
+    /// task.created, task.updated, task.deleted and task.reminder_due.
     #[arg(long = "events-amqp-exchange", env = "EVENTS_AMQP_EXCHANGE", value_name = "EVENTS_AMQP_EXCHANGE",
           default_value = "todo.events", value_parser = parse_name)]
     pub amqp_exchange: String,

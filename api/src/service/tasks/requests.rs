@@ -58,6 +58,8 @@ pub struct NewTask {
     pub recurrence: Option<String>,
     /// An IANA zone name; none is UTC.
     pub time_zone: Option<String>,
+    /// When to remind the owner of it.
+    pub remind_at: Option<DateTime<Utc>>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
@@ -73,6 +75,8 @@ pub struct TaskPatch {
     pub recurrence: Option<Option<String>>,
     /// `Some(None)`: back to UTC.
     pub time_zone: Option<Option<String>>,
+    /// A new time fires again, even after the old one fired.
+    pub remind_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// An updated task and, when the update completed a recurring task, the

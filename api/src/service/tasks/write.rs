@@ -40,18 +40,22 @@ pub fn validate_description(description: &str) -> AppResult<String> {
     Ok(trimmed.to_owned())
 }
 
-fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
-    // RFC 3339, which clients parse our dates with, has four-digit years.
-    for (field, date) in [("startAt", start_at), ("dueAt", due_at)] {
-        if let Some(date) = date
-            && !(1..=9999).contains(&chrono::Datelike::year(&date))
-        {
-            return Err(AppError::bad_input(
+/// RFC 3339, which clients parse our dates with, has four-digit years.
+fn validate_year(field: &str, date: Option<DateTime<Utc>>) -> AppResult<()> {
+    match date {
+        Some(date) if !(1..=9999).contains(&chrono::Datelike::year(&date)) => {
+            Err(AppError::bad_input(
                 field,
                 format!("{field} must be a date in the years 0001 to 9999"),
-            ));
+            ))
         }
+        _ => Ok(()),
     }
+}
+
+fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
+    validate_year("startAt", start_at)?;
+    validate_year("dueAt", due_at)?;
     match (start_at, due_at) {
         (Some(start), Some(due)) if start > due => Err(AppError::bad_input(
             "startAt",
@@ -66,6 +70,8 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
     let start_at = new.start_at.map(to_stored_precision);
     let due_at = new.due_at.map(to_stored_precision);
     validate_dates(start_at, due_at)?;
+    let remind_at = new.remind_at.map(to_stored_precision);
+    validate_year("remindAt", remind_at)?;
     let time_zone = canonical_zone(new.time_zone.as_deref())?;
     let rule = new
         .recurrence
@@ -101,6 +107,8 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
         time_zone,
         series_start,
         next_occurrence_id: None,
+        remind_at,
+        reminded_at: None,
     };
     task::Entity::insert(active(&model))
         .exec_without_returning(&txn)
@@ -128,6 +136,8 @@ fn active(m: &task::Model) -> task::ActiveModel {
         time_zone: Set(m.time_zone.clone()),
         series_start: Set(m.series_start),
         next_occurrence_id: Set(m.next_occurrence_id),
+        remind_at: Set(m.remind_at),
+        reminded_at: Set(m.reminded_at),
     }
 }
 
@@ -162,7 +172,7 @@ fn completes_series_step(current: &task::Model, next: &task::Model) -> bool {
 /// The next occurrence of `done`, a recurring task being completed, if its
 /// series has one more: the first occurrence strictly after its `due_at`.
 /// It keeps the description, priority, rule, zone, series and parent;
-/// `start_at` moves as far as `due_at`.
+/// `start_at` and `remind_at` move as far as `due_at`.
 fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<task::Model>> {
     let (Some(rule), Some(due)) = (done.recurrence.as_deref(), done.due_at) else {
         return Ok(None);
@@ -177,6 +187,8 @@ fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<ta
         id: Uuid::now_v7(),
         start_at: done.start_at.map(|s| s + shift),
         due_at: Some(next_due),
+        remind_at: done.remind_at.map(|r| r + shift),
+        reminded_at: None,
         done: false,
         completed_at: None,
         created_at: at,
@@ -187,12 +199,13 @@ fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<ta
         ..done.clone()
     };
     validate_dates(next.start_at, next.due_at)?;
+    validate_year("remindAt", next.remind_at)?;
     Ok(Some(next))
 }
 
 /// Writes `next`, the next occurrence of `done`, with `done`'s categories,
 /// and copies `done`'s direct sub-tasks under it (one level, not done,
-/// dates moved as far as the due date, categories kept, without a
+/// dates and reminders moved as far as the due date, categories kept, without a
 /// recurrence of their own). Returns `next` first, then the copies. The
 /// caller holds the structure lock (`take_turns_with_structure_changes`).
 async fn create_occurrence<C: ConnectionTrait>(
@@ -218,12 +231,16 @@ async fn create_occurrence<C: ConnectionTrait>(
         let start_at = sub.start_at.map(|s| s + shift);
         let due_at = sub.due_at.map(|d| d + shift);
         validate_dates(start_at, due_at)?;
+        let remind_at = sub.remind_at.map(|r| r + shift);
+        validate_year("remindAt", remind_at)?;
         let id = Uuid::now_v7();
         copied.push((sub.id, id));
         created.push(task::Model {
             id,
             start_at,
             due_at,
+            remind_at,
+            reminded_at: None,
             done: false,
             completed_at: None,
             created_at: at,
@@ -282,6 +299,10 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
         .as_ref()
         .map(|z| canonical_zone(z.as_deref()))
         .transpose()?;
+    let remind_at = patch.remind_at.map(|r| r.map(to_stored_precision));
+    if let Some(remind_at) = remind_at {
+        validate_year("remindAt", remind_at)?;
+    }
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let txn = scope.begin().await?;
         let current = find_own(&txn, scope.owner(), id)
@@ -306,6 +327,12 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
             next.due_at = d.map(to_stored_precision);
         }
         validate_dates(next.start_at, next.due_at)?;
+        if let Some(remind_at) = remind_at
+            && remind_at != current.remind_at
+        {
+            next.remind_at = remind_at;
+            next.reminded_at = None;
+        }
         if let Some(rule) = &rule {
             next.recurrence = rule.clone();
         }
@@ -396,13 +423,21 @@ fn apply_done(task: &mut task::Model, done: bool, at: DateTime<Utc>) {
 }
 
 /// Writes `next` only if the row is still at `current.version`.
+///
+/// `reminded_at` is the reminder scheduler's, which fires without a new
+/// version: it is written only to clear it for a new `remind_at`, so an
+/// update never undoes a reminder that fired after it read the row.
 async fn bump<C: ConnectionTrait>(
     db: &C,
     current: &task::Model,
     next: &task::Model,
 ) -> AppResult<bool> {
+    let mut changes = active(next);
+    if next.remind_at == current.remind_at {
+        changes.reminded_at = sea_orm::ActiveValue::NotSet;
+    }
     let result = task::Entity::update_many()
-        .set(active(next))
+        .set(changes)
         .filter(task::Column::Id.eq(current.id))
         .filter(task::Column::OwnerId.eq(current.owner_id.as_str()))
         .filter(task::Column::Version.eq(current.version))
