@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::Stream;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseExecutor, TransactionTrait};
 use tokio::sync::{Notify, watch};
 
 use super::log::{self, Event, EventFilter};
 use crate::error::{AppError, AppResult};
-use crate::service::{Conn, Scoped, set_every_owner};
+use crate::service::{Scoped, set_every_owner};
 
 /// Events a subscriber takes (or the tail reads) at once.
 pub const PAGE: u64 = 256;
@@ -139,7 +139,7 @@ impl Hub {
         self.row_level_security
     }
 
-    async fn read<T>(&self, f: impl AsyncFnOnce(&Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+    async fn read<T>(&self, f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>) -> AppResult<T> {
         read(&self.db, self.row_level_security, f).await
     }
 
@@ -348,14 +348,14 @@ impl Hub {
 async fn read<T>(
     db: &DatabaseConnection,
     row_level_security: bool,
-    f: impl AsyncFnOnce(&Conn<'_>) -> AppResult<T>,
+    f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>,
 ) -> AppResult<T> {
     if !row_level_security {
-        return f(&Conn::Pool(db)).await;
+        return f(&DatabaseExecutor::from(db)).await;
     }
     let txn = db.begin().await?;
     set_every_owner(&txn).await?;
-    let out = f(&Conn::Txn(&txn)).await?;
+    let out = f(&DatabaseExecutor::from(&txn)).await?;
     txn.commit().await?;
     Ok(out)
 }

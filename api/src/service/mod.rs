@@ -18,7 +18,7 @@ use std::hash::Hash;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-pub use scope::{Conn, EVERY_OWNER, Owner, Scoped, Store, set_every_owner};
+pub use scope::{EVERY_OWNER, Owner, Scoped, Store, set_every_owner};
 
 /// The current time at the precision every backend stores (microseconds), so a
 /// value reads back exactly as it was written.

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
 };
 
 use migration::SearchLanguage;
@@ -64,58 +64,6 @@ impl Store {
     }
 }
 
-/// What a read runs on: the pool, or a transaction that carries the owner
-/// for row-level security.
-pub enum Conn<'a> {
-    Pool(&'a DatabaseConnection),
-    Txn(&'a DatabaseTransaction),
-}
-
-#[sea_orm::prelude::async_trait::async_trait]
-impl ConnectionTrait for Conn<'_> {
-    fn get_database_backend(&self) -> DbBackend {
-        match self {
-            Self::Pool(db) => db.get_database_backend(),
-            Self::Txn(txn) => txn.get_database_backend(),
-        }
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Pool(db) => db.execute_raw(stmt).await,
-            Self::Txn(txn) => txn.execute_raw(stmt).await,
-        }
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Pool(db) => db.execute_unprepared(sql).await,
-            Self::Txn(txn) => txn.execute_unprepared(sql).await,
-        }
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self {
-            Self::Pool(db) => db.query_one_raw(stmt).await,
-            Self::Txn(txn) => txn.query_one_raw(stmt).await,
-        }
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self {
-            Self::Pool(db) => db.query_all_raw(stmt).await,
-            Self::Txn(txn) => txn.query_all_raw(stmt).await,
-        }
-    }
-
-    fn support_returning(&self) -> bool {
-        match self {
-            Self::Pool(db) => db.support_returning(),
-            Self::Txn(txn) => txn.support_returning(),
-        }
-    }
-}
-
 pub struct Scoped<'a> {
     store: &'a Store,
     owner: &'a Owner,
@@ -140,12 +88,15 @@ impl Scoped<'_> {
 
     /// Runs reads: on the pool, or with row-level security in a transaction
     /// of their own that names the owner.
-    pub async fn read<T>(&self, f: impl AsyncFnOnce(&Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+    pub async fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>,
+    ) -> AppResult<T> {
         if !self.rls() {
-            return f(&Conn::Pool(&self.store.db)).await;
+            return f(&DatabaseExecutor::from(&self.store.db)).await;
         }
         let txn = self.begin().await?;
-        let out = f(&Conn::Txn(&txn)).await?;
+        let out = f(&DatabaseExecutor::from(&txn)).await?;
         txn.commit().await?;
         Ok(out)
     }
