@@ -18,10 +18,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
 use entity::task;
 use metrics::{counter, histogram};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement,
+};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use tokio_util::sync::CancellationToken;
 
-use super::{Store, now, set_every_owner, sql};
+use super::{Store, now, set_every_owner};
 use crate::error::AppResult;
 use crate::events::{self, Change};
 
@@ -89,21 +92,20 @@ pub async fn fire_due(store: &Store, late_after: TimeDelta, limit: u64) -> AppRe
     if rls {
         set_every_owner(&txn).await?;
     }
-    // Concurrent pollers skip each other's rows rather than wait for them.
-    let lock = match backend {
-        DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
-    let pending = migration::PENDING_REMINDERS;
-    let statement = format!(
-        "UPDATE tasks SET reminded_at = ? \
-         WHERE {pending} AND id IN (\
-           SELECT id FROM tasks WHERE {pending} AND remind_at <= ? \
-           ORDER BY remind_at LIMIT ? {lock}) \
-         RETURNING *"
-    );
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = sql::query_all(&txn, &statement, vec![at.into(), at.into(), limit.into()]).await?;
+    let mut due = due(at);
+    due.limit(limit);
+    if backend == DbBackend::Postgres {
+        // Concurrent pollers skip each other's rows rather than wait for them.
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let mark = Query::update()
+        .table(task::Entity)
+        .value(task::Column::RemindedAt, at)
+        .and_where(Expr::cust(migration::PENDING_REMINDERS))
+        .and_where(Expr::col(task::Column::Id).in_subquery(due))
+        .returning_all()
+        .to_owned();
+    let rows = txn.query_all(&mark).await?;
     if rows.is_empty() {
         txn.rollback().await?;
         return Ok(0);
@@ -143,12 +145,21 @@ pub async fn fire_due(store: &Store, late_after: TimeDelta, limit: u64) -> AppRe
     Ok(fired.len())
 }
 
+/// The pending reminders due at `at`, the longest due first.
+fn due(at: DateTime<Utc>) -> SelectStatement {
+    Query::select()
+        .column(task::Column::Id)
+        .from(task::Entity)
+        .and_where(Expr::cust(migration::PENDING_REMINDERS))
+        .and_where(Expr::col(task::Column::RemindAt).lte(at))
+        .order_by(task::Column::RemindAt, Order::Asc)
+        .to_owned()
+}
+
 async fn any_due(db: &impl ConnectionTrait, at: DateTime<Utc>) -> AppResult<bool> {
-    let pending = migration::PENDING_REMINDERS;
-    let statement = format!("SELECT id FROM tasks WHERE {pending} AND remind_at <= ? LIMIT 1");
-    Ok(!sql::query_all(db, &statement, vec![at.into()])
-        .await?
-        .is_empty())
+    let mut first = due(at);
+    first.limit(1);
+    Ok(db.query_one(&first).await?.is_some())
 }
 
 fn lateness(remind_at: Option<DateTime<Utc>>, at: DateTime<Utc>) -> TimeDelta {
