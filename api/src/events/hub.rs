@@ -139,7 +139,10 @@ impl Hub {
         self.row_level_security
     }
 
-    async fn read<T>(&self, f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>) -> AppResult<T> {
+    async fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>,
+    ) -> AppResult<T> {
         read(&self.db, self.row_level_security, f).await
     }
 

@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Iterable, QueryFilter,
 use super::page::{
     Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, fetch_page,
 };
-use super::{Scoped, now, sql};
+use super::{Scoped, now};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_NAME_CHARS: usize = 64;
@@ -102,7 +102,7 @@ fn filter_condition(owner: &str, filter: &CategoryFilter) -> Condition {
     {
         cond = cond.add(
             col(category::Column::NameKey)
-                .like(LikeExpr::new(sql::contains_pattern(search)).escape('\\')),
+                .like(LikeExpr::new(contains_pattern(search)).escape('\\')),
         );
     }
     cond
@@ -242,4 +242,19 @@ pub async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Uuid> {
     }
     txn.commit().await?;
     Ok(id)
+}
+
+/// A LIKE pattern matching `needle` anywhere, with its wildcards escaped (use
+/// with `ESCAPE '\\'`), lower-cased for case-insensitive search.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

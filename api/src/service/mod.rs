@@ -10,7 +10,6 @@ pub mod page;
 pub mod reminders;
 mod scope;
 pub mod search;
-pub mod sql;
 pub mod tasks;
 
 use std::collections::HashSet;

@@ -18,9 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
 use entity::task;
 use metrics::{counter, histogram};
-use sea_orm::sea_query::{
-    Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use tokio_util::sync::CancellationToken;
 

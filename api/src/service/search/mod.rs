@@ -1,6 +1,6 @@
 //! Full-text search of task descriptions. What a client types is parsed
 //! here into words, phrases and exclusions, and only those reach the
-//! database, as bound values inside SQL this module writes (`sql.rs`): no
+//! database, as bound values inside SQL this module writes (`search/sql.rs`): no
 //! punctuation, quote or operator of either engine is ever passed through.
 //!
 //! The syntax, the same on both engines:

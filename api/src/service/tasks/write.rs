@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::{Priority, category, task, task_category};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType,
+    WithClause,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, prelude::Uuid,
@@ -15,7 +18,7 @@ use super::recurrence::{self, DEFAULT_TIME_ZONE};
 use super::requests::{MarkedDone, NewTask, TaskPatch, Updated};
 use crate::error::{AppError, AppResult};
 use crate::events::Change;
-use crate::service::{Scoped, now, sql, to_stored_precision, unique};
+use crate::service::{Scoped, now, to_stored_precision, unique};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// How often an update without `expectedVersion` re-reads and retries when a
@@ -518,16 +521,36 @@ async fn ensure_not_descendant<C: ConnectionTrait>(
     // Two concurrent moves could each pass the check below and together
     // close a loop.
     take_turns_with_structure_changes(db).await?;
-    let rows = sql::query_all(
-        db,
-        "WITH RECURSIVE ancestors(id, parent_id) AS ( \
-           SELECT id, parent_id FROM tasks WHERE id = ? \
-           UNION SELECT t.id, t.parent_id FROM tasks t JOIN ancestors a ON t.id = a.parent_id \
-         ) SELECT id FROM ancestors WHERE id = ?",
-        vec![new_parent.into(), task.into()],
-    )
-    .await?;
-    if !rows.is_empty() {
+    // The new parent and its ancestors, up to the root: `task` must not be one.
+    let start = Query::select()
+        .columns([task::Column::Id, task::Column::ParentId])
+        .from(task::Entity)
+        .and_where(Expr::col(task::Column::Id).eq(new_parent))
+        .to_owned();
+    let up = Query::select()
+        .columns([
+            (task::Entity, task::Column::Id),
+            (task::Entity, task::Column::ParentId),
+        ])
+        .from(task::Entity)
+        .inner_join(
+            ANCESTORS,
+            Expr::col((task::Entity, task::Column::Id)).equals((ANCESTORS, task::Column::ParentId)),
+        )
+        .to_owned();
+    let ancestors = recursive(
+        ANCESTORS,
+        [task::Column::Id, task::Column::ParentId],
+        start,
+        up,
+    );
+    let found = Query::select()
+        .column(task::Column::Id)
+        .from(ANCESTORS)
+        .and_where(Expr::col(task::Column::Id).eq(task))
+        .to_owned()
+        .with(ancestors);
+    if db.query_one(&found).await?.is_some() {
         return Err(AppError::bad_input(
             "parentId",
             "a task cannot be moved under one of its own sub-tasks",
@@ -564,6 +587,27 @@ async fn link_categories<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The recursive common table expressions of the tree walks.
+const ANCESTORS: &str = "ancestors";
+const SUBTREE: &str = "subtree";
+
+/// `WITH RECURSIVE name (columns) AS (start UNION step)`: `step` joins
+/// `name` to find the next rows; UNION (not ALL) stops at rows seen.
+fn recursive<const N: usize>(
+    name: &'static str,
+    columns: [task::Column; N],
+    mut start: SelectStatement,
+    step: SelectStatement,
+) -> WithClause {
+    let mut cte = CommonTableExpression::new();
+    cte.query(start.union(UnionType::Distinct, step).to_owned())
+        .table_name(name);
+    for column in columns {
+        cte.column(column);
+    }
+    WithClause::new().recursive(true).cte(cte).to_owned()
+}
+
 /// The given tasks and all their descendants.
 async fn with_descendants<C: ConnectionTrait>(
     db: &C,
@@ -573,22 +617,28 @@ async fn with_descendants<C: ConnectionTrait>(
     if roots.is_empty() {
         return Ok(Vec::new());
     }
-    let mut values: Vec<sea_orm::Value> = vec![owner.into()];
-    values.extend(roots.iter().map(|id| sea_orm::Value::from(*id)));
-    values.push(owner.into());
-    let rows = sql::query_all(
-        db,
-        &format!(
-            "WITH RECURSIVE subtree(id) AS ( \
-               SELECT id FROM tasks WHERE owner_id = ? AND id IN ({}) \
-               UNION SELECT t.id FROM tasks t JOIN subtree s ON t.parent_id = s.id \
-               WHERE t.owner_id = ? \
-             ) SELECT id FROM subtree",
-            sql::list_placeholders(roots.len())
-        ),
-        values,
-    )
-    .await?;
+    let start = Query::select()
+        .column(task::Column::Id)
+        .from(task::Entity)
+        .and_where(Expr::col(task::Column::OwnerId).eq(owner))
+        .and_where(Expr::col(task::Column::Id).is_in(roots.iter().copied()))
+        .to_owned();
+    let down = Query::select()
+        .column((task::Entity, task::Column::Id))
+        .from(task::Entity)
+        .inner_join(
+            SUBTREE,
+            Expr::col((task::Entity, task::Column::ParentId)).equals((SUBTREE, task::Column::Id)),
+        )
+        .and_where(Expr::col((task::Entity, task::Column::OwnerId)).eq(owner))
+        .to_owned();
+    let subtree = recursive(SUBTREE, [task::Column::Id], start, down);
+    let all = Query::select()
+        .column(task::Column::Id)
+        .from(SUBTREE)
+        .to_owned()
+        .with(subtree);
+    let rows = db.query_all(&all).await?;
     rows.iter()
         .map(|r| r.try_get::<Uuid>("", "id").map_err(AppError::from))
         .collect()
