@@ -16,6 +16,7 @@ pub(crate) mod rate_limit;
 pub mod seed;
 pub mod server;
 pub mod service;
+pub mod store;
 pub mod telemetry;
 
 use std::sync::Arc;

@@ -19,7 +19,7 @@ pub const CATEGORIES: u32 = 1_000;
 /// `get by id` and `update` pick among these many tasks (every 100th).
 pub const HOT_TASKS: u32 = 1_000;
 /// Whose the seeded rows are: the single user's (the api without sign-in).
-pub const OWNER: &str = "default";
+pub const OWNER: &str = migration::SINGLE_USER_OWNER;
 
 /// The shape of a seeded data set of `tasks` tasks: about 30 % of them are
 /// sub-tasks, spread over the creation order; a tenth of those belong to

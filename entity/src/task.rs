@@ -17,6 +17,9 @@ pub enum Priority {
     High,
 }
 
+/// The zone a task's recurrence is reckoned in when it names none.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
 /// Serialisable: the event log keeps a task as committed.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "tasks")]

@@ -18,10 +18,11 @@ mod m20261207_000003_event_sinks;
 mod m20261207_000004_event_owner_positions;
 mod m20261207_000005_task_recurrence;
 mod m20261207_000007_task_reminders;
+pub mod owners;
 pub mod search_language;
 
-pub use m20261201_000002_add_owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 pub use m20261207_000007_task_reminders::PENDING as PENDING_REMINDERS;
+pub use owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 pub use search_language::{SearchLanguage, with_search_language};
 
 /// The database of the api and of the `migration` tool when `DATABASE_URL`

@@ -8,8 +8,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-/// The owner of every row in single-user mode.
-pub const SINGLE_USER_OWNER: &str = "default";
+use crate::owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -48,9 +47,6 @@ enum TaskEvents {
     Table,
     OwnerId,
 }
-
-/// The tables that hold owners' rows (and get row-level security).
-pub const OWNED_TABLES: [&str; 4] = ["tasks", "categories", "task_categories", "task_events"];
 
 /// (old index, new index, columns after the owner): lists sort by these,
 /// ties broken by id, inside one owner.

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::Stream;
 use sea_orm::{DatabaseConnection, DatabaseExecutor, TransactionTrait};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::log::{self, Event, EventFilter};
 use crate::error::{AppError, AppResult};
-use crate::service::{Scoped, set_every_owner};
+use crate::store::{Scoped, Wake, set_every_owner};
 
 /// Events a subscriber takes (or the tail reads) at once.
 pub const PAGE: u64 = 256;
@@ -28,8 +28,9 @@ pub const PAGE: u64 = 256;
 /// Events a `Query.taskEvents` page holds unless the client asks otherwise.
 pub const DEFAULT_POLL_PAGE: u64 = 50;
 /// Events a `Query.taskEvents` page holds at most: the cap of every other
-/// connection, so a page costs what theirs do against the complexity limit.
-pub const MAX_POLL_PAGE: u64 = crate::service::page::MAX_PAGE_SIZE;
+/// connection (`service::page::MAX_PAGE_SIZE`), so a page costs what theirs
+/// do against the complexity limit.
+pub const MAX_POLL_PAGE: u64 = 100;
 
 /// One page of an owner's events, for a client that polls.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,22 +52,6 @@ pub fn poll_page_size(first: Option<i32>) -> AppResult<u64> {
             "first",
             format!("`first` must be between 1 and {MAX_POLL_PAGE}"),
         )),
-    }
-}
-
-/// Wakes a task of this replica: writers wake the sequencer (or, on
-/// SQLite, the tail) after a commit; the sequencer wakes the tail.
-#[derive(Clone, Default)]
-pub struct Wake(Arc<Notify>);
-
-impl Wake {
-    pub fn wake(&self) {
-        // A stored permit if the tail is busy: a wake-up is never lost.
-        self.0.notify_one();
-    }
-
-    pub async fn woken(&self) {
-        self.0.notified().await;
     }
 }
 

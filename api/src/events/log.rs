@@ -73,7 +73,7 @@ pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change])
     if changes.is_empty() || cfg!(feature = "bench-unlogged") {
         return Ok(());
     }
-    let at = crate::service::now();
+    let at = crate::store::now();
     let rows = changes
         .iter()
         .map(|change| row(change, owner, at))
@@ -257,7 +257,7 @@ pub async fn prune(
 ) -> AppResult<u64> {
     let txn = db.begin().await?;
     if row_level_security {
-        crate::service::set_every_owner(&txn).await?;
+        crate::store::set_every_owner(&txn).await?;
     }
     let oldest = task_event::Entity::find()
         .filter(task_event::Column::Position.is_not_null())

@@ -21,8 +21,9 @@ use std::time::Duration;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::store::Wake;
 pub use entity::task_event::EventKind;
-pub use hub::{DEFAULT_POLL_PAGE, EventPage, Hub, MAX_POLL_PAGE, Wake, poll_page_size};
+pub use hub::{DEFAULT_POLL_PAGE, EventPage, Hub, MAX_POLL_PAGE, poll_page_size};
 pub use log::{Change, Event, EventFilter, record};
 
 use crate::error::{AppError, AppResult};

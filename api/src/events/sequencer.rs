@@ -117,7 +117,7 @@ async fn lead(
     if hub.row_level_security() {
         // The lease's session reads and numbers every owner's events.
         let every_owner = sqlx::query("SELECT set_config('app.owner_id', $1, false)")
-            .bind(crate::service::EVERY_OWNER)
+            .bind(crate::store::EVERY_OWNER)
             .execute(&mut lease)
             .await;
         if let Err(err) = every_owner {

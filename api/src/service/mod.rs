@@ -15,19 +15,9 @@ pub mod tasks;
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use chrono::{DateTime, SubsecRound, Utc};
-
-pub use scope::{EVERY_OWNER, Owner, Scoped, Store, set_every_owner};
-
-/// The current time at the precision every backend stores (microseconds), so a
-/// value reads back exactly as it was written.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
-}
+pub use crate::store::{
+    EVERY_OWNER, Owner, Scoped, Store, now, set_every_owner, to_stored_precision,
+};
 
 /// `items` without repeats, in first-seen order.
 pub fn unique<T: Eq + Hash + Copy>(items: Vec<T>) -> Vec<T> {

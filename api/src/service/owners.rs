@@ -21,10 +21,10 @@ use sea_orm::{
     QueryFilter,
 };
 
-use super::scope::set_owner;
 use super::{Owner, Store};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Change};
+use crate::store::set_owner;
 
 /// Events recorded per statement (a bound on the statement's parameters).
 const EVENT_BATCH: usize = 500;

@@ -24,7 +24,7 @@ pub struct Claim {
 /// today publishes from today, not the whole retained log), and marks it
 /// seen: retention keeps what a registered, recently seen sink still needs.
 pub async fn register(db: &impl ConnectionTrait, sink: &str, head: i64) -> AppResult<()> {
-    let now = crate::service::now();
+    let now = crate::store::now();
     event_sink::Entity::insert(event_sink::ActiveModel {
         name: Set(sink.to_owned()),
         delivered_through: Set(head),
@@ -76,7 +76,7 @@ pub async fn advance(
     epoch: i64,
     position: i64,
 ) -> AppResult<bool> {
-    let now = crate::service::now();
+    let now = crate::store::now();
     let moved = event_sink::Entity::update_many()
         .col_expr(event_sink::Column::DeliveredThrough, Expr::value(position))
         .col_expr(event_sink::Column::DeliveredAt, Expr::value(now))
@@ -93,7 +93,7 @@ pub async fn stop(db: &DatabaseConnection, sink: &str, epoch: i64, reason: &str)
     event_sink::Entity::update_many()
         .col_expr(
             event_sink::Column::StoppedAt,
-            Expr::value(crate::service::now()),
+            Expr::value(crate::store::now()),
         )
         .col_expr(event_sink::Column::StoppedReason, Expr::value(reason))
         .filter(event_sink::Column::Name.eq(sink))
@@ -106,10 +106,7 @@ pub async fn stop(db: &DatabaseConnection, sink: &str, epoch: i64, reason: &str)
 /// The rows of these sinks, marked seen now.
 pub async fn seen(db: &DatabaseConnection, sinks: &[&str]) -> AppResult<Vec<event_sink::Model>> {
     event_sink::Entity::update_many()
-        .col_expr(
-            event_sink::Column::SeenAt,
-            Expr::value(crate::service::now()),
-        )
+        .col_expr(event_sink::Column::SeenAt, Expr::value(crate::store::now()))
         .filter(event_sink::Column::Name.is_in(sinks.iter().copied()))
         .exec(db)
         .await?;

@@ -3,12 +3,11 @@
 
 use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::task::{self, Priority};
+use entity::task::{self, DEFAULT_TIME_ZONE, Priority};
 use serde::Serialize;
 
 use crate::events::{Event, EventKind};
 use crate::ids::{self, NodeKind};
-use crate::service::tasks::DEFAULT_TIME_ZONE;
 
 /// The content type of a structured-mode CloudEvent.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";

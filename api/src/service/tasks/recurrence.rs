@@ -14,8 +14,7 @@ use rrule::{RRule, Tz, Unvalidated};
 
 use crate::error::{AppError, AppResult};
 
-/// The zone of a task that names none.
-pub const DEFAULT_TIME_ZONE: &str = "UTC";
+pub use entity::task::DEFAULT_TIME_ZONE;
 /// Longest rule accepted, in characters.
 const MAX_RULE_CHARS: usize = 500;
 /// Occurrences looked through from the series' start for the next one: an
