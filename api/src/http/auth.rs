@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::graphql::{error_response, response_media_type};
+use super::responses::{error_response, response_media_type};
 use super::state::SharedState;
 
 pub async fn require_token(

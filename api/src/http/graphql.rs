@@ -2,30 +2,32 @@
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Executor, Request, Variables};
-use axum::body::{Body, Bytes};
+use async_graphql::{BatchRequest, BatchResponse, Executor};
+use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, FromRequestParts, Query, State, WebSocketUpgrade};
+use axum::extract::{Extension, FromRequestParts, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
+use super::request::{BodyError, is_json, parse_body, parse_get_request};
+use super::responses::{
+    JSON, ResponseBody, http_error, json_response, respond, response_media_type,
+};
 use super::state::SharedState;
 use super::throttle::Throttle;
-use crate::graphql::engine::{is_request_error, limit_error};
+use crate::graphql::engine::limit_error;
 use crate::rate_limit::Verdict;
 use crate::service::Owner;
 
-const JSON: &str = "application/json";
 /// Bytes read from a WebSocket at once.
 const WS_READ_BUFFER: usize = 4 * 1024;
 /// Output a slow WebSocket client may leave unread before writes fail.
 const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
-const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `/graphql` with its transport limits (the router adds sign-in outside
 /// them). Only this route is limited: health probes and metrics must answer
@@ -260,144 +262,6 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
         })
 }
 
-/// The GraphQL-over-HTTP GET parameters (`operationName`, JSON-encoded
-/// `variables` and `extensions`).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GetParams {
-    query: Option<String>,
-    operation_name: Option<String>,
-    variables: Option<String>,
-    extensions: Option<String>,
-}
-
-fn parse_get_request(uri: &axum::http::Uri) -> Result<Request, String> {
-    let Query(params) = Query::<GetParams>::try_from_uri(uri)
-        .map_err(|e| format!("invalid query string: {}", e.body_text()))?;
-    let extensions: Option<async_graphql::Extensions> = params
-        .extensions
-        .map(|extensions| {
-            serde_json::from_str(&extensions)
-                .map_err(|e| format!("`extensions` is not a valid JSON object: {e}"))
-        })
-        .transpose()?;
-    let hash_only = extensions.as_ref().is_some_and(|e| {
-        e.get("persistedQuery")
-            .is_some_and(|p| *p != async_graphql::Value::Null)
-    });
-    let query = match params.query {
-        Some(query) => query,
-        // Automatic persisted queries: the hash stands for the text.
-        None if hash_only => String::new(),
-        None => return Err("the `query` parameter is required".into()),
-    };
-    let mut request = Request::new(query);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = params.variables {
-        let value: serde_json::Value = serde_json::from_str(&variables)
-            .map_err(|e| format!("`variables` is not valid JSON: {e}"))?;
-        if !value.is_object() && !value.is_null() {
-            return Err("`variables` must be a JSON object".into());
-        }
-        request = request.variables(Variables::from_json(value));
-    }
-    if let Some(extensions) = extensions {
-        request.extensions = extensions;
-    }
-    Ok(request)
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(JSON))
-}
-
-/// GraphQL over HTTP: clients that accept `application/graphql-response+json`
-/// get it (with 4xx for requests that could not be executed); others get
-/// `application/json` with 200, as they have always expected.
-pub(super) fn response_media_type(headers: &HeaderMap) -> &'static str {
-    let accepts = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    let mut media = JSON;
-    for accepted in accepts {
-        if accepted == GRAPHQL_RESPONSE_JSON {
-            return GRAPHQL_RESPONSE_JSON;
-        }
-        if accepted == JSON {
-            media = JSON;
-        }
-    }
-    media
-}
-
-enum BodyError {
-    Invalid(String),
-    BatchTooLarge(String),
-}
-
-impl From<String> for BodyError {
-    fn from(message: String) -> Self {
-        Self::Invalid(message)
-    }
-}
-
-fn parse_body(body: &[u8], max_batch: usize) -> Result<BatchRequest, BodyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
-    let parse_one = |mut value: serde_json::Value| -> Result<Request, String> {
-        let Some(object) = value.as_object_mut() else {
-            return Err("a GraphQL request must be a JSON object".into());
-        };
-        let no_query = object.get("query").is_none_or(serde_json::Value::is_null);
-        let hash_only = no_query
-            && object
-                .get("extensions")
-                .and_then(|e| e.get("persistedQuery"))
-                .is_some_and(|p| !p.is_null());
-        if hash_only {
-            // Automatic persisted queries: the hash stands for the text.
-            object.remove("query");
-        } else if !object
-            .get("query")
-            .is_some_and(serde_json::Value::is_string)
-        {
-            return Err("`query` must be a string".into());
-        }
-        serde_json::from_value(value).map_err(|e| format!("invalid GraphQL request: {e}"))
-    };
-    match value {
-        serde_json::Value::Array(items) => {
-            if items.is_empty() {
-                return Err(BodyError::Invalid("a batch must not be empty".into()));
-            }
-            if items.len() > max_batch {
-                return Err(BodyError::BatchTooLarge(format!(
-                    "a batch may hold at most {max_batch} operations"
-                )));
-            }
-            Ok(BatchRequest::Batch(
-                items.into_iter().map(parse_one).collect::<Result<_, _>>()?,
-            ))
-        }
-        single => Ok(BatchRequest::Single(parse_one(single)?)),
-    }
-}
-
 pub(super) async fn execute(
     state: &SharedState,
     batch: BatchRequest,
@@ -414,37 +278,6 @@ pub(super) async fn execute(
     respond(response, media)
 }
 
-fn respond(response: BatchResponse, media: &'static str) -> Response {
-    let executed = match &response {
-        BatchResponse::Single(r) => !is_request_error(r),
-        BatchResponse::Batch(rs) => !rs.iter().any(is_request_error),
-    };
-    if executed {
-        // async-graphql-axum's responder, in the media type the client asked
-        // for (it would always say application/graphql-response+json).
-        let mut out = async_graphql_axum::GraphQLResponse::from(response).into_response();
-        out.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-        return out;
-    }
-    match &response {
-        // A request error is the client's: 400 for clients that understand
-        // the newer media type.
-        BatchResponse::Single(r) => {
-            let status = if media == GRAPHQL_RESPONSE_JSON && is_request_error(r) {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            json_response(status, media, &ResponseBody::of(r))
-        }
-        BatchResponse::Batch(rs) => {
-            let bodies: Vec<_> = rs.iter().map(ResponseBody::of).collect();
-            json_response(StatusCode::OK, media, &bodies)
-        }
-    }
-}
-
 /// A batch runs one operation after the other, as written: a query after a
 /// mutation in the same batch sees what the mutation did.
 async fn execute_in_order(state: &SharedState, batch: BatchRequest) -> BatchResponse {
@@ -458,72 +291,4 @@ async fn execute_in_order(state: &SharedState, batch: BatchRequest) -> BatchResp
             BatchResponse::Batch(responses)
         }
     }
-}
-
-/// One result as written: the GraphQL spec (and GraphQL over HTTP) wants no
-/// `data` entry at all when an error was raised before execution began;
-/// async-graphql would write `"data": null`.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum ResponseBody<'a> {
-    Executed(&'a async_graphql::Response),
-    NotExecuted {
-        errors: &'a [async_graphql::ServerError],
-        #[serde(skip_serializing_if = "is_empty")]
-        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
-    },
-}
-
-fn is_empty(extensions: &&std::collections::BTreeMap<String, async_graphql::Value>) -> bool {
-    extensions.is_empty()
-}
-
-impl<'a> ResponseBody<'a> {
-    fn of(r: &'a async_graphql::Response) -> Self {
-        if is_request_error(r) {
-            Self::NotExecuted {
-                errors: &r.errors,
-                extensions: &r.extensions,
-            }
-        } else {
-            Self::Executed(r)
-        }
-    }
-}
-
-fn json_response(
-    status: StatusCode,
-    media: &'static str,
-    body: &impl serde::Serialize,
-) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, media)], Body::from(bytes)).into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "serialising a response failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-fn http_error(status: StatusCode, media: &'static str, message: &str) -> Response {
-    let code = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
-        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-        _ => "BAD_REQUEST",
-    };
-    error_response(status, media, message, code)
-}
-
-/// A refusal by the transport: one GraphQL error with its code.
-pub(super) fn error_response(
-    status: StatusCode,
-    media: &'static str,
-    message: &str,
-    code: &str,
-) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code } }]
-    });
-    json_response(status, media, &body)
 }

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::graphql::error_response;
+use super::responses::error_response;
 use super::state::SharedState;
 use crate::error::AppError;
 use crate::graphql::Engine;

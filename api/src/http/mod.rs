@@ -10,6 +10,8 @@ mod graphql;
 pub mod idempotency;
 mod layers;
 mod meta;
+mod request;
+mod responses;
 mod state;
 mod throttle;
 mod websocket;

@@ -16,7 +16,7 @@ use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusC
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::graphql::{error_response, response_media_type};
+use super::responses::{error_response, response_media_type};
 use super::state::SharedState;
 use crate::config::TrustedProxies;
 use crate::metrics::TRANSPORT_HTTP;
