@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use super::requests::{Holder, TaskFilter, TaskOrder, TaskOrderField};
-use super::shape::{self, Shape};
+use super::shape::{self, DueRange, Shape};
 use crate::error::{AppError, AppResult};
 use crate::service::Scoped;
 use crate::service::page::{
@@ -248,15 +248,6 @@ fn priority_value(p: entity::Priority) -> i64 {
 /// The owner's tasks that match `filter`.
 fn filter_condition(owner: &str, filter: &TaskFilter) -> Condition {
     filter_condition_as(owner, filter, DueRange::Indexed)
-}
-
-/// How a due-date window is written: as comparisons an index range can
-/// serve, or as a test of each row, so that no engine reads the window and
-/// sorts it when walking the order's index is faster (see `shape`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum DueRange {
-    Indexed,
-    Tested,
 }
 
 fn filter_condition_as(owner: &str, filter: &TaskFilter, due: DueRange) -> Condition {

@@ -12,7 +12,6 @@ use sea_orm::ConnectionTrait;
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectStatement};
 
-use super::read::DueRange;
 use super::requests::{TaskFilter, TaskOrder, TaskOrderField};
 use crate::error::AppResult;
 use crate::service::search::SearchSql;
@@ -28,6 +27,15 @@ const FEW_DUE: u64 = 2000;
 /// sorted; past it, the order's index is walked and each task tested (the
 /// crossover measured in bench/RESULTS.md, "Search").
 const FEW_MATCHES: u64 = 2000;
+
+/// How a due-date window is written: as comparisons an index range can
+/// serve, or as a test of each row, so that no engine reads the window and
+/// sorts it when walking the order's index is faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DueRange {
+    Indexed,
+    Tested,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
