@@ -58,6 +58,16 @@ pub fn hash(query: &str) -> Hash {
     Sha256::digest(query.as_bytes()).into()
 }
 
+/// A SHA-256 hash in hex, as APQ sends it; also with the `sha256:` prefix
+/// of GraphQL-over-HTTP's document identifiers, which
+/// @graphql-codegen/client-preset writes into its manifest.
+pub fn parse_hash(text: &str) -> Option<Hash> {
+    let digits = text.strip_prefix("sha256:").unwrap_or(text);
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(digits, &mut hash).ok()?;
+    Some(hash)
+}
+
 impl Documents {
     pub fn new(capacity: usize, limits: GraphqlLimits, introspection: bool) -> Self {
         Self {
@@ -130,6 +140,25 @@ mod tests {
             .unwrap()
             .graphql_limits;
         Documents::new(capacity, limits, true)
+    }
+
+    #[test]
+    fn hashes_are_hex_with_an_optional_prefix() {
+        let hex = hex::encode(hash("{ a }"));
+        assert_eq!(parse_hash(&hex), Some(hash("{ a }")));
+        assert_eq!(
+            parse_hash(&format!("sha256:{}", hex.to_uppercase())),
+            Some(hash("{ a }"))
+        );
+        for bad in [
+            "",
+            "abc",
+            &hex[1..],
+            &format!("{hex}00"),
+            &hex.replace('a', "g"),
+        ] {
+            assert_eq!(parse_hash(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use lru::LruCache;
 use metrics::counter;
 
 use super::codes::{self, Code};
-use super::documents::{self, Document, Documents, Hash};
+use super::documents::{self, Document, Documents, Hash, parse_hash};
 use super::trusted::Trusted;
 use crate::metrics::{
     GRAPHQL_PERSISTED_QUERIES_TOTAL, PERSISTED_HIT, PERSISTED_MISS, PERSISTED_REGISTERED,
@@ -186,16 +186,6 @@ fn requested_hash(request: &Request) -> Result<Option<Hash>, ServerError> {
     }
 }
 
-/// A SHA-256 hash in hex, as APQ sends it; also with the `sha256:` prefix
-/// of GraphQL-over-HTTP's document identifiers, which
-/// @graphql-codegen/client-preset writes into its manifest.
-pub fn parse_hash(text: &str) -> Option<Hash> {
-    let digits = text.strip_prefix("sha256:").unwrap_or(text);
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(digits, &mut hash).ok()?;
-    Some(hash)
-}
-
 fn bad_input(message: &str) -> ServerError {
     let mut error = codes::error(Code::BadUserInput, message);
     codes::set_extension(&mut error, "field", "extensions.persistedQuery");
@@ -234,25 +224,6 @@ mod tests {
             body["query"] = json!(query);
         }
         request(body)
-    }
-
-    #[test]
-    fn hashes_are_hex_with_an_optional_prefix() {
-        let hex = hex::encode(documents::hash("{ a }"));
-        assert_eq!(parse_hash(&hex), Some(documents::hash("{ a }")));
-        assert_eq!(
-            parse_hash(&format!("sha256:{}", hex.to_uppercase())),
-            Some(documents::hash("{ a }"))
-        );
-        for bad in [
-            "",
-            "abc",
-            &hex[1..],
-            &format!("{hex}00"),
-            &hex.replace('a', "g"),
-        ] {
-            assert_eq!(parse_hash(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -16,8 +16,7 @@ use async_graphql::ServerError;
 use metrics::counter;
 
 use super::codes::{self, Code};
-use super::documents::{self, Document, Documents, Hash};
-use super::persisted::parse_hash;
+use super::documents::{self, Document, Documents, Hash, parse_hash};
 use crate::config::{PersistedSettings, TrustedMode};
 use crate::metrics::{GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, UNTRUSTED_REFUSED, UNTRUSTED_RUN};
 
