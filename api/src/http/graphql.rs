@@ -2,7 +2,7 @@
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Executor};
+use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower::ServiceBuilder;
-use tracing::Instrument;
 
 use super::request::{BodyError, is_json, parse_body, parse_get_request};
 use super::responses::{
@@ -148,7 +147,7 @@ pub async fn post(
             .await
         }
         // Queries with a key just run: they change nothing.
-        _ => execute(&state, with_owner(batch, owner), media).await,
+        _ => super::execute::execute(&state, with_owner(batch, owner), media).await,
     };
     if let Some(allowance) = allowance {
         super::throttle::set_allowance(response.headers_mut(), allowance);
@@ -260,35 +259,4 @@ async fn websocket(state: SharedState, parts: &mut axum::http::request::Parts) -
                 shutdown,
             ))
         })
-}
-
-pub(super) async fn execute(
-    state: &SharedState,
-    batch: BatchRequest,
-    media: &'static str,
-) -> Response {
-    // Each operation gets its own `graphql.operation` span from the engine;
-    // this one only groups a batch.
-    let size = match &batch {
-        BatchRequest::Single(_) => 1,
-        BatchRequest::Batch(rs) => rs.len(),
-    };
-    let span = tracing::debug_span!("graphql.batch", size);
-    let response = execute_in_order(state, batch).instrument(span).await;
-    respond(response, media)
-}
-
-/// A batch runs one operation after the other, as written: a query after a
-/// mutation in the same batch sees what the mutation did.
-async fn execute_in_order(state: &SharedState, batch: BatchRequest) -> BatchResponse {
-    match batch {
-        BatchRequest::Single(request) => BatchResponse::Single(state.engine.execute(request).await),
-        BatchRequest::Batch(requests) => {
-            let mut responses = Vec::with_capacity(requests.len());
-            for request in requests {
-                responses.push(state.engine.execute(request).await);
-            }
-            BatchResponse::Batch(responses)
-        }
-    }
 }

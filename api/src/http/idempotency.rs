@@ -111,7 +111,7 @@ pub async fn run(
             // answer.
             let state = state.clone();
             let task = tokio::spawn(async move {
-                let response = super::graphql::execute(&state, batch, media).await;
+                let response = super::execute::execute(&state, batch, media).await;
                 finish(&state.db, &owner, &key, claim, response).await
             });
             match task.await {

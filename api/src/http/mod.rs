@@ -5,6 +5,7 @@ mod auth;
 mod compression;
 mod cors;
 mod example_app;
+mod execute;
 pub mod graphiql;
 mod graphql;
 pub mod idempotency;
