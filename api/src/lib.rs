@@ -16,7 +16,7 @@ pub(crate) mod rate_limit;
 pub mod seed;
 pub mod server;
 pub mod service;
-pub mod store;
+pub(crate) mod store;
 pub mod telemetry;
 
 use std::sync::Arc;
