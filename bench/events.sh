@@ -26,19 +26,6 @@ events_start_replica() { # port url log -> pid in EV_PID
   wait_ready "$1" "$EV_PID" || { cat "$4" >&2; die "replica on $1 did not become ready"; }
 }
 
-# Not called in $(...): the name must reach EV_DBS, which events_cleanup drops.
-events_fresh_db() { # name -> url in EV_URL
-  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$1\"" >/dev/null
-  EV_DBS+=("$1")
-  EV_URL="${PG_BASE%/*}/$1$PG_QUERY"
-}
-
-events_cleanup() {
-  for db in "${EV_DBS[@]}"; do
-    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-}
-
 events_write_cells() { # label api-binary url -> lines "label scenario c rps p50 p99 errors"
   local label=$1 bin=$2 url=$3 port=$((PORT + 20)) scenario c rps p50 p99 err
   events_start_replica "$port" "$url" "$bin" "$WORK/events-$label.log"
@@ -68,13 +55,12 @@ events_peer_cells() { # url
 }
 
 run_events_bench() {
-  EV_DBS=()
   : >"$WORK/events-writes"
   # More sockets than the default limit allows, for client and api alike.
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   local url p1=$((PORT + 11)) p2=$((PORT + 12)) p3=$((PORT + 13)) pids idle lat1 lat3
-  events_fresh_db "todo_bench_events_$$"
-  url=$EV_URL
+  fresh_db "todo_bench_events_$$"
+  url=$FRESH_URL
   # Seeded: the write load below updates the seed's tasks.
   migrate_and_seed "$BIN" "$url" "events: the replicas' database"
   events_start_replica "$p1" "$url" "$BIN/api" "$WORK/events-r1.log"; local r1=$EV_PID
@@ -118,15 +104,15 @@ run_events_bench() {
     || die "the build without the event log failed"
   cp "$BIN/api" "$unlogged"
   (cd "$ROOT" && cargo build --profile dist --quiet -p api) || die "rebuilding the api failed"
-  events_fresh_db "todo_bench_this_$$"
-  this_url=$EV_URL
+  fresh_db "todo_bench_this_$$"
+  this_url=$FRESH_URL
   migrate_and_seed "$BIN" "$this_url" "events: this build's database"
-  events_fresh_db "todo_bench_unlogged_$$"
-  unlogged_url=$EV_URL
+  fresh_db "todo_bench_unlogged_$$"
+  unlogged_url=$FRESH_URL
   migrate_and_seed "$BIN" "$unlogged_url" "events: the unlogged build's database"
   if [[ $PEERS == 1 ]]; then
-    events_fresh_db "todo_bench_peer_$$"
-    peer_url=$EV_URL
+    fresh_db "todo_bench_peer_$$"
+    peer_url=$FRESH_URL
     migrate_and_seed "$BIN" "$peer_url" "events: PostGraphile's database"
     psql -q "$peer_url" -c "ALTER TABLE tasks ALTER COLUMN id SET DEFAULT gen_random_uuid(),
       ALTER COLUMN created_at SET DEFAULT now(), ALTER COLUMN updated_at SET DEFAULT now()" \
@@ -138,7 +124,7 @@ run_events_bench() {
     if [[ -n $peer_url ]]; then events_peer_cells "$peer_url"; fi
   done
   fi
-  events_cleanup
+  drop_fresh_dbs
 
   {
     echo "## Events: subscribers, delivery latency, write cost"

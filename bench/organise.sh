@@ -15,18 +15,6 @@
 
 ORGANISE_REMINDERS=${ORGANISE_REMINDERS:-10000}
 
-organise_fresh_db() { # name -> url in ORGANISE_URL
-  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$1\"" >/dev/null
-  ORGANISE_DBS+=("$1")
-  ORGANISE_URL="${PG_BASE%/*}/$1$PG_QUERY"
-}
-
-organise_cleanup() {
-  for db in "${ORGANISE_DBS[@]}"; do
-    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-}
-
 organise_start() { # port url log -> pid in ORGANISE_PID
   DATABASE_URL="$2" HOST=127.0.0.1 PORT="$1" "$BIN/api" >"$3" 2>&1 &
   ORGANISE_PID=$!
@@ -34,10 +22,11 @@ organise_start() { # port url log -> pid in ORGANISE_PID
   wait_ready "$1" "$ORGANISE_PID" || { cat "$3" >&2; die "api ($3) not ready"; }
 }
 
-# "fired distinct twice p50_ms p99_ms max_ms" of one reminder run.
+# "fired distinct twice p50_ms p99_ms max_ms" of one reminder run, in
+# REMINDER_ROW (not called in $(...): its database must reach FRESH_DBS).
 organise_reminders() { # label spread_seconds
   local label=$1 spread=$2 url port i pids=() fired deadline
-  organise_fresh_db "todo_bench_reminders_${label}_$$"; url=$ORGANISE_URL
+  fresh_db "todo_bench_reminders_${label}_$$"; url=$FRESH_URL
   DATABASE_URL=$url "$BIN/migration" up >"$WORK/organise-migrate-$label.log" 2>&1 \
     || { cat "$WORK/organise-migrate-$label.log" >&2; die "migration up failed (reminders)"; }
   for i in 1 2 3; do
@@ -60,7 +49,7 @@ organise_reminders() { # label spread_seconds
   done
   sleep 2 # a second firing of any, if one could happen, would show by now
   for pid in "${pids[@]}"; do stop "$pid"; done
-  psql -Atq -F' ' "$url" -c "
+  REMINDER_ROW=$(psql -Atq -F' ' "$url" -c "
     WITH fired AS (
       SELECT e.task_id, count(*) AS n,
         min(extract(epoch FROM e.occurred_at - t.remind_at) * 1000) AS late_ms
@@ -70,7 +59,7 @@ organise_reminders() { # label spread_seconds
       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY late_ms)::numeric, 1),
       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY late_ms)::numeric, 1),
       round(max(late_ms)::numeric, 1)
-    FROM fired"
+    FROM fired")
 }
 
 # The recurring chain: each answer names the next occurrence, which the
@@ -97,14 +86,13 @@ EOF
 }
 
 run_organise_bench() {
-  ORGANISE_DBS=()
   local spread_row burst_row url port=$((PORT + 60)) first round cells=() row
   log "reminders: $ORGANISE_REMINDERS due within one minute, three replicas"
-  spread_row=$(organise_reminders spread 60)
+  organise_reminders spread 60; spread_row=$REMINDER_ROW
   log "reminders: $ORGANISE_REMINDERS due at one instant, three replicas"
-  burst_row=$(organise_reminders burst 0)
+  organise_reminders burst 0; burst_row=$REMINDER_ROW
 
-  organise_fresh_db "todo_bench_recurring_$$"; url=$ORGANISE_URL
+  fresh_db "todo_bench_recurring_$$"; url=$FRESH_URL
   migrate_and_seed "$BIN" "$url" "organise: recurring completion's database"
   organise_start "$port" "$url" "$WORK/organise-recurring.log"
   # A daily task with two sub-tasks and a category: what a completion copies.
@@ -122,7 +110,7 @@ run_organise_bench() {
     row=$(run_wrk "$port" complete-recurring 1 "$SECS"); cells+=("complete-recurring $row")
   done
   stop "$ORGANISE_PID"
-  organise_cleanup
+  drop_fresh_dbs
 
   {
     echo "## Organising tasks: reminders and recurring completion"

@@ -16,19 +16,6 @@
 RELAY_NATS=${RELAY_NATS:-nats://127.0.0.1:4222}
 RELAY_CONCS=${RELAY_CONCS:-"16 64"}
 
-# Not called in $(...): the name must reach RELAY_DBS, which relay_cleanup drops.
-relay_fresh_db() { # name -> url in RELAY_URL
-  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$1\"" >/dev/null
-  RELAY_DBS+=("$1")
-  RELAY_URL="${PG_BASE%/*}/$1$PG_QUERY"
-}
-
-relay_cleanup() {
-  for db in "${RELAY_DBS[@]}"; do
-    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-}
-
 relay_start() { # port url log [VAR=value...] -> pid in RELAY_PID
   local port=$1 url=$2 log_file=$3
   shift 3
@@ -84,12 +71,11 @@ relay_cells() { # label url round
 }
 
 run_relay_bench() {
-  RELAY_DBS=()
   : >"$WORK/relay-cells"
   local off_url on_url drain_url round closed n drain
-  relay_fresh_db "todo_bench_relay_off_$$"; off_url=$RELAY_URL
+  fresh_db "todo_bench_relay_off_$$"; off_url=$FRESH_URL
   migrate_and_seed "$BIN" "$off_url" "relay: the no-sink side's database"
-  relay_fresh_db "todo_bench_relay_on_$$"; on_url=$RELAY_URL
+  fresh_db "todo_bench_relay_on_$$"; on_url=$FRESH_URL
   migrate_and_seed "$BIN" "$on_url" "relay: the relay side's database"
   for round in 1 2; do
     relay_cells off "$off_url" "$round"
@@ -97,7 +83,7 @@ run_relay_bench() {
   done
 
   # The backlog: written while the broker is unreachable, then drained.
-  relay_fresh_db "todo_bench_relay_drain_$$"; drain_url=$RELAY_URL
+  fresh_db "todo_bench_relay_drain_$$"; drain_url=$FRESH_URL
   migrate_and_seed "$BIN" "$drain_url" "relay: the backlog's database"
   closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   local port=$((PORT + 50)) stream="BENCH_RELAY_$$_drain"
@@ -112,7 +98,7 @@ run_relay_bench() {
   drain=$("$BIN/relay-lag" --nats "$RELAY_NATS" --stream "$stream" --expect "$n" --idle 30 --delete)
   stop "$RELAY_PID"
   log "relay: backlog of $n events drained: $drain"
-  relay_cleanup
+  drop_fresh_dbs
 
   {
     echo "## Event relay: publishing to NATS JetStream while createTask runs"
