@@ -11,12 +11,14 @@
 #
 # Stages:
 #   base     Rust toolchain, shared settings.
-#   planner  copies the whole context and reduces it to a "skeleton": every
-#            Cargo.toml, Cargo.lock and a dummy file for each target root.
-#            The skeleton changes only when manifests change, so the layer
-#            that compiles all dependencies stays cached across source edits
-#            (COPY --from is cached by content, not by mtime).
-#   builder  builds the dependencies against the skeleton, then the real
+#   chef     base with cargo-chef (pinned), the standard tool for caching a
+#            Rust workspace's dependencies in image layers.
+#   planner  copies the whole context and reduces it to cargo-chef's recipe
+#            (manifests, Cargo.lock, target roots). The recipe changes only
+#            when those change, so the layer that compiles all dependencies
+#            stays cached across source edits (COPY --from is cached by
+#            content, not by mtime).
+#   builder  cooks the dependencies from the recipe, then builds the real
 #            sources; both binaries static-pie glibc (+crt-static, rustls).
 #   rootfs   the few files `scratch` needs: passwd/group, a writable /data.
 #   final    FROM scratch: two static binaries + CA bundle + /data.
@@ -30,13 +32,17 @@ ENV CARGO_TERM_COLOR=never \
 WORKDIR /app
 
 # ---------------------------------------------------------------------------
-FROM base AS planner
-COPY . .
-# See scripts/cargo-skeleton: manifests + dummy target roots only.
-RUN bash scripts/cargo-skeleton /skeleton
+FROM base AS chef
+ARG CARGO_CHEF_VERSION=0.1.77
+RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
 
 # ---------------------------------------------------------------------------
-FROM base AS builder
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path /recipe.json
+
+# ---------------------------------------------------------------------------
+FROM chef AS builder
 # (repeated: hadolint does not follow SHELL across stages)
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG TARGET=x86_64-unknown-linux-gnu
@@ -55,9 +61,10 @@ ENV RUSTFLAGS="-C target-feature=+crt-static" \
     CARGO_PROFILE_DIST_OPT_LEVEL=${OPT_LEVEL}
 
 # 1) Dependencies only: cached until a Cargo.toml / Cargo.lock changes.
-COPY --from=planner /skeleton/ ./
+COPY --from=planner /recipe.json recipe.json
 # hadolint ignore=SC2086
-RUN cargo build --locked --profile "${CARGO_PROFILE}" --target "${TARGET}" ${PACKAGES}
+RUN cargo chef cook --locked --recipe-path recipe.json \
+        --profile "${CARGO_PROFILE}" --target "${TARGET}" ${PACKAGES}
 
 # 2) The real sources. COPY keeps the context's mtimes, which can be older
 #    than the dummy artifacts, so touch them to make cargo rebuild our crates.
