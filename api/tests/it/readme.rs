@@ -206,7 +206,7 @@ fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
 
 /// The files whose `match` arms map to codes (`Code::as_str`,
 /// `AppError::code`, the HTTP refusals' `http_error`).
-const CODE_TABLES: [&str; 3] = ["graphql/engine/codes.rs", "error.rs", "http/graphql.rs"];
+const CODE_TABLES: [&str; 3] = ["graphql/engine/codes.rs", "error.rs", "http/responses.rs"];
 
 /// Every `extensions.code` the server can send, read from its source (unit
 /// tests left out): a `"code": "X"` pair, a code table's `=> "X"` arm, or
