@@ -51,6 +51,11 @@ pub struct Model {
     /// key): completing it again after reopening creates no other.
     #[serde(default)]
     pub next_occurrence_id: Option<Uuid>,
+    /// Where the task stands among its siblings (same owner and parent): a
+    /// fractional key, lower-case hex, compared byte by byte. Default: the
+    /// event log holds snapshots from before manual order.
+    #[serde(default)]
+    pub position: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

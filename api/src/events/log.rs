@@ -278,8 +278,9 @@ pub async fn prune(
 mod tests {
     use super::*;
 
-    /// Snapshots written before recurring tasks have none of their
-    /// fields: they still read, as tasks without a recurrence.
+    /// Snapshots written before recurring tasks and manual order have none
+    /// of their fields: they still read, as tasks without a recurrence (and
+    /// an empty key).
     #[test]
     fn snapshots_from_before_recurrence_still_read() {
         let at = chrono::Utc::now();
@@ -300,6 +301,7 @@ mod tests {
             time_zone: None,
             series_start: None,
             next_occurrence_id: None,
+            position: String::new(),
         };
         let mut json = serde_json::to_value(&task).unwrap();
         let fields = json.as_object_mut().unwrap();
@@ -308,6 +310,7 @@ mod tests {
             "time_zone",
             "series_start",
             "next_occurrence_id",
+            "position",
         ] {
             assert!(fields.remove(new).is_some(), "{new}");
         }

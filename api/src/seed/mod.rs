@@ -156,6 +156,8 @@ async fn seed(scope: &Scoped<'_>, args: &SeedArgs) -> Result<Seeded, SeedError> 
                     .collect(),
                 recurrence: None,
                 time_zone: None,
+                before: None,
+                after: None,
             },
         )
         .await?;

@@ -28,6 +28,8 @@ pub enum TaskOrderField {
     Description,
     /// How well a task matches the filter's search.
     Relevance,
+    /// The owner's own order within each list of siblings (`position`).
+    Position,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +60,11 @@ pub struct NewTask {
     pub recurrence: Option<String>,
     /// An IANA zone name; none is UTC.
     pub time_zone: Option<String>,
+    /// Placed right before this sibling (at most one of `before` and
+    /// `after`; neither: the end of its list).
+    pub before: Option<Uuid>,
+    /// Placed right after this sibling.
+    pub after: Option<Uuid>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
