@@ -81,6 +81,8 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
                 time_zone: Set(None),
                 series_start: Set(None),
                 next_occurrence_id: Set(None),
+                // Distinct and in creation order: 81, four digits, 80.
+                position: Set(format!("81{:08x}80", 0x0101_0101 + n)),
             }
         })
         .collect();

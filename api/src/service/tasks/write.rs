@@ -76,7 +76,6 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
     let series_start = rule.as_ref().and(due_at);
     recurrence::validate(rule.as_deref(), zone_of(&time_zone), series_start, due_at)?;
     let category_ids = unique(new.category_ids);
-    let place = Place::of(new.before, new.after)?;
 
     let owner = scope.owner();
     let txn = scope.begin().await?;
@@ -85,6 +84,7 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
         ensure_task_exists(&txn, owner, parent, "parentId").await?;
     }
     ensure_categories_exist(&txn, owner, &category_ids).await?;
+    let place = Place::of(new.before, new.after)?;
     let at = now();
     let placed = positions::place(&txn, owner, new.parent_id, None, place, at).await?;
     let model = task::Model {
@@ -126,13 +126,13 @@ pub async fn move_task(
     before: Option<Uuid>,
     after: Option<Uuid>,
 ) -> AppResult<task::Model> {
-    let place = Place::of(before, after)?;
     let owner = scope.owner();
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let txn = scope.begin().await?;
         let current = find_own(&txn, owner, id)
             .await?
             .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
+        let place = Place::of(before, after)?;
         let at = now();
         let placed = positions::place(&txn, owner, current.parent_id, Some(id), place, at).await?;
         let next = task::Model {
