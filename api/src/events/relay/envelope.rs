@@ -117,6 +117,7 @@ struct TaskData {
     updated_at: String,
     recurrence: Option<String>,
     time_zone: String,
+    position: String,
     version: i32,
     owner: Link,
     parent: Option<Link>,
@@ -149,6 +150,7 @@ impl TaskData {
                 .time_zone
                 .clone()
                 .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
+            position: task.position.clone(),
             version: task.version,
             owner: Link {
                 id: task.owner_id.clone(),

@@ -242,7 +242,8 @@ async fn neighbour<C: ConnectionTrait>(
 }
 
 fn decode(key: &str) -> Option<FractionalIndex> {
-    let hex = key.len() % 2 == 0 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let hex =
+        key.len().is_multiple_of(2) && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !hex {
         return None;
     }
