@@ -8,7 +8,17 @@
 //! bytewise, and hex digits sort alike in every collation anyway.
 //!
 //! Every change of a list's order takes the list's turn (`lock_list`), so
-//! two moves into one gap are made one after the other and get two keys.
+//! two moves into one gap are made one after the other and get two keys;
+//! except a new task at the end of its list (`append`), which takes no turn
+//! (one owner's creates do not wait for each other).
+//!
+//! Between two siblings the crate makes the key. At either end of a list
+//! (`after`, `before`) the key is the neighbour's read as a base-255 counter
+//! (bytes 0x01 to 0xff) plus or minus a step of 1 to 4096 taken from the
+//! placed task's id, widened when it runs out: keys stay the same length for
+//! many appends, where the crate's own grow by a byte every 127, and two
+//! tasks appended at once get two keys but for one chance in 4096 (then
+//! their ids break the tie).
 //! A key that would grow past `MAX_KEY_CHARS` (or could not be made: two
 //! equal keys, one that is not a key) is not written: the list is compacted
 //! instead, all its keys rewritten evenly in the same transaction, each task
@@ -167,13 +177,40 @@ pub async fn place<C: ConnectionTrait>(
             }
         }
     };
-    match between(lower.as_deref(), upper.as_deref()) {
+    let id = moving.unwrap_or_else(Uuid::now_v7);
+    match key_between(lower.as_deref(), upper.as_deref(), id) {
         Some(key) => Ok(Placed {
             key,
             rekeyed: Vec::new(),
         }),
         None => compact(db, owner, parent, moving, place, at).await,
     }
+}
+
+/// A key at the end of the list `(owner, parent)` for the new task `id`,
+/// without the list's turn (unless the list must be compacted): the key
+/// after the last sibling's, then two bytes of `id` (0x01 to 0xff) and the
+/// terminator, so that tasks appended at once do not share a key.
+pub async fn append<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    parent: Option<Uuid>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> AppResult<Placed> {
+    let last = siblings(owner, parent, None)
+        .order_by_desc(task::Column::Position)
+        .order_by_desc(task::Column::Id)
+        .one(db)
+        .await?;
+    if let Some(key) = key_between(last.as_ref().map(|t| t.position.as_str()), None, id) {
+        return Ok(Placed {
+            key,
+            rekeyed: Vec::new(),
+        });
+    }
+    lock_list(db, owner, parent).await?;
+    compact(db, owner, parent, None, Place::End, at).await
 }
 
 /// The sibling a task is placed next to.
@@ -251,9 +288,80 @@ fn decode(key: &str) -> Option<FractionalIndex> {
     (!index.as_bytes().contains(&0)).then_some(index)
 }
 
-/// A key strictly between `lower` and `upper` (none: the list's start or
-/// end), if one of at most `MAX_KEY_CHARS` without a 0x00 byte exists.
-pub fn between(lower: Option<&str>, upper: Option<&str>) -> Option<String> {
+/// A key for the task `id` strictly between `lower` and `upper` (none: the
+/// list's start or end), if one of at most `MAX_KEY_CHARS` without a 0x00
+/// byte exists: at an end, the neighbour's counter stepped (`step`).
+pub fn key_between(lower: Option<&str>, upper: Option<&str>, id: Uuid) -> Option<String> {
+    let step = step_of(id);
+    match (lower, upper) {
+        (Some(lower), None) => stepped(lower, step, true),
+        (None, Some(upper)) => stepped(upper, step, false),
+        _ => between(lower, upper),
+    }
+}
+
+/// 1 to 4096, from the id's last (random) bits.
+fn step_of(id: Uuid) -> u64 {
+    let bytes = id.as_bytes();
+    1 + u64::from(u16::from_be_bytes([bytes[14], bytes[15]]) % 4096)
+}
+
+/// A key after (`up`) or before `key`: its digits (all but the terminator)
+/// as a base-255 number, plus or minus `step`. When that runs out of
+/// digits, the key is widened first: `key`'s digits, then 0x81 and 0x01s
+/// (after; 0x7f and 0xffs before) as many as it had, at least one, which
+/// sorts right after (before) `key` and leaves room for many more steps.
+fn stepped(key: &str, step: u64, up: bool) -> Option<String> {
+    let index = decode(key)?;
+    let bytes = index.as_bytes();
+    let mut digits = bytes[..bytes.len() - 1].to_vec();
+    if !add(&mut digits, step, up) {
+        let width = digits.len().max(1);
+        digits.push(if up { 0x81 } else { 0x7f });
+        digits.extend(std::iter::repeat_n(if up { 0x01 } else { 0xff }, width));
+        if !add(&mut digits, step, up) {
+            return None;
+        }
+    }
+    let mut key: String = digits.iter().map(|d| format!("{d:02x}")).collect();
+    key.push_str("80");
+    (key.len() <= MAX_KEY_CHARS).then_some(key)
+}
+
+/// Adds (or subtracts) `step` to `digits` read as a base-255 number, each
+/// byte 0x01 to 0xff one digit; false, and `digits` unchanged, when the
+/// result does not fit.
+fn add(digits: &mut [u8], step: u64, up: bool) -> bool {
+    let mut out = digits.to_vec();
+    let mut carry = step;
+    for digit in out.iter_mut().rev() {
+        if carry == 0 {
+            break;
+        }
+        let value = u64::from(digit.saturating_sub(1));
+        let (next, rest) = if up {
+            let sum = value + carry;
+            (sum % 255, sum / 255)
+        } else {
+            let borrow = carry.div_ceil(255) * 255;
+            let diff = value + borrow - carry;
+            // `borrow` is a multiple of 255 at least `carry`: what is left
+            // over is borrowed from the next digit.
+            (diff % 255, borrow / 255 - diff / 255)
+        };
+        *digit = next as u8 + 1;
+        carry = rest;
+    }
+    if carry > 0 {
+        return false;
+    }
+    digits.copy_from_slice(&out);
+    true
+}
+
+/// A key strictly between `lower` and `upper` (the crate's), if one of at
+/// most `MAX_KEY_CHARS` without a 0x00 byte exists.
+fn between(lower: Option<&str>, upper: Option<&str>) -> Option<String> {
     let lower = lower.map(decode).map_or(Some(None), |k| k.map(Some))?;
     let upper = upper.map(decode).map_or(Some(None), |k| k.map(Some))?;
     let key = FractionalIndex::new(lower.as_ref(), upper.as_ref())?;
@@ -359,14 +467,52 @@ mod tests {
             }
             if let Some(last) = keys.last() {
                 assert!(decode(last).is_some());
-                assert!(between(Some(last), None).is_some_and(|k| k > *last));
-                assert!(between(None, keys.first().map(String::as_str)).is_some());
+                let id = Uuid::now_v7();
+                assert!(key_between(Some(last), None, id).is_some_and(|k| k > *last));
+                assert!(key_between(None, keys.first().map(String::as_str), id).is_some());
             }
         }
         // What the migration writes for existing rows.
         assert_eq!(spaced(1), vec!["81020280".to_owned()]);
-        assert_eq!(between(None, Some("81020280")).as_deref(), Some("80"));
-        assert_eq!(between(Some("81020280"), None).as_deref(), Some("8280"));
+        // The migration's keys (four digits) take keys between them too.
+        let mid = between(Some("810101020280"), Some("810101030380")).expect("room");
+        assert!("810101020280" < mid.as_str() && mid.as_str() < "810101030380");
+    }
+
+    #[test]
+    fn keys_at_the_ends_keep_their_length_for_many_steps() {
+        let id = Uuid::now_v7();
+        for (start, up) in [
+            (None, true),
+            (Some("81020280"), true),
+            (Some("81020280"), false),
+        ] {
+            let mut key = start.map(str::to_owned);
+            let mut longest = 0;
+            for _ in 0..20_000 {
+                let next = if up {
+                    key_between(key.as_deref(), None, Uuid::now_v7())
+                } else {
+                    key_between(None, key.as_deref(), Uuid::now_v7())
+                }
+                .expect("a key");
+                assert!(decode(&next).is_some(), "{next}");
+                if let Some(key) = &key {
+                    assert!((up && next > *key) || (!up && next < *key), "{key} {next}");
+                }
+                longest = longest.max(next.len());
+                key = Some(next);
+            }
+            assert!(longest <= 16, "{start:?} up {up}: {longest}");
+        }
+        // Two tasks placed at one end at once: two keys, unless their steps meet.
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_ne!(
+            key_between(Some("8180"), None, a),
+            key_between(Some("8180"), None, b)
+        );
+        assert!(key_between(Some("81ffff80"), None, id).is_some_and(|k| k.as_str() > "81ffff80"));
+        assert!(key_between(None, Some("81010180"), id).is_some_and(|k| k.as_str() < "81010180"));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
 
     let owner = scope.owner();
     let txn = scope.begin().await?;
+    write_first(&txn).await?;
     if let Some(parent) = new.parent_id {
         take_turns_with_structure_changes(&txn).await?;
         ensure_task_exists(&txn, owner, parent, "parentId").await?;
@@ -86,9 +87,13 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
     ensure_categories_exist(&txn, owner, &category_ids).await?;
     let place = Place::of(new.before, new.after)?;
     let at = now();
-    let placed = positions::place(&txn, owner, new.parent_id, None, place, at).await?;
+    let id = Uuid::now_v7();
+    let placed = match place {
+        Place::End => positions::append(&txn, owner, new.parent_id, id, at).await?,
+        place => positions::place(&txn, owner, new.parent_id, None, place, at).await?,
+    };
     let model = task::Model {
-        id: Uuid::now_v7(),
+        id,
         owner_id: owner.to_owned(),
         description,
         priority: new.priority.unwrap_or(Priority::None),
@@ -129,6 +134,7 @@ pub async fn move_task(
     let owner = scope.owner();
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let txn = scope.begin().await?;
+        write_first(&txn).await?;
         let current = find_own(&txn, owner, id)
             .await?
             .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
@@ -560,6 +566,19 @@ async fn ensure_categories_exist<C: ConnectionTrait>(
 async fn take_turns_with_structure_changes<C: ConnectionTrait>(db: &C) -> AppResult<()> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// SQLite: takes the database's write lock before the transaction's first
+/// read. A transaction that has read cannot wait for another writer's lock
+/// (SQLite answers SQLITE_BUSY at once rather than call the busy handler),
+/// one that writes first waits for it up to the busy timeout. A statement
+/// that changes no row is enough.
+async fn write_first<C: ConnectionTrait>(db: &C) -> AppResult<()> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("UPDATE tasks SET version = version WHERE 0")
             .await?;
     }
     Ok(())
