@@ -865,3 +865,131 @@ fn sqlite_drags_match_a_model_list() {
 fn postgres_drags_match_a_model_list() {
     drags_match_a_model_list(Backend::Postgres);
 }
+
+// --- The migration: existing rows get keys per list, in (created_at, id)
+// order.
+
+async fn backfill_keys_each_list_in_creation_order(backend: Backend) {
+    use migration::{Migrator, MigratorTrait};
+
+    let test_db = crate::common::TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let index = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261207_000006_task_positions")
+        .expect("the migration is registered") as u32;
+    Migrator::up(&db, Some(index)).await.expect("up to it");
+
+    let db_backend = db.get_database_backend();
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("time");
+    let ids: Vec<uuid::Uuid> = (0..7).map(|_| uuid::Uuid::now_v7()).collect();
+    // (id, owner, description, created second, parent): created out of id
+    // order, one tie on created_at (broken by id), one list of sub-tasks and
+    // another owner's list.
+    let rows = [
+        (0, "o", "top 3", 30, None),
+        (1, "o", "top 1", 10, None),
+        (2, "o", "top 2", 20, None),
+        (3, "o", "top 2b", 20, None),
+        (4, "o", "sub 2", 50, Some(1)),
+        (5, "o", "sub 1", 40, Some(1)),
+        (6, "p", "theirs 1", 60, None),
+    ];
+    for (i, owner, description, second, parent) in rows {
+        let sql = match db_backend {
+            DbBackend::Postgres => {
+                "INSERT INTO tasks (id, owner_id, description, priority, done, created_at, updated_at, version, parent_id) \
+                 VALUES ($1, $2, $3, 0, false, $4, $4, 1, $5)"
+            }
+            _ => {
+                "INSERT INTO tasks (id, owner_id, description, priority, done, created_at, updated_at, version, parent_id) \
+                 VALUES (?, ?, ?, 0, false, ?, ?, 1, ?)"
+            }
+        };
+        let mut values: Vec<sea_orm::Value> = vec![
+            ids[i].into(),
+            owner.into(),
+            description.into(),
+            at(second).into(),
+        ];
+        if db_backend != DbBackend::Postgres {
+            values.push(at(second).into());
+        }
+        values.push(parent.map(|p: usize| ids[p]).into());
+        db.execute_raw(Statement::from_sql_and_values(db_backend, sql, values))
+            .await
+            .expect("insert");
+    }
+
+    Migrator::up(&db, Some(1)).await.expect("up");
+    let listed = db
+        .query_all_raw(Statement::from_string(
+            db_backend,
+            "SELECT description, position FROM tasks ORDER BY owner_id, description",
+        ))
+        .await
+        .expect("read");
+    let keys: std::collections::BTreeMap<String, String> = listed
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "description").expect("description"),
+                r.try_get::<String>("", "position").expect("position"),
+            )
+        })
+        .collect();
+    // Evenly spaced: 81, 256 n in four base-255 digits (bytes 01..ff), 80.
+    let first = "810101020280";
+    let second = "810101030380";
+    let third = "810101040480";
+    let fourth = "810101050580";
+    let expected = [
+        ("top 1", first),
+        ("top 2", if ids[2] < ids[3] { second } else { third }),
+        ("top 2b", if ids[2] < ids[3] { third } else { second }),
+        ("top 3", fourth),
+        ("sub 1", first),
+        ("sub 2", second),
+        ("theirs 1", first),
+    ];
+    for (description, key) in expected {
+        assert_eq!(keys[description], key, "{description}: {keys:?}");
+    }
+    if db_backend == DbBackend::Postgres {
+        let nullable = db
+            .query_one_raw(Statement::from_string(
+                db_backend,
+                "SELECT is_nullable FROM information_schema.columns \
+                 WHERE table_name = 'tasks' AND column_name = 'position'",
+            ))
+            .await
+            .expect("column")
+            .expect("a row");
+        assert_eq!(
+            nullable
+                .try_get::<String>("", "is_nullable")
+                .expect("is_nullable"),
+            "NO"
+        );
+    }
+
+    Migrator::down(&db, Some(1)).await.expect("down");
+    assert!(
+        db.execute_unprepared("SELECT position FROM tasks")
+            .await
+            .is_err(),
+        "down drops the column"
+    );
+    Migrator::up(&db, Some(1)).await.expect("up again");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_backfill_keys_each_list_in_creation_order() {
+    backfill_keys_each_list_in_creation_order(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_backfill_keys_each_list_in_creation_order() {
+    backfill_keys_each_list_in_creation_order(Backend::Postgres).await;
+}
