@@ -9,8 +9,9 @@
 //!
 //! Every change of a list's order takes the list's turn (`lock_list`), so
 //! two moves into one gap are made one after the other and get two keys;
-//! except a new task at the end of its list (`append`), which takes no turn
-//! (one owner's creates do not wait for each other).
+//! except a new task at the end of its list (`append`), which shares its
+//! turn with other appends (one owner's creates do not wait for each other,
+//! only for moves and compactions of their list, and those for them).
 //!
 //! Between two siblings the crate makes the key. At either end of a list
 //! (`after`, `before`) the key is the neighbour's read as a base-255 counter
@@ -100,6 +101,16 @@ pub async fn lock_list<C: ConnectionTrait>(
     owner: &str,
     parent: Option<Uuid>,
 ) -> AppResult<()> {
+    lock_list_as(db, owner, parent, false).await
+}
+
+/// The list's turn, `shared` with others that take it shared (appends).
+async fn lock_list_as<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    parent: Option<Uuid>,
+    shared: bool,
+) -> AppResult<()> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
@@ -111,7 +122,12 @@ pub async fn lock_list<C: ConnectionTrait>(
     }
     let digest = hash.finalize();
     let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-    db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock(7316002, {key})"))
+    let function = if shared {
+        "pg_advisory_xact_lock_shared"
+    } else {
+        "pg_advisory_xact_lock"
+    };
+    db.execute_unprepared(&format!("SELECT {function}(7316002, {key})"))
         .await?;
     Ok(())
 }
@@ -188,9 +204,10 @@ pub async fn place<C: ConnectionTrait>(
 }
 
 /// A key at the end of the list `(owner, parent)` for the new task `id`,
-/// without the list's turn (unless the list must be compacted): the key
-/// after the last sibling's, then two bytes of `id` (0x01 to 0xff) and the
-/// terminator, so that tasks appended at once do not share a key.
+/// sharing the list's turn with other appends: the last sibling's key
+/// stepped by `id`'s step, so that tasks appended at once do not share a key
+/// (but for one chance in 4096). A list to compact is compacted in that
+/// shared turn (no move runs meanwhile; its rows are locked).
 pub async fn append<C: ConnectionTrait>(
     db: &C,
     owner: &str,
@@ -198,6 +215,7 @@ pub async fn append<C: ConnectionTrait>(
     id: Uuid,
     at: DateTime<Utc>,
 ) -> AppResult<Placed> {
+    lock_list_as(db, owner, parent, true).await?;
     let last = siblings(owner, parent, None)
         .order_by_desc(task::Column::Position)
         .order_by_desc(task::Column::Id)
@@ -209,7 +227,6 @@ pub async fn append<C: ConnectionTrait>(
             rekeyed: Vec::new(),
         });
     }
-    lock_list(db, owner, parent).await?;
     compact(db, owner, parent, None, Place::End, at).await
 }
 
