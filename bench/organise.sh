@@ -5,11 +5,12 @@
 #     their lateness, p50, p99 and max, from remindAt to the time recorded
 #     with the REMINDER_DUE event (just before its commit), read from
 #     task_events;
-#   - a recurring completion against a plain update, side by side on one api
-#     at c=1, twice alternately: updateTask {done: true} of a recurring task
-#     (it creates the next occurrence, with its sub-tasks' copies, in the same
-#     transaction; each request completes the occurrence the previous one
-#     created) and updateTask of a description (bench/run's own `update`).
+#   - a move and a recurring completion against a plain update, side by side
+#     on one api at c=1, twice in turn: moveTask of a hot task to the end of
+#     its list (bench/run's `move`), updateTask {done: true} of a recurring
+#     task (it creates the next occurrence, with its sub-tasks' copies, in the
+#     same transaction; each request completes the occurrence the previous
+#     one created) and updateTask of a description (bench/run's `update`).
 # Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, SECS, WORK and the helpers
 # of bench/run. Writes $WORK/organise.md.
 
@@ -107,6 +108,7 @@ run_organise_bench() {
   organise_recurring_lua "$first"
   for round in 1 2; do
     row=$(run_wrk "$port" update 1 "$SECS"); cells+=("update $row")
+    row=$(run_wrk "$port" move 1 "$SECS"); cells+=("move $row")
     row=$(run_wrk "$port" complete-recurring 1 "$SECS"); cells+=("complete-recurring $row")
   done
   stop "$ORGANISE_PID"
@@ -128,22 +130,24 @@ run_organise_bench() {
     read -r a b c d e f <<<"$burst_row"
     echo "| on one instant | $a | $b | $c | $d | $e | $f |"
     echo
-    echo "Completing a recurring task (\`updateTask\` {done: true}: the update, the next"
-    echo "occurrence, its two sub-tasks' copies and their events, in one transaction) against a"
-    echo "plain \`updateTask\` of a description, one api, c=1, twice alternately (averaged)."
+    echo "Against a plain \`updateTask\` of a description (\`update\`), one api, c=1, in turn, twice"
+    echo "(averaged): \`moveTask\` of a hot task to the end of its list (\`move\`: its list's lock,"
+    echo "the neighbour's key, one row and one event), and completing a recurring task"
+    echo "(\`complete-recurring\`: the update, the next occurrence placed after it, its two"
+    echo "sub-tasks' copies and their events, in one transaction)."
     echo
     echo "| mutation | req/s | p50 (ms) | p99 (ms) | errors |"
     echo "|---|---|---|---|---|"
     printf '%s\n' "${cells[@]}" | awk '
       { n[$1]++; rps[$1] += $2; p50[$1] += $3; p99[$1] += $4; err[$1] += $5 }
       END {
-        split("update complete-recurring", order, " ")
-        for (i = 1; i <= 2; i++) {
+        split("update move complete-recurring", order, " ")
+        for (i = 1; i <= 3; i++) {
           k = order[i]
           if (n[k]) printf "| %s | %.0f | %.2f | %.2f | %d |\n", k, rps[k] / n[k], p50[k] / n[k], p99[k] / n[k], err[k]
         }
-        if (n["update"] && n["complete-recurring"] && rps["update"] > 0)
-          printf "\nA recurring completion runs at %.2fx the plain update'"'"'s rate.\n", rps["complete-recurring"] / rps["update"]
+        if (n["update"] && rps["update"] > 0)
+          printf "\nAgainst the plain update'"'"'s rate: a move %.2fx, a recurring completion %.2fx.\n", rps["move"] / rps["update"], rps["complete-recurring"] / rps["update"]
       }'
   } >"$WORK/organise.md"
 }

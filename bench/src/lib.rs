@@ -92,6 +92,9 @@ pub enum Scenario {
     Create,
     /// `updateTask` of a hot task.
     Update,
+    /// `moveTask` of a hot task to the end of its list (always a valid
+    /// place: the cost of a move against `Update`'s, compactions included).
+    Move,
     /// 90 % reads (the three above, evenly), 10 % writes (create, update).
     Mix,
     /// `tasks(filter: {search})`, first 20 with totalCount: one word that
@@ -122,13 +125,17 @@ pub const CREATE: &str = "mutation Create($input: CreateTaskInput!) { createTask
 pub const UPDATE: &str = "mutation Update($input: UpdateTaskInput!) { updateTask(input: $input) \
     { task { id version done } } }";
 
+pub const MOVE: &str = "mutation Move($input: MoveTaskInput!) { moveTask(input: $input) \
+    { task { id version position } } }";
+
 impl Scenario {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::List20,
         Self::List20Nested,
         Self::GetById,
         Self::Create,
         Self::Update,
+        Self::Move,
         Self::Mix,
         Self::SearchWord,
         Self::SearchTwoWords,
@@ -143,6 +150,7 @@ impl Scenario {
             Self::GetById => "get-by-id",
             Self::Create => "create",
             Self::Update => "update",
+            Self::Move => "move",
             Self::Mix => "mix-90-10",
             Self::SearchWord => "search-word",
             Self::SearchTwoWords => "search-two-words",
@@ -184,6 +192,10 @@ impl Scenario {
                     "description": format!("updated {i}"),
                 } },
             }),
+            Self::Move => serde_json::json!({
+                "query": MOVE,
+                "variables": { "input": { "id": task_gid(hot_task(i % HOT_TASKS)) } },
+            }),
             Self::SearchWord => search_body("plumber"),
             Self::SearchTwoWords => search_body("quarterly report"),
             Self::SearchPrefix => search_body("plum"),
@@ -211,7 +223,7 @@ impl Scenario {
             | Self::SearchWord
             | Self::SearchTwoWords
             | Self::SearchPrefix => 1,
-            Self::GetById | Self::Create => HOT_TASKS,
+            Self::GetById | Self::Create | Self::Move => HOT_TASKS,
             Self::Update => 2 * HOT_TASKS,
             Self::Mix => 0,
         };

@@ -15,12 +15,12 @@ export const kindOf = (type) => KIND_OF_TYPE[type];
 
 // Every field of the envelope's `data` (created/updated), as GraphQL names them.
 export const TASK_FIELDS = /* GraphQL */ `
-  id description priority startAt dueAt done completedAt recurrence timeZone createdAt updatedAt version
+  id description priority startAt dueAt done completedAt recurrence timeZone position createdAt updatedAt version
   owner { id }
   parent { id }
 `;
 const ENVELOPE_KEYS = ['data', 'datacontenttype', 'id', 'source', 'specversion', 'subject', 'time', 'todoowner', 'type'];
-const DATA_KEYS = ['completedAt', 'createdAt', 'description', 'done', 'dueAt', 'id', 'owner', 'parent', 'priority', 'recurrence', 'startAt', 'timeZone', 'updatedAt', 'version'];
+const DATA_KEYS = ['completedAt', 'createdAt', 'description', 'done', 'dueAt', 'id', 'owner', 'parent', 'position', 'priority', 'recurrence', 'startAt', 'timeZone', 'updatedAt', 'version'];
 const PRIORITIES = ['NONE', 'LOW', 'MEDIUM', 'HIGH'];
 
 /** POSTs one operation to `url`/graphql; throws on any GraphQL error. */

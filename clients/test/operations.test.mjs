@@ -87,6 +87,12 @@ test('every query and mutation in operations/ runs without errors', async () => 
   await run('RemoveTaskCategories', { input: { taskId: id, categoryIds: [categoryId] } });
   await run('AddTaskCategories', { input: { taskId: id, categoryIds: [categoryId] } });
   await run('SetTasksDone', { input: { ids: [id], done: false } });
+  const second = (await run('CreateTask', { input: { description: 'operations test 2' } })).createTask
+    .task.id;
+  const { moveTask } = await run('MoveTask', { input: { id: second, before: id } });
+  assert.equal(moveTask.task.id, second);
+  assert.equal(moveTask.task.version, 2);
+  await run('DeleteTask', { input: { id: second } });
   assert.deepEqual((await run('DeleteTask', { input: { id } })).deleteTask.deletedTaskIds, [id]);
   await run('DeleteCompletedTasks');
   await run('DeleteCategory', { input: { id: categoryId } });

@@ -61,6 +61,11 @@ pub struct Model {
     /// `remind_at` changes): set, it does not fire again.
     #[serde(default)]
     pub reminded_at: Option<DateTimeUtc>,
+    /// Where the task stands among its siblings (same owner and parent): a
+    /// fractional key, lower-case hex, compared byte by byte. Default: the
+    /// event log holds snapshots from before manual order.
+    #[serde(default)]
+    pub position: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261207_000002_idempotency_keys;
 mod m20261207_000003_event_sinks;
 mod m20261207_000004_event_owner_positions;
 mod m20261207_000005_task_recurrence;
+mod m20261207_000006_task_positions;
 mod m20261207_000007_task_reminders;
 pub mod owners;
 pub mod search_language;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_event_sinks::Migration),
             Box::new(m20261207_000004_event_owner_positions::Migration),
             Box::new(m20261207_000005_task_recurrence::Migration),
+            Box::new(m20261207_000006_task_positions::Migration),
             Box::new(m20261207_000007_task_reminders::Migration),
         ]
     }

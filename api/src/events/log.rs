@@ -297,8 +297,9 @@ pub async fn prune(
 mod tests {
     use super::*;
 
-    /// Snapshots written before recurring tasks and reminders have none of
-    /// their fields: they still read, as tasks without either.
+    /// Snapshots written before recurring tasks, reminders and manual order
+    /// have none of their fields: they still read, as tasks without a
+    /// recurrence or a reminder (and with an empty key).
     #[test]
     fn snapshots_from_before_recurrence_and_reminders_still_read() {
         let at = chrono::Utc::now();
@@ -321,6 +322,7 @@ mod tests {
             next_occurrence_id: None,
             remind_at: None,
             reminded_at: None,
+            position: String::new(),
         };
         let mut json = serde_json::to_value(&task).unwrap();
         let fields = json.as_object_mut().unwrap();
@@ -331,6 +333,7 @@ mod tests {
             "next_occurrence_id",
             "remind_at",
             "reminded_at",
+            "position",
         ] {
             assert!(fields.remove(new).is_some(), "{new}");
         }

@@ -36,6 +36,11 @@ pub enum TaskOrderField {
     /// How well a task matches `filter.search` (only with a search; `DESC`:
     /// the best match first). Ties are broken by id.
     Relevance,
+    /// The owner's own order (`moveTask`; `createTask`'s `before` and
+    /// `after`). Each list of siblings has its own: the top level, and the
+    /// sub-tasks of each task. A list of several (no `topLevel` or
+    /// `parentId` filter) interleaves them by `position`.
+    Position,
 }
 
 #[derive(InputObject, Clone, Copy, Debug)]

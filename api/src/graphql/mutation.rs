@@ -33,6 +33,12 @@ pub struct CreateTaskInput {
     /// When to remind the owner: a `REMINDER_DUE` event then goes to their
     /// subscriptions and the event sinks, once (not for a done task).
     pub remind_at: Option<DateTime>,
+    /// Place the task right before this sibling (a task with the same
+    /// parent) in the owner's order (`POSITION`). At most one of `before`
+    /// and `after`; neither: the end of its list.
+    pub before: Option<ID>,
+    /// Place the task right after this sibling.
+    pub after: Option<ID>,
 }
 
 #[derive(SimpleObject)]
@@ -72,6 +78,25 @@ pub struct UpdateTaskPayload {
     /// The next occurrence this update created by completing a recurring
     /// task; null when it created none.
     pub next_occurrence: Option<Task>,
+}
+
+/// Where a task goes in the owner's order (`POSITION`) among its siblings
+/// (tasks with the same parent): at most one of `before` and `after`;
+/// neither moves it to the end of its list.
+#[derive(InputObject)]
+pub struct MoveTaskInput {
+    pub client_mutation_id: Option<String>,
+    pub id: ID,
+    /// Right before this sibling.
+    pub before: Option<ID>,
+    /// Right after this sibling.
+    pub after: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct MoveTaskPayload {
+    pub client_mutation_id: Option<String>,
+    pub task: Task,
 }
 
 #[derive(InputObject)]
@@ -140,6 +165,12 @@ pub struct RemoveTaskCategoriesPayload {
     pub task: Task,
 }
 
+fn decode_task(id: Option<ID>, field: &str) -> Result<Option<sea_orm::prelude::Uuid>> {
+    Ok(id
+        .map(|id| ids::decode(&id, NodeKind::Task, field))
+        .transpose()?)
+}
+
 fn task_ids(ids: Vec<sea_orm::prelude::Uuid>) -> Vec<ID> {
     ids.into_iter()
         .map(|id| ids::encode(NodeKind::Task, id))
@@ -174,6 +205,8 @@ impl TaskMutation {
             recurrence: input.recurrence,
             time_zone: input.time_zone,
             remind_at: input.remind_at.map(Into::into),
+            before: decode_task(input.before, "before")?,
+            after: decode_task(input.after, "after")?,
         };
         let task = task_service::create(&scope, new).await?;
         Ok(CreateTaskPayload {
@@ -211,6 +244,20 @@ impl TaskMutation {
             client_mutation_id: input.client_mutation_id,
             task: Task(updated.task),
             next_occurrence: updated.next_occurrence.map(Task),
+        })
+    }
+
+    /// Places a task right before or right after a sibling in the owner's
+    /// order (`POSITION`); changes that task only.
+    async fn move_task(&self, ctx: &Context<'_>, input: MoveTaskInput) -> Result<MoveTaskPayload> {
+        let scope = scope(ctx)?;
+        let id = ids::decode(&input.id, NodeKind::Task, "id")?;
+        let before = decode_task(input.before, "before")?;
+        let after = decode_task(input.after, "after")?;
+        let task = task_service::move_task(&scope, id, before, after).await?;
+        Ok(MoveTaskPayload {
+            client_mutation_id: input.client_mutation_id,
+            task: Task(task),
         })
     }
 

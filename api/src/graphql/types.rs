@@ -73,6 +73,15 @@ impl Task {
         self.0.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)
     }
 
+    /// Where the task stands among its siblings in the owner's order
+    /// (`POSITION`): an opaque key, to be compared as a byte string
+    /// (code points, not a locale's collation) with ties broken by `id`. A
+    /// client that keeps a list can reorder it after a `moveTask` without
+    /// reading the list again.
+    async fn position(&self) -> &str {
+        &self.0.position
+    }
+
     /// Starts at 1 and grows by one with every change; pass it back as
     /// `expectedVersion` to update only if nobody else changed the task.
     async fn version(&self) -> i32 {

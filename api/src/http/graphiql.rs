@@ -229,10 +229,12 @@ query OpenTasks {
   }
 }
 
-# Creates a task; run OpenTasks again to find it.
+# Creates a task, at the end of your own order (`orderBy: [{field: POSITION}]`;
+# `before` or `after` a task's id places it, and moveTask moves it later); run
+# OpenTasks again to find it.
 mutation CreateTask {
   createTask(input: {description: "Try GraphiQL", priority: HIGH}) {
-    task { id description priority version }
+    task { id description priority position version }
   }
 }
 

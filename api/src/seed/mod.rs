@@ -157,6 +157,8 @@ async fn seed(scope: &Scoped<'_>, args: &SeedArgs) -> Result<Seeded, SeedError> 
                 recurrence: None,
                 time_zone: None,
                 remind_at: None,
+                before: None,
+                after: None,
             },
         )
         .await?;

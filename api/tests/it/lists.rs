@@ -161,6 +161,9 @@ async fn every_order_sorts_with_id_tie_break(app: TestApp) {
         (order("PRIORITY", "ASC"), vec!["a", "b", "c", "a"]),
         (order("DESCRIPTION", "ASC"), vec!["a", "a", "b", "c"]),
         (order("DESCRIPTION", "DESC"), vec!["c", "b", "a", "a"]),
+        // New tasks go to the end of the owner's order.
+        (order("POSITION", "ASC"), vec!["b", "a", "c", "a"]),
+        (order("POSITION", "DESC"), vec!["a", "c", "a", "b"]),
     ];
     for (vars, expected) in cases {
         let tasks = list(&app, vars.clone()).await;
@@ -458,6 +461,13 @@ async fn forward_pagination_walks_every_row_once(app: TestApp) {
         all
     );
 
+    // And the owner's order (tests/it/positions.rs pages it while tasks move).
+    let order = json!([{ "field": "POSITION" }]);
+    assert_eq!(
+        walk_forward(&app, json!({ "orderBy": order }), 3).await,
+        names
+    );
+
     let empty = list(&app, json!({ "first": 0 })).await;
     assert_eq!(descriptions(&empty), Vec::<String>::new());
     assert_eq!(empty["pageInfo"]["hasNextPage"], true);
@@ -472,6 +482,14 @@ async fn backward_pagination_walks_every_row_once(app: TestApp) {
     assert_eq!(
         walk_backward(&app, json!({ "orderBy": order }), 2).await,
         all
+    );
+
+    let order = json!([{ "field": "POSITION", "direction": "DESC" }]);
+    let mut reversed = names.clone();
+    reversed.reverse();
+    assert_eq!(
+        walk_backward(&app, json!({ "orderBy": order }), 3).await,
+        reversed
     );
 
     let last = list(&app, json!({ "last": 2 })).await;

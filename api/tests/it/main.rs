@@ -32,6 +32,7 @@ mod observability;
 mod owners;
 mod pages;
 mod persisted;
+mod positions;
 mod rate_limits;
 mod readme;
 mod recurrence;

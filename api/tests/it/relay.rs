@@ -23,7 +23,7 @@ const DELIVERED: Duration = Duration::from_secs(60);
 const READY: Duration = Duration::from_secs(30);
 
 const TASK_FIELDS: &str = "id description priority startAt dueAt done completedAt recurrence timeZone \
-    remindAt createdAt updatedAt version owner { id } parent { id }";
+    remindAt position createdAt updatedAt version owner { id } parent { id }";
 
 /// Waits until the log holds `n` numbered events, and returns it.
 async fn log_of(db: &DatabaseConnection, n: usize) -> Vec<(i64, String, String, i64)> {

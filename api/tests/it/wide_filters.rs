@@ -83,6 +83,8 @@ async fn wide_and_narrow_filters_list_the_same_rows(app: TestApp) {
                 next_occurrence_id: Set(None),
                 remind_at: Set(None),
                 reminded_at: Set(None),
+                // Distinct and in creation order: 81, four digits, 80.
+                position: Set(format!("81{:08x}80", 0x0101_0101 + n)),
             }
         })
         .collect();

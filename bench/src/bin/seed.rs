@@ -47,7 +47,7 @@ const TOPICS: [&str; 10] = [
 
 /// The seeded columns, named: a column another migration adds (a search
 /// vector, say) keeps its default or whatever its trigger writes.
-const TASK_COLUMNS: [&str; 12] = [
+const TASK_COLUMNS: [&str; 13] = [
     "id",
     "owner_id",
     "description",
@@ -60,6 +60,7 @@ const TASK_COLUMNS: [&str; 12] = [
     "updated_at",
     "version",
     "parent_id",
+    "position",
 ];
 const CATEGORY_COLUMNS: [&str; 5] = ["id", "owner_id", "name", "name_key", "created_at"];
 const LINK_COLUMNS: [&str; 3] = ["task_id", "category_id", "owner_id"];
@@ -141,6 +142,22 @@ impl TaskRow {
         if self.done { 2 } else { 1 }
     }
 
+    /// A manual-order key that sorts the sample in creation order within
+    /// every list: the migration's backfill of row `n + 1` (`81`, four
+    /// base-255 digits as bytes 0x01 to 0xff, the terminator `80`).
+    fn position(&self) -> String {
+        let mut value = (u64::from(self.n) + 1) * 256;
+        let mut digits = [0_u64; 4];
+        for digit in digits.iter_mut().rev() {
+            *digit = value % 255 + 1;
+            value /= 255;
+        }
+        format!(
+            "81{:02x}{:02x}{:02x}{:02x}80",
+            digits[0], digits[1], digits[2], digits[3]
+        )
+    }
+
     fn values(&self) -> Vec<Value> {
         vec![
             task_id(self.n).into(),
@@ -155,6 +172,7 @@ impl TaskRow {
             self.updated().into(),
             self.version().into(),
             self.parent.map(task_id).into(),
+            self.position().into(),
         ]
     }
 
@@ -170,7 +188,7 @@ impl TaskRow {
         };
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             task_id(self.n),
             bench::OWNER,
             self.description,
@@ -184,6 +202,7 @@ impl TaskRow {
             self.version(),
             self.parent
                 .map_or_else(|| "\\N".to_owned(), |p| task_id(p).to_string()),
+            self.position(),
         );
     }
 }

@@ -124,6 +124,7 @@ struct TaskData {
     recurrence: Option<String>,
     time_zone: String,
     remind_at: Option<String>,
+    position: String,
     version: i32,
     owner: Link,
     parent: Option<Link>,
@@ -157,6 +158,7 @@ impl TaskData {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
             remind_at: task.remind_at.map(rfc3339),
+            position: task.position.clone(),
             version: task.version,
             owner: Link {
                 id: task.owner_id.clone(),

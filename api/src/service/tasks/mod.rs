@@ -1,7 +1,8 @@
 //! Tasks: what a list asks for and what a change carries (`requests.rs`), how they
 //! are read (`read.rs`) and how every change is made, each in one
-//! transaction (`write.rs`).
+//! transaction (`write.rs`); manual order's keys (`positions.rs`).
 
+mod positions;
 mod read;
 mod recurrence;
 mod requests;
@@ -13,9 +14,11 @@ pub use read::{
     list_scoped,
 };
 pub use write::{
-    MAX_DESCRIPTION_CHARS, change_categories, create, delete, delete_completed, set_done, update,
-    validate_description,
+    MAX_DESCRIPTION_CHARS, change_categories, create, delete, delete_completed, move_task,
+    set_done, update, validate_description,
 };
+
+pub use positions::{MAX_KEY_CHARS, Place};
 
 pub use recurrence::DEFAULT_TIME_ZONE;
 pub use requests::{

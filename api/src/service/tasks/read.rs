@@ -198,6 +198,14 @@ pub(super) fn sort_keys(order: &[TaskOrder], search: Option<&SearchSql>) -> Vec<
                 rebound: None,
                 groups: Vec::new(),
             }),
+            TaskOrderField::Position => keys.push(SortKey {
+                expr: col(task::Column::Position),
+                direction: d,
+                kind: KeyKind::Text,
+                value_of: |t: &Listed| KeyValue::Text(t.task.position.clone()),
+                rebound: None,
+                groups: Vec::new(),
+            }),
             TaskOrderField::Description => keys.push(SortKey {
                 expr: col(task::Column::Description),
                 direction: d,

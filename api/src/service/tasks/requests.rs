@@ -28,6 +28,8 @@ pub enum TaskOrderField {
     Description,
     /// How well a task matches the filter's search.
     Relevance,
+    /// The owner's own order within each list of siblings (`position`).
+    Position,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +62,11 @@ pub struct NewTask {
     pub time_zone: Option<String>,
     /// When to remind the owner of it.
     pub remind_at: Option<DateTime<Utc>>,
+    /// Placed right before this sibling (at most one of `before` and
+    /// `after`; neither: the end of its list).
+    pub before: Option<Uuid>,
+    /// Placed right after this sibling.
+    pub after: Option<Uuid>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.

@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
+use super::positions::{self, Place};
 use super::recurrence::{self, DEFAULT_TIME_ZONE};
 use super::requests::{MarkedDone, NewTask, TaskPatch, Updated};
 use crate::error::{AppError, AppResult};
@@ -87,14 +88,21 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
 
     let owner = scope.owner();
     let txn = scope.begin().await?;
+    write_first(&txn).await?;
     if let Some(parent) = new.parent_id {
         take_turns_with_structure_changes(&txn).await?;
         ensure_task_exists(&txn, owner, parent, "parentId").await?;
     }
     ensure_categories_exist(&txn, owner, &category_ids).await?;
+    let place = Place::of(new.before, new.after)?;
     let at = now();
+    let id = Uuid::now_v7();
+    let placed = match place {
+        Place::End => positions::append(&txn, owner, new.parent_id, id, at).await?,
+        place => positions::place(&txn, owner, new.parent_id, None, place, at).await?,
+    };
     let model = task::Model {
-        id: Uuid::now_v7(),
+        id,
         owner_id: owner.to_owned(),
         description,
         priority: new.priority.unwrap_or(Priority::None),
@@ -112,13 +120,83 @@ pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> 
         next_occurrence_id: None,
         remind_at,
         reminded_at: None,
+        position: placed.key,
     };
     task::Entity::insert(active(&model))
         .exec_without_returning(&txn)
         .await?;
     link_categories(&txn, owner, model.id, &category_ids).await?;
-    scope.commit(txn, &[Change::Created(model.clone())]).await?;
+    let mut changes = vec![Change::Created(model.clone())];
+    fold_rekeyed(&mut changes, placed.rekeyed);
+    scope.commit(txn, &changes).await?;
     Ok(model)
+}
+
+/// Places a task right before or right after a sibling (at most one of
+/// `before` and `after`; neither: the end of its list). Writes the moved
+/// task only (one UPDATED event), unless its list's keys had grown so long
+/// that the list is compacted, each re-keyed sibling with its own event.
+pub async fn move_task(
+    scope: &Scoped<'_>,
+    id: Uuid,
+    before: Option<Uuid>,
+    after: Option<Uuid>,
+) -> AppResult<task::Model> {
+    let owner = scope.owner();
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let txn = scope.begin().await?;
+        write_first(&txn).await?;
+        let current = find_own(&txn, owner, id)
+            .await?
+            .ok_or_else(|| AppError::not_found_in("Task", "id"))?;
+        let place = Place::of(before, after)?;
+        let at = now();
+        let placed = positions::place(&txn, owner, current.parent_id, Some(id), place, at).await?;
+        let next = task::Model {
+            position: placed.key,
+            updated_at: at,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        if bump(&txn, &current, &next).await? {
+            let mut changes = vec![Change::Updated(next.clone())];
+            fold_rekeyed(&mut changes, placed.rekeyed);
+            scope.commit(txn, &changes).await?;
+            return Ok(next);
+        }
+        // Changed (or moved to another list) between our read and our write.
+        txn.rollback().await?;
+    }
+    Err(AppError::conflict(
+        Some("id"),
+        "the task is being changed by others too often; try again",
+    ))
+}
+
+/// Folds the tasks a compaction gave new keys into a change's events: a
+/// task the change already records takes its newer state (still one event),
+/// any other sibling gets an UPDATED event of its own.
+fn fold_rekeyed(changes: &mut Vec<Change>, rekeyed: Vec<task::Model>) {
+    for task in rekeyed {
+        let recorded = changes.iter_mut().find_map(|c| match c {
+            Change::Updated(m) | Change::Created(m) if m.id == task.id => Some(c),
+            _ => None,
+        });
+        match recorded {
+            Some(Change::Updated(m)) => *m = task,
+            // Created in this transaction: created with its final key.
+            Some(Change::Created(m)) => m.position = task.position,
+            _ => changes.push(Change::Updated(task)),
+        }
+    }
+}
+
+/// The state `changes` leave task `id` in, if they record it.
+fn recorded(changes: &[Change], id: Uuid) -> Option<&task::Model> {
+    changes.iter().find_map(|c| match c {
+        Change::Updated(m) | Change::Created(m) if m.id == id => Some(m),
+        _ => None,
+    })
 }
 
 fn active(m: &task::Model) -> task::ActiveModel {
@@ -141,6 +219,7 @@ fn active(m: &task::Model) -> task::ActiveModel {
         next_occurrence_id: Set(m.next_occurrence_id),
         remind_at: Set(m.remind_at),
         reminded_at: Set(m.reminded_at),
+        position: Set(m.position.clone()),
     }
 }
 
@@ -208,20 +287,29 @@ fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<ta
 
 /// Writes `next`, the next occurrence of `done`, with `done`'s categories,
 /// and copies `done`'s direct sub-tasks under it (one level, not done,
-/// dates and reminders moved as far as the due date, categories kept, without a
-/// recurrence of their own). Returns `next` first, then the copies. The
-/// caller holds the structure lock (`take_turns_with_structure_changes`).
+/// dates and reminders moved as far as the due date, categories kept,
+/// without a recurrence of their own, in the same order). `next` goes right after
+/// `done` in its list. Returns `next` first, then the copies, and the
+/// siblings re-keyed if placing `next` compacted the list. The caller holds
+/// the structure lock (`take_turns_with_structure_changes`) and `done`'s
+/// list's (`positions::lock_list`).
 async fn create_occurrence<C: ConnectionTrait>(
     db: &C,
     done: &task::Model,
     next: task::Model,
-) -> AppResult<Vec<task::Model>> {
+) -> AppResult<(Vec<task::Model>, Vec<task::Model>)> {
     let (Some(due), Some(next_due)) = (done.due_at, next.due_at) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let shift = next_due - due;
     let at = next.created_at;
     let owner = done.owner_id.as_str();
+    let placed =
+        positions::place(db, owner, done.parent_id, None, Place::After(done.id), at).await?;
+    let next = task::Model {
+        position: placed.key,
+        ..next
+    };
     let subtasks = task::Entity::find()
         .filter(task::Column::OwnerId.eq(owner))
         .filter(task::Column::ParentId.eq(done.id))
@@ -264,7 +352,7 @@ async fn create_occurrence<C: ConnectionTrait>(
     for (from, to) in copied {
         copy_categories(db, owner, from, to).await?;
     }
-    Ok(created)
+    Ok((created, placed.rekeyed))
 }
 
 /// Links `to` to the categories of `from`.
@@ -362,14 +450,21 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
         if let Some(done) = patch.done {
             apply_done(&mut next, done, at);
         }
+        let mut rekeyed = Vec::new();
         if let Some(parent) = patch.parent_id
             && parent != current.parent_id
         {
+            take_turns_with_structure_changes(&txn).await?;
             if let Some(parent) = parent {
                 ensure_task_exists(&txn, scope.owner(), parent, "parentId").await?;
                 ensure_not_descendant(&txn, id, parent).await?;
             }
             next.parent_id = parent;
+            // The end of its new list.
+            let placed =
+                positions::place(&txn, scope.owner(), parent, Some(id), Place::End, at).await?;
+            next.position = placed.key;
+            rekeyed = placed.rekeyed;
         }
         next.updated_at = at;
         next.version = current.version + 1;
@@ -380,18 +475,27 @@ pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult
         };
         if let Some(planned) = &planned {
             next.next_occurrence_id = Some(planned.id);
+            // Before the row's lock: the next occurrence joins its list.
+            positions::lock_list(&txn, scope.owner(), next.parent_id).await?;
         }
         if bump(&txn, &current, &next).await? {
-            let created = match planned {
+            let (created, occurrence_rekeyed) = match planned {
                 Some(planned) => create_occurrence(&txn, &next, planned).await?,
-                None => Vec::new(),
+                None => (Vec::new(), Vec::new()),
             };
             let mut changes = vec![Change::Updated(next.clone())];
             changes.extend(created.iter().cloned().map(Change::Created));
+            fold_rekeyed(&mut changes, rekeyed);
+            fold_rekeyed(&mut changes, occurrence_rekeyed);
+            let task = recorded(&changes, id).cloned().unwrap_or(next);
+            let next_occurrence = created
+                .first()
+                .and_then(|c| recorded(&changes, c.id))
+                .cloned();
             scope.commit(txn, &changes).await?;
             return Ok(Updated {
-                task: next,
-                next_occurrence: created.into_iter().next(),
+                task,
+                next_occurrence,
             });
         }
         // Someone changed the task between our read and our write.
@@ -500,6 +604,19 @@ async fn ensure_categories_exist<C: ConnectionTrait>(
 async fn take_turns_with_structure_changes<C: ConnectionTrait>(db: &C) -> AppResult<()> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// SQLite: takes the database's write lock before the transaction's first
+/// read. A transaction that has read cannot wait for another writer's lock
+/// (SQLite answers SQLITE_BUSY at once rather than call the busy handler),
+/// one that writes first waits for it up to the busy timeout. A statement
+/// that changes no row is enough.
+async fn write_first<C: ConnectionTrait>(db: &C) -> AppResult<()> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("UPDATE tasks SET version = version WHERE 0")
             .await?;
     }
     Ok(())
@@ -728,6 +845,13 @@ pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResu
     {
         // Before the rows' locks, as every change of the tree takes them.
         take_turns_with_structure_changes(&txn).await?;
+        // And the lists the next occurrences join.
+        let lists = found
+            .values()
+            .filter(|t| !t.done && t.recurrence.is_some() && t.next_occurrence_id.is_none())
+            .map(|t| t.parent_id)
+            .collect();
+        positions::lock_lists(&txn, scope.owner(), lists).await?;
     }
     let at = now();
     let mut next = HashMap::with_capacity(ids.len());
@@ -760,7 +884,7 @@ pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResu
         next.insert(*id, (planned, changed));
     }
     let mut tasks = Vec::with_capacity(ids.len());
-    let mut next_occurrences = Vec::new();
+    let mut occurrence_ids = Vec::new();
     let mut changes = Vec::with_capacity(ids.len());
     for id in &ids {
         let Some((planned, task)) = next.remove(id) else {
@@ -768,12 +892,29 @@ pub async fn set_done(scope: &Scoped<'_>, ids: Vec<Uuid>, done: bool) -> AppResu
         };
         changes.push(Change::Updated(task.clone()));
         if let Some(planned) = planned {
-            let created = create_occurrence(&txn, &task, planned).await?;
+            let (created, mut rekeyed) = create_occurrence(&txn, &task, planned).await?;
             changes.extend(created.iter().cloned().map(Change::Created));
-            next_occurrences.extend(created.into_iter().next());
+            occurrence_ids.extend(created.first().map(|c| c.id));
+            // A task of this batch still to be recorded takes its new key.
+            rekeyed.retain(|r| match next.get_mut(&r.id) {
+                Some((_, later)) => {
+                    *later = r.clone();
+                    false
+                }
+                None => true,
+            });
+            fold_rekeyed(&mut changes, rekeyed);
         }
-        tasks.push(task);
+        tasks.push(task.id);
     }
+    let tasks = tasks
+        .iter()
+        .filter_map(|id| recorded(&changes, *id).cloned())
+        .collect();
+    let next_occurrences = occurrence_ids
+        .iter()
+        .filter_map(|id| recorded(&changes, *id).cloned())
+        .collect();
     scope.commit(txn, &changes).await?;
     Ok(MarkedDone {
         tasks,

@@ -219,6 +219,7 @@ impl Run {
             TaskOrderField::Description => {
                 select.order_by(task::Column::Description, order.clone())
             }
+            TaskOrderField::Position => select.order_by(task::Column::Position, order.clone()),
             // Relevance needs a search, which the scale run does not time
             // (the search scenarios of bench/run do).
             TaskOrderField::Relevance => return Err("RELEVANCE is not a scale order".into()),
