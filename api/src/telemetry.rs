@@ -13,7 +13,9 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{Config, LogFormat};
+use clap::Args;
+
+use crate::config::{Config, LogFormat, Optional, parse_optional};
 
 /// How to set telemetry up.
 #[derive(Debug, Clone)]
@@ -210,4 +212,25 @@ mod otlp {
     {
         tracing_opentelemetry::layer().with_tracer(provider.tracer("api"))
     }
+}
+
+/// Trace export (builds with the `otlp` feature).
+#[derive(Debug, Clone, Args)]
+pub struct OtelSettings {
+    /// OTLP/HTTP collector base URL (/v1/traces is appended). Unset: no export.
+    #[arg(long = "otel-exporter-otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_ENDPOINT",
+          default_value = "", value_parser = parse_optional)]
+    pub endpoint: Optional,
+    /// Full traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
+    #[arg(long = "otel-exporter-otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+          default_value = "", value_parser = parse_optional)]
+    pub traces_endpoint: Optional,
+    /// Service name on exported spans.
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        value_name = "OTEL_SERVICE_NAME",
+        default_value = "todo-api"
+    )]
+    pub service_name: String,
 }

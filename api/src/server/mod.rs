@@ -17,6 +17,7 @@ mod activity;
 mod connections;
 mod gate;
 mod io;
+mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use gate::{Gate, Phase};
 
 pub use connections::PROBE_RESERVE;
 pub use io::{LINGER_BYTES, LINGER_TIME};
+pub use settings::HttpLimits;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
