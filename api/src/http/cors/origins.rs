@@ -1,5 +1,7 @@
 //! `CORS_ALLOWED_ORIGINS`: the origins a browser may call the api from.
 
+use url::{Host, Url};
+
 /// `CORS_ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CorsOrigins {
@@ -55,63 +57,42 @@ pub(crate) fn parse_origins(value: &str) -> Result<CorsOrigins, String> {
 /// case, no path, no default port.
 fn parse_origin(entry: &str) -> Result<String, String> {
     const EXPECTED: &str = "expected scheme://host[:port], e.g. https://app.example.com";
-    let lower = entry.to_ascii_lowercase();
-    let (scheme, rest) = lower.split_once("://").ok_or(EXPECTED)?;
-    let default_port = match scheme {
-        "http" => "80",
-        "https" => "443",
-        _ => return Err(format!("the scheme must be http or https; {EXPECTED}")),
-    };
-    if rest.contains(['/', '?', '#']) {
-        return Err(format!(
-            "an origin has no path (nor a trailing slash); {EXPECTED}"
-        ));
+    let url = Url::parse(entry).map_err(|e| format!("{e}; {EXPECTED}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the scheme must be http or https; {EXPECTED}"));
     }
-    if rest.contains('@') {
+    if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("an origin has no user name; {EXPECTED}"));
     }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (address, after) = v6.split_once(']').ok_or(EXPECTED)?;
-        address
-            .parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("[{address}] is not an IPv6 address"))?;
-        match after {
-            "" => (&rest[..address.len() + 2], None),
-            _ => (
-                &rest[..address.len() + 2],
-                Some(after.strip_prefix(':').ok_or(EXPECTED)?),
-            ),
-        }
-    } else {
-        match rest.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
-        }
-    };
-    let valid_host = !host.is_empty()
-        && (host.starts_with('[')
-            || (host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-                && !host.starts_with(['.', '-'])
-                && !host.ends_with(['.', '-'])));
-    if !valid_host {
+    // Host names as DNS writes them (letters, digits, `-`, `.`); the URL
+    // standard lets more through (`_`, for one).
+    if let Some(Host::Domain(host)) = url.host()
+        && !is_dns_name(host)
+    {
+        return Err(format!("invalid host {host:?}; {EXPECTED}"));
+    }
+    if url.port() == Some(0) {
+        return Err(format!("invalid port 0; {EXPECTED}"));
+    }
+    // What the browser sends in `Origin`; anything written otherwise (a
+    // path or trailing slash, a default port, an international name not in
+    // punycode) would never match it.
+    let origin = url.origin().ascii_serialization();
+    if !origin.eq_ignore_ascii_case(entry) {
         return Err(format!(
-            "invalid host {host:?} (write international names in punycode); {EXPECTED}"
+            "browsers send this origin as {origin:?}: no path (nor a trailing slash), \
+             no default port; {EXPECTED}"
         ));
     }
-    if let Some(port) = port {
-        if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().map_or(true, |p| p == 0)
-        {
-            return Err(format!("invalid port {port:?}; {EXPECTED}"));
-        }
-        if port == default_port {
-            return Err(format!(
-                "browsers leave out the default port :{port} of {scheme}; drop it"
-            ));
-        }
-    }
-    Ok(lower)
+    Ok(origin)
+}
+
+/// Letters, digits, `-` and `.`, not at either end.
+fn is_dns_name(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-'])
 }
 
 #[cfg(test)]

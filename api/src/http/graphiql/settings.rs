@@ -1,8 +1,11 @@
 //! GraphiQL's settings: whether the page is served, and where its files
 //! come from.
 
+use std::cell::Cell;
+
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
+use url::{SyntaxViolation, Url};
 
 /// The GraphiQL page at `/`.
 #[derive(Debug, Clone, Args)]
@@ -31,19 +34,34 @@ fn parse_assets_url(value: &str) -> Result<AssetsUrl, String> {
     if url.is_empty() {
         return Ok(AssetsUrl(None));
     }
+    // The page writes it into HTML and JavaScript as it is.
     if url.contains(|c: char| c.is_whitespace() || c.is_control() || "\"'<>`?#\\".contains(c)) {
         return Err(format!("no spaces, quotes, query or fragment; {EXPECTED}"));
     }
-    let host = match url.split_once("://") {
-        Some(("http" | "https", rest)) => rest.split('/').next().unwrap_or_default(),
-        Some(_) => return Err(format!("the scheme must be http or https; {EXPECTED}")),
-        None if url.starts_with('/') && !url.starts_with("//") => {
-            return Ok(AssetsUrl(Some(url.to_owned())));
-        }
-        None => return Err(EXPECTED.into()),
-    };
-    if host.is_empty() || host.contains('@') {
-        return Err(format!("a host is required and no user name; {EXPECTED}"));
+    if url.starts_with('/') && !url.starts_with("//") {
+        return Ok(AssetsUrl(Some(url.to_owned())));
+    }
+    // The URL standard reads `https:///npm` as host `npm`, repairing the
+    // slashes; a missing host is refused here instead.
+    let slashes_repaired = Cell::new(false);
+    let parsed = Url::options()
+        .syntax_violation_callback(Some(&|violation| {
+            if violation == SyntaxViolation::ExpectedDoubleSlash {
+                slashes_repaired.set(true);
+            }
+        }))
+        .parse(url)
+        .map_err(|e| format!("{e}; {EXPECTED}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("the scheme must be http or https; {EXPECTED}"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("no user name; {EXPECTED}"));
+    }
+    if slashes_repaired.get() {
+        return Err(format!(
+            "expected // and then the host after the scheme; {EXPECTED}"
+        ));
     }
     Ok(AssetsUrl(Some(url.to_owned())))
 }
