@@ -79,17 +79,10 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
         }
     })?;
     graphql::Engine::load_trusted(config)?;
-    for (var, value) in [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &config.otel.endpoint),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            &config.otel.traces_endpoint,
-        ),
-    ] {
-        if let Some(url) = &value.0 {
-            check_http_url(var, url)?;
-        }
-    }
+    config
+        .otel
+        .check()
+        .map_err(|(var, reason)| StartupError::Setting { var, reason })?;
     config
         .relay
         .check()
@@ -104,25 +97,6 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
             .search_language
             .sqlite_tokenizer()
             .map_err(StartupError::SearchLanguage)?;
-    }
-    Ok(())
-}
-
-/// An absolute http(s) URL with a host (an OTLP/HTTP collector's).
-fn check_http_url(var: &'static str, url: &str) -> Result<(), StartupError> {
-    let refused = |reason: String| StartupError::Setting {
-        var,
-        reason: format!("{reason}; expected an http(s) URL such as http://127.0.0.1:4318"),
-    };
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| refused(format!("{url:?} is not a URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(refused(format!(
-            "{url:?}: the scheme must be http or https"
-        )));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(refused(format!("{url:?} names no host")));
     }
     Ok(())
 }

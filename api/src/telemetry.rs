@@ -234,3 +234,36 @@ pub struct OtelSettings {
     )]
     pub service_name: String,
 }
+
+impl OtelSettings {
+    /// Each endpoint, if set, an absolute http(s) URL with a host:
+    /// `(variable, reason)` for the first that is not.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &self.endpoint),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &self.traces_endpoint),
+        ] {
+            if let Some(url) = &value.0 {
+                check_http_url(url).map_err(|reason| {
+                    (
+                        var,
+                        format!("{reason}; expected an http(s) URL such as http://127.0.0.1:4318"),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An absolute http(s) URL with a host (an OTLP/HTTP collector's).
+fn check_http_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?}: the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} names no host"));
+    }
+    Ok(())
+}
