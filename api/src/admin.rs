@@ -2,9 +2,10 @@
 //! through the service layer (so the move records its events), for turning
 //! sign-in on over a database used in single-user mode.
 
+use crate::StartupError;
 use crate::auth;
 use crate::config::Config;
-use crate::db::{self, StartupError};
+use crate::db;
 use crate::error::AppError;
 use crate::events::Wake;
 use crate::service::owners::{self, Transferred};

@@ -9,38 +9,8 @@ use sea_orm::{
     ConnAcquireErr, ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
 };
 
+use crate::StartupError;
 use crate::config::{Config, redact};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("could not reach the database at {url} within {waited:.1?}: {source}")]
-    Unreachable {
-        url: String,
-        waited: Duration,
-        #[source]
-        source: DbErr,
-    },
-    #[error(
-        "the database schema is behind: {pending} migration(s) pending. \
-         Run `migration up` (with Docker: `docker compose run --rm migration up`) \
-         or start the api with AUTO_MIGRATE=true"
-    )]
-    SchemaBehind { pending: usize },
-    #[error("migrating the database failed: {0}")]
-    Migration(#[source] DbErr),
-    #[error("reading the event log failed: {0}")]
-    Events(#[source] crate::error::AppError),
-    #[error("sign-in: {0}")]
-    Auth(#[from] crate::auth::AuthSetupError),
-    #[error("trusted documents: {0}")]
-    TrustedDocuments(#[from] crate::graphql::engine::TrustedDocumentsError),
-    #[error("DB_ROW_LEVEL_SECURITY: {0}")]
-    RowLevelSecurity(String),
-    #[error("SEARCH_LANGUAGE: {0}")]
-    SearchLanguage(String),
-    #[error("{var}: {reason}")]
-    Setting { var: &'static str, reason: String },
-}
 
 /// How long a request waits for a PostgreSQL connection before it fails with
 /// SERVICE_UNAVAILABLE. This bound is also what "fail fast" means when the

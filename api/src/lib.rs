@@ -20,15 +20,49 @@ pub(crate) mod store;
 pub mod telemetry;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::db::StartupError;
 use crate::service::Store;
+
+/// Why the api could not start: a setting, the database, the sign-in keys
+/// or the trusted documents. Defined here, where the process starts, so the
+/// modules that fail at start (db among them) need not know each other.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not reach the database at {url} within {waited:.1?}: {source}")]
+    Unreachable {
+        url: String,
+        waited: Duration,
+        #[source]
+        source: DbErr,
+    },
+    #[error(
+        "the database schema is behind: {pending} migration(s) pending. \
+         Run `migration up` (with Docker: `docker compose run --rm migration up`) \
+         or start the api with AUTO_MIGRATE=true"
+    )]
+    SchemaBehind { pending: usize },
+    #[error("migrating the database failed: {0}")]
+    Migration(#[source] DbErr),
+    #[error("reading the event log failed: {0}")]
+    Events(#[source] error::AppError),
+    #[error("sign-in: {0}")]
+    Auth(#[from] auth::AuthSetupError),
+    #[error("trusted documents: {0}")]
+    TrustedDocuments(#[from] graphql::engine::TrustedDocumentsError),
+    #[error("DB_ROW_LEVEL_SECURITY: {0}")]
+    RowLevelSecurity(String),
+    #[error("SEARCH_LANGUAGE: {0}")]
+    SearchLanguage(String),
+    #[error("{var}: {reason}")]
+    Setting { var: &'static str, reason: String },
+}
 
 /// Every setting that can be checked without the network or the database,
 /// checked: the binary runs this before it listens or opens the database,
@@ -46,17 +80,10 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
         }
     })?;
     graphql::Engine::load_trusted(config)?;
-    for (var, value) in [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &config.otel.endpoint),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            &config.otel.traces_endpoint,
-        ),
-    ] {
-        if let Some(url) = &value.0 {
-            check_http_url(var, url)?;
-        }
-    }
+    config
+        .otel
+        .check()
+        .map_err(|(var, reason)| StartupError::Setting { var, reason })?;
     config
         .relay
         .check()
@@ -71,25 +98,6 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
             .search_language
             .sqlite_tokenizer()
             .map_err(StartupError::SearchLanguage)?;
-    }
-    Ok(())
-}
-
-/// An absolute http(s) URL with a host (an OTLP/HTTP collector's).
-fn check_http_url(var: &'static str, url: &str) -> Result<(), StartupError> {
-    let refused = |reason: String| StartupError::Setting {
-        var,
-        reason: format!("{reason}; expected an http(s) URL such as http://127.0.0.1:4318"),
-    };
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| refused(format!("{url:?} is not a URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(refused(format!(
-            "{url:?}: the scheme must be http or https"
-        )));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(refused(format!("{url:?} names no host")));
     }
     Ok(())
 }

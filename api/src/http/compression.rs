@@ -1,7 +1,7 @@
 //! Compressed answers (gzip, br or zstd, as the client accepts) on the routes
 //! whose answers grow with the data: `/graphql` over HTTP, the SDL and the
 //! metrics. Health answers are a few bytes; GraphiQL's files are stored
-//! gzipped already (`graphiql.rs`); WebSocket frames are not HTTP bodies.
+//! gzipped already (`graphiql/`); WebSocket frames are not HTTP bodies.
 
 use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use tower_http::compression::predicate::{Predicate, SizeAbove};

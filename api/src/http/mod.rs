@@ -3,7 +3,7 @@
 
 mod auth;
 mod compression;
-mod cors;
+pub(crate) mod cors;
 mod example_app;
 mod execute;
 pub mod graphiql;

@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::throttle::{Throttle, rate_limited_error};
 use crate::auth::Authenticator;
-use crate::config::HttpLimits;
 use crate::graphql::Engine;
 use crate::metrics::TRANSPORT_WEBSOCKET;
 use crate::rate_limit::{ClientKey, Verdict as RateVerdict};
+use crate::server::HttpLimits;
 use crate::service::Owner;
 
 /// Close codes of graphql-transport-ws, plus the standard "going away".

@@ -14,9 +14,10 @@ use sea_orm::prelude::Uuid;
 
 pub use sample::{CATEGORIES, SampleTask};
 
+use crate::StartupError;
 use crate::auth;
 use crate::config::Config;
-use crate::db::{self, StartupError};
+use crate::db;
 use crate::error::AppError;
 use crate::events::Wake;
 use crate::service::categories::{self, CategoryFilter, CategoryListQuery};

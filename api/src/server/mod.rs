@@ -17,6 +17,7 @@ mod activity;
 mod connections;
 mod gate;
 mod io;
+pub(crate) mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,21 +27,22 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::App;
 use crate::config::Config;
 use crate::db;
+use crate::{App, StartupError};
 use activity::Timeouts;
 use connections::{Caps, Connections};
 use gate::{Gate, Phase};
 
 pub use connections::PROBE_RESERVE;
 pub use io::{LINGER_BYTES, LINGER_TIME};
+pub use settings::HttpLimits;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Startup(#[from] db::StartupError),
+    Startup(#[from] StartupError),
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
     #[error(
@@ -139,7 +141,7 @@ async fn start(
     config: &Arc<Config>,
     gate: &Gate,
     on_connected: impl FnOnce(&mut DatabaseConnection),
-) -> Result<App, db::StartupError> {
+) -> Result<App, StartupError> {
     gate.set_phase(Phase::Connecting);
     let mut db = db::connect_with_retry(config).await?;
     on_connected(&mut db);

@@ -38,13 +38,13 @@ pub struct ReminderSettings {
     /// a replica runs.
     #[arg(long = "reminders-poll-interval", env = "REMINDERS_POLL_INTERVAL",
           value_name = "REMINDERS_POLL_INTERVAL", default_value = "0.25",
-          value_parser = crate::config::parse_secs)]
+          value_parser = crate::config::values::parse_secs)]
     pub poll_interval: Duration,
     /// A reminder fired more than this many seconds after its time is
     /// marked late (`TaskEvent.late`): it came due while no replica ran.
     #[arg(long = "reminders-late-after", env = "REMINDERS_LATE_AFTER",
           value_name = "REMINDERS_LATE_AFTER", default_value = "60",
-          value_parser = crate::config::parse_secs)]
+          value_parser = crate::config::values::parse_secs)]
     pub late_after: Duration,
 }
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::StartupError;
 use api::config::Config;
-use api::db::StartupError;
 use api::server::RunError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection};

@@ -3,7 +3,7 @@
 //! tasks by the migration and removed by its `down`, and built in
 //! SEARCH_LANGUAGE, which the api checks at start.
 
-use api::db::StartupError;
+use api::StartupError;
 use api::server::RunError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};

@@ -19,7 +19,7 @@ pub mod envelope;
 pub(super) mod lease;
 mod nats;
 mod redis;
-mod settings;
+pub(crate) mod settings;
 mod sink;
 pub mod webhook;
 

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::config::Secret;
+use crate::config::values::{Secret, redact};
 
 /// Where committed task changes are published for other services; none
 /// set: no relay.
@@ -103,16 +103,16 @@ impl RelaySettings {
 pub struct WebhookSecret(pub Option<SecretSlice<u8>>);
 
 /// A URL that may carry a password: kept as a secret (logs show it with
-/// [`crate::config::redact`]).
+/// [`redact`]).
 fn parse_secret_url(value: &str) -> Result<Secret, String> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(Secret(None));
     }
     let url = reqwest::Url::parse(value)
-        .map_err(|e| format!("{:?} is not a URL ({e})", crate::config::redact(value)))?;
+        .map_err(|e| format!("{:?} is not a URL ({e})", redact(value)))?;
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{:?} names no host", crate::config::redact(value)));
+        return Err(format!("{:?} names no host", redact(value)));
     }
     Ok(Secret(Some(value.into())))
 }
@@ -124,7 +124,7 @@ fn check_webhook_url(url: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{:?}: the scheme must be http or https",
-            crate::config::redact(url)
+            redact(url)
         ))
     }
 }

@@ -12,8 +12,8 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use super::settings::GraphqlLimits;
 use super::{codes, limits};
-use crate::config::GraphqlLimits;
 
 pub type Hash = [u8; 32];
 

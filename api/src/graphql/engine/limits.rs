@@ -12,7 +12,7 @@ use async_graphql::parser::{Pos, Positioned};
 use async_graphql::{Name, ServerError, Value, Variables};
 
 use super::codes::{self, Code};
-use crate::config::GraphqlLimits;
+use super::settings::GraphqlLimits;
 
 /// A `LIMIT_EXCEEDED` error naming the limit.
 pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {

@@ -14,6 +14,7 @@ pub mod limits;
 mod messages;
 mod operation;
 mod persisted;
+pub mod settings;
 mod trusted;
 
 use std::sync::Arc;

@@ -17,7 +17,7 @@ use metrics::counter;
 
 use super::codes::{self, Code};
 use super::documents::{self, Document, Documents, Hash, parse_hash};
-use crate::config::{PersistedSettings, TrustedMode};
+use super::settings::{PersistedSettings, TrustedMode};
 use crate::metrics::{GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, UNTRUSTED_REFUSED, UNTRUSTED_RUN};
 
 /// Why the manifest could not be used; the start stops with it.

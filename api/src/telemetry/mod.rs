@@ -13,6 +13,10 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub(crate) mod settings;
+
+pub use settings::OtelSettings;
+
 use crate::config::{Config, LogFormat};
 
 /// How to set telemetry up.

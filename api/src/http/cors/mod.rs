@@ -6,6 +6,8 @@
 //! not apply CORS to WebSockets, so [`websocket_origin`] applies the same
 //! list to WebSocket handshakes.
 
+pub(crate) mod origins;
+
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -14,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::config::CorsOrigins;
+pub use origins::CorsOrigins;
 
 /// How long browsers may cache a preflight answer (Chromium caps it at 2 h).
 pub const MAX_AGE: Duration = Duration::from_secs(3600);

@@ -12,6 +12,8 @@
 //! that never sent anything; the shared bucket lets a trickle of newcomers
 //! through and keeps the limits of the clients already known.
 
+pub(crate) mod settings;
+
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -25,8 +27,9 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::RateLimitSettings;
 use crate::service::Owner;
+
+pub use settings::RateLimitSettings;
 
 /// How often buckets that have refilled are dropped.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);

@@ -8,6 +8,8 @@
 //! so `alg: none` and an HS256 token signed with an RSA public key are
 //! refused like any forgery.
 
+pub(crate) mod settings;
+
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,8 +19,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::config::AuthSettings;
 use crate::service::{EVERY_OWNER, Owner};
+
+pub use settings::AuthSettings;
 
 /// A key set is fetched again for an unknown `kid` at most this often.
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);

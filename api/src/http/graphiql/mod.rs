@@ -10,6 +10,8 @@
 //! subresource integrity makes the browser refuse anything but the pinned
 //! bytes either way.
 
+pub(crate) mod settings;
+
 use std::io::Read as _;
 
 use axum::extract::{Path, State};
@@ -17,6 +19,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::state::SharedState;
+
+pub use settings::{AssetsUrl, GraphiqlSettings};
 
 /// One file of a pinned npm package.
 pub struct Asset {
@@ -46,7 +50,7 @@ macro_rules! asset {
             content_type: $content_type,
             integrity: $integrity,
             bytes: include_bytes!(concat!(
-                "../../static/graphiql/",
+                "../../../static/graphiql/",
                 $package,
                 "@",
                 $version,
