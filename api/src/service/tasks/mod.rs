@@ -1,22 +1,27 @@
 //! Tasks: what a list asks for and what a change carries (`requests.rs`), how they
-//! are read (`read.rs`) and how every change is made, each in one
-//! transaction (`write.rs`); manual order's keys (`positions.rs`).
+//! are read (`read.rs`, `shape.rs`) and how every change is made, each in one
+//! transaction (`write.rs`, with its checks in `validate.rs`, its rows in
+//! `rows.rs`, tree changes in `tree.rs`); manual order's keys
+//! (`positions.rs`); recurring tasks' rules (`recurrence.rs`) and next
+//! occurrences (`occurrence.rs`).
 
+mod occurrence;
 mod positions;
 mod read;
 mod recurrence;
 mod requests;
+mod rows;
 mod shape;
+mod tree;
+mod validate;
 mod write;
 
 pub use read::{
     TaskListQuery, categories_of, count, count_scoped, cursor_of, find, find_by_ids, list,
     list_scoped,
 };
-pub use write::{
-    MAX_DESCRIPTION_CHARS, change_categories, create, delete, delete_completed, move_task,
-    set_done, update, validate_description,
-};
+pub use validate::{MAX_DESCRIPTION_CHARS, validate_description};
+pub use write::{change_categories, create, delete, delete_completed, move_task, set_done, update};
 
 pub use positions::{MAX_KEY_CHARS, Place};
 

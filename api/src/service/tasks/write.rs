@@ -1,73 +1,39 @@
 //! Changing tasks: validation, then every change in one transaction, with
 //! optimistic versions; each transaction records its events before it
 //! commits (`Store::commit`), so no change is ever made without them.
+//!
+//! Longer than most files here on purpose: each public function is one
+//! change a client can make (create, move, update, mark done, delete,
+//! link), and they share one shape (turns, version checks, retries,
+//! events) that reads best side by side; their parts live in `validate.rs`,
+//! `rows.rs`, `tree.rs`, `occurrence.rs` and `positions.rs`.
 
 use chrono::{DateTime, Utc};
-use entity::{Priority, category, task, task_category};
-use sea_orm::sea_query::{
-    CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType,
-    WithClause,
-};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, prelude::Uuid,
-};
+use entity::{Priority, task, task_category};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, prelude::Uuid};
 use std::collections::HashMap;
 
+use super::occurrence::{
+    completes_series_step, create_occurrence, next_occurrence, starts_new_series,
+};
 use super::positions::{self, Place};
-use super::recurrence::{self, DEFAULT_TIME_ZONE};
+use super::recurrence;
 use super::requests::{MarkedDone, NewTask, TaskPatch, Updated};
+use super::rows::{
+    active, bump, ensure_categories_exist, ensure_task_exists, find_own, link_categories,
+    write_first,
+};
+use super::tree::{ensure_not_descendant, take_turns_with_structure_changes, with_descendants};
+use super::validate::{
+    canonical_zone, validate_dates, validate_description, validate_year, zone_of,
+};
 use crate::error::{AppError, AppResult};
 use crate::events::Change;
 use crate::service::{Scoped, now, to_stored_precision, unique};
 
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// How often an update without `expectedVersion` re-reads and retries when a
 /// concurrent writer got there first.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
-
-pub fn validate_description(description: &str) -> AppResult<String> {
-    let trimmed = description.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 {
-        return Err(AppError::bad_input(
-            "description",
-            "description must not be empty",
-        ));
-    }
-    if chars > MAX_DESCRIPTION_CHARS {
-        return Err(AppError::bad_input(
-            "description",
-            format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// RFC 3339, which clients parse our dates with, has four-digit years.
-fn validate_year(field: &str, date: Option<DateTime<Utc>>) -> AppResult<()> {
-    match date {
-        Some(date) if !(1..=9999).contains(&chrono::Datelike::year(&date)) => {
-            Err(AppError::bad_input(
-                field,
-                format!("{field} must be a date in the years 0001 to 9999"),
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn validate_dates(start_at: Option<DateTime<Utc>>, due_at: Option<DateTime<Utc>>) -> AppResult<()> {
-    validate_year("startAt", start_at)?;
-    validate_year("dueAt", due_at)?;
-    match (start_at, due_at) {
-        (Some(start), Some(due)) if start > due => Err(AppError::bad_input(
-            "startAt",
-            "startAt must not be after dueAt",
-        )),
-        _ => Ok(()),
-    }
-}
 
 pub async fn create(scope: &Scoped<'_>, new: NewTask) -> AppResult<task::Model> {
     let description = validate_description(&new.description)?;
@@ -197,181 +163,6 @@ fn recorded(changes: &[Change], id: Uuid) -> Option<&task::Model> {
         Change::Updated(m) | Change::Created(m) if m.id == id => Some(m),
         _ => None,
     })
-}
-
-fn active(m: &task::Model) -> task::ActiveModel {
-    task::ActiveModel {
-        id: Set(m.id),
-        owner_id: Set(m.owner_id.clone()),
-        description: Set(m.description.clone()),
-        priority: Set(m.priority),
-        start_at: Set(m.start_at),
-        due_at: Set(m.due_at),
-        done: Set(m.done),
-        completed_at: Set(m.completed_at),
-        created_at: Set(m.created_at),
-        updated_at: Set(m.updated_at),
-        version: Set(m.version),
-        parent_id: Set(m.parent_id),
-        recurrence: Set(m.recurrence.clone()),
-        time_zone: Set(m.time_zone.clone()),
-        series_start: Set(m.series_start),
-        next_occurrence_id: Set(m.next_occurrence_id),
-        remind_at: Set(m.remind_at),
-        reminded_at: Set(m.reminded_at),
-        position: Set(m.position.clone()),
-    }
-}
-
-/// A zone as stored: its canonical IANA name.
-fn canonical_zone(zone: Option<&str>) -> AppResult<Option<String>> {
-    Ok(zone
-        .map(recurrence::parse_zone)
-        .transpose()?
-        .map(|z| z.name().to_owned()))
-}
-
-fn zone_of(time_zone: &Option<String>) -> &str {
-    time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)
-}
-
-/// Whether `next` begins a new series: its rule, zone or due date changed
-/// (or it had none). COUNT and UNTIL then count from its due date.
-fn starts_new_series(current: &task::Model, next: &task::Model) -> bool {
-    next.recurrence.is_some()
-        && (next.recurrence != current.recurrence
-            || next.time_zone != current.time_zone
-            || next.due_at != current.due_at
-            || current.series_start.is_none())
-}
-
-/// Whether marking `current` done (as `next`) completes a recurring task
-/// that has not yet created its next occurrence.
-fn completes_series_step(current: &task::Model, next: &task::Model) -> bool {
-    next.done && !current.done && next.recurrence.is_some() && next.next_occurrence_id.is_none()
-}
-
-/// The next occurrence of `done`, a recurring task being completed, if its
-/// series has one more: the first occurrence strictly after its `due_at`.
-/// It keeps the description, priority, rule, zone, series and parent;
-/// `start_at` and `remind_at` move as far as `due_at`.
-fn next_occurrence(done: &task::Model, at: DateTime<Utc>) -> AppResult<Option<task::Model>> {
-    let (Some(rule), Some(due)) = (done.recurrence.as_deref(), done.due_at) else {
-        return Ok(None);
-    };
-    let start = done.series_start.unwrap_or(due);
-    let Some(next_due) = recurrence::next_after(rule, zone_of(&done.time_zone), start, due)? else {
-        return Ok(None);
-    };
-    let next_due = to_stored_precision(next_due);
-    let shift = next_due - due;
-    let next = task::Model {
-        id: Uuid::now_v7(),
-        start_at: done.start_at.map(|s| s + shift),
-        due_at: Some(next_due),
-        remind_at: done.remind_at.map(|r| r + shift),
-        reminded_at: None,
-        done: false,
-        completed_at: None,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-        series_start: Some(start),
-        next_occurrence_id: None,
-        ..done.clone()
-    };
-    validate_dates(next.start_at, next.due_at)?;
-    validate_year("remindAt", next.remind_at)?;
-    Ok(Some(next))
-}
-
-/// Writes `next`, the next occurrence of `done`, with `done`'s categories,
-/// and copies `done`'s direct sub-tasks under it (one level, not done,
-/// dates and reminders moved as far as the due date, categories kept,
-/// without a recurrence of their own, in the same order). `next` goes right after
-/// `done` in its list. Returns `next` first, then the copies, and the
-/// siblings re-keyed if placing `next` compacted the list. The caller holds
-/// the structure lock (`take_turns_with_structure_changes`) and `done`'s
-/// list's (`positions::lock_list`).
-async fn create_occurrence<C: ConnectionTrait>(
-    db: &C,
-    done: &task::Model,
-    next: task::Model,
-) -> AppResult<(Vec<task::Model>, Vec<task::Model>)> {
-    let (Some(due), Some(next_due)) = (done.due_at, next.due_at) else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let shift = next_due - due;
-    let at = next.created_at;
-    let owner = done.owner_id.as_str();
-    let placed =
-        positions::place(db, owner, done.parent_id, None, Place::After(done.id), at).await?;
-    let next = task::Model {
-        position: placed.key,
-        ..next
-    };
-    let subtasks = task::Entity::find()
-        .filter(task::Column::OwnerId.eq(owner))
-        .filter(task::Column::ParentId.eq(done.id))
-        .order_by_asc(task::Column::Id)
-        .all(db)
-        .await?;
-    let mut created = vec![next.clone()];
-    let mut copied = vec![(done.id, next.id)];
-    for sub in subtasks {
-        let start_at = sub.start_at.map(|s| s + shift);
-        let due_at = sub.due_at.map(|d| d + shift);
-        validate_dates(start_at, due_at)?;
-        let remind_at = sub.remind_at.map(|r| r + shift);
-        validate_year("remindAt", remind_at)?;
-        let id = Uuid::now_v7();
-        copied.push((sub.id, id));
-        created.push(task::Model {
-            id,
-            start_at,
-            due_at,
-            remind_at,
-            reminded_at: None,
-            done: false,
-            completed_at: None,
-            created_at: at,
-            updated_at: at,
-            version: 1,
-            parent_id: Some(next.id),
-            recurrence: None,
-            time_zone: None,
-            series_start: None,
-            next_occurrence_id: None,
-            ..sub.clone()
-        });
-    }
-    // Parents first: the sub-task copies point at the next occurrence.
-    task::Entity::insert_many(created.iter().map(active))
-        .exec_without_returning(db)
-        .await?;
-    for (from, to) in copied {
-        copy_categories(db, owner, from, to).await?;
-    }
-    Ok((created, placed.rekeyed))
-}
-
-/// Links `to` to the categories of `from`.
-async fn copy_categories<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    from: Uuid,
-    to: Uuid,
-) -> AppResult<()> {
-    let categories: Vec<Uuid> = task_category::Entity::find()
-        .filter(task_category::Column::OwnerId.eq(owner))
-        .filter(task_category::Column::TaskId.eq(from))
-        .order_by_asc(task_category::Column::CategoryId)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.category_id)
-        .collect();
-    link_categories(db, owner, to, &categories).await
 }
 
 pub async fn update(scope: &Scoped<'_>, id: Uuid, patch: TaskPatch) -> AppResult<Updated> {
@@ -527,238 +318,6 @@ fn apply_done(task: &mut task::Model, done: bool, at: DateTime<Utc>) {
         task.completed_at = None;
     }
     task.done = done;
-}
-
-/// Writes `next` only if the row is still at `current.version`.
-///
-/// `reminded_at` is the reminder scheduler's, which fires without a new
-/// version: it is written only to clear it for a new `remind_at`, so an
-/// update never undoes a reminder that fired after it read the row.
-async fn bump<C: ConnectionTrait>(
-    db: &C,
-    current: &task::Model,
-    next: &task::Model,
-) -> AppResult<bool> {
-    let mut changes = active(next);
-    if next.remind_at == current.remind_at {
-        changes.reminded_at = sea_orm::ActiveValue::NotSet;
-    }
-    let result = task::Entity::update_many()
-        .set(changes)
-        .filter(task::Column::Id.eq(current.id))
-        .filter(task::Column::OwnerId.eq(current.owner_id.as_str()))
-        .filter(task::Column::Version.eq(current.version))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// The owner's task `id`; another owner's is as missing as one that never was.
-async fn find_own<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    id: Uuid,
-) -> AppResult<Option<task::Model>> {
-    Ok(task::Entity::find_by_id(id)
-        .filter(task::Column::OwnerId.eq(owner))
-        .one(db)
-        .await?)
-}
-
-async fn ensure_task_exists<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    id: Uuid,
-    field: &str,
-) -> AppResult<()> {
-    if find_own(db, owner, id).await?.is_none() {
-        return Err(AppError::not_found_in("Task", field));
-    }
-    Ok(())
-}
-
-async fn ensure_categories_exist<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    ids: &[Uuid],
-) -> AppResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let found = category::Entity::find()
-        .filter(category::Column::OwnerId.eq(owner))
-        .filter(category::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
-    if found.len() != ids.len() {
-        return Err(AppError::not_found_in("Category", "categoryIds"));
-    }
-    Ok(())
-}
-
-/// Changes of the task tree (sub-tasks created, tasks moved, subtrees
-/// deleted) take turns on PostgreSQL: a move cannot close a loop with
-/// another, and a deletion finds every sub-task of its subtree, none
-/// added meanwhile for the foreign key to cascade away unrecorded. (SQLite
-/// has one writer at a time anyway.)
-async fn take_turns_with_structure_changes<C: ConnectionTrait>(db: &C) -> AppResult<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("SELECT pg_advisory_xact_lock(7316001)")
-            .await?;
-    }
-    Ok(())
-}
-
-/// SQLite: takes the database's write lock before the transaction's first
-/// read. A transaction that has read cannot wait for another writer's lock
-/// (SQLite answers SQLITE_BUSY at once rather than call the busy handler),
-/// one that writes first waits for it up to the busy timeout. A statement
-/// that changes no row is enough.
-async fn write_first<C: ConnectionTrait>(db: &C) -> AppResult<()> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("UPDATE tasks SET version = version WHERE 0")
-            .await?;
-    }
-    Ok(())
-}
-
-/// Refuses to hang `task` under `new_parent` when that would make the task its
-/// own ancestor.
-async fn ensure_not_descendant<C: ConnectionTrait>(
-    db: &C,
-    task: Uuid,
-    new_parent: Uuid,
-) -> AppResult<()> {
-    if task == new_parent {
-        return Err(AppError::bad_input(
-            "parentId",
-            "a task cannot be its own parent",
-        ));
-    }
-    // Two concurrent moves could each pass the check below and together
-    // close a loop.
-    take_turns_with_structure_changes(db).await?;
-    // The new parent and its ancestors, up to the root: `task` must not be one.
-    let start = Query::select()
-        .columns([task::Column::Id, task::Column::ParentId])
-        .from(task::Entity)
-        .and_where(Expr::col(task::Column::Id).eq(new_parent))
-        .to_owned();
-    let up = Query::select()
-        .columns([
-            (task::Entity, task::Column::Id),
-            (task::Entity, task::Column::ParentId),
-        ])
-        .from(task::Entity)
-        .inner_join(
-            ANCESTORS,
-            Expr::col((task::Entity, task::Column::Id)).equals((ANCESTORS, task::Column::ParentId)),
-        )
-        .to_owned();
-    let ancestors = recursive(
-        ANCESTORS,
-        [task::Column::Id, task::Column::ParentId],
-        start,
-        up,
-    );
-    let found = Query::select()
-        .column(task::Column::Id)
-        .from(ANCESTORS)
-        .and_where(Expr::col(task::Column::Id).eq(task))
-        .to_owned()
-        .with(ancestors);
-    if db.query_one(&found).await?.is_some() {
-        return Err(AppError::bad_input(
-            "parentId",
-            "a task cannot be moved under one of its own sub-tasks",
-        ));
-    }
-    Ok(())
-}
-
-async fn link_categories<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    task: Uuid,
-    categories: &[Uuid],
-) -> AppResult<()> {
-    if categories.is_empty() {
-        return Ok(());
-    }
-    let links = categories.iter().map(|c| task_category::ActiveModel {
-        task_id: Set(task),
-        category_id: Set(*c),
-        owner_id: Set(owner.to_owned()),
-    });
-    task_category::Entity::insert_many(links)
-        .on_conflict(
-            OnConflict::columns([
-                task_category::Column::TaskId,
-                task_category::Column::CategoryId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
-/// The recursive common table expressions of the tree walks.
-const ANCESTORS: &str = "ancestors";
-const SUBTREE: &str = "subtree";
-
-/// `WITH RECURSIVE name (columns) AS (start UNION step)`: `step` joins
-/// `name` to find the next rows; UNION (not ALL) stops at rows seen.
-fn recursive<const N: usize>(
-    name: &'static str,
-    columns: [task::Column; N],
-    mut start: SelectStatement,
-    step: SelectStatement,
-) -> WithClause {
-    let mut cte = CommonTableExpression::new();
-    cte.query(start.union(UnionType::Distinct, step).to_owned())
-        .table_name(name);
-    for column in columns {
-        cte.column(column);
-    }
-    WithClause::new().recursive(true).cte(cte).to_owned()
-}
-
-/// The given tasks and all their descendants.
-async fn with_descendants<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    roots: &[Uuid],
-) -> AppResult<Vec<Uuid>> {
-    if roots.is_empty() {
-        return Ok(Vec::new());
-    }
-    let start = Query::select()
-        .column(task::Column::Id)
-        .from(task::Entity)
-        .and_where(Expr::col(task::Column::OwnerId).eq(owner))
-        .and_where(Expr::col(task::Column::Id).is_in(roots.iter().copied()))
-        .to_owned();
-    let down = Query::select()
-        .column((task::Entity, task::Column::Id))
-        .from(task::Entity)
-        .inner_join(
-            SUBTREE,
-            Expr::col((task::Entity, task::Column::ParentId)).equals((SUBTREE, task::Column::Id)),
-        )
-        .and_where(Expr::col((task::Entity, task::Column::OwnerId)).eq(owner))
-        .to_owned();
-    let subtree = recursive(SUBTREE, [task::Column::Id], start, down);
-    let all = Query::select()
-        .column(task::Column::Id)
-        .from(SUBTREE)
-        .to_owned()
-        .with(subtree);
-    let rows = db.query_all(&all).await?;
-    rows.iter()
-        .map(|r| r.try_get::<Uuid>("", "id").map_err(AppError::from))
-        .collect()
 }
 
 /// Deletes a task with its sub-tasks; returns every deleted id.
