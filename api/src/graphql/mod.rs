@@ -1,5 +1,11 @@
-//! The GraphQL schema: one module per resource, merged into the roots, and
-//! the engine every operation runs through.
+//! The GraphQL schema, split by kind: `objects.rs` wraps the entities (and
+//! holds `Priority`, which inputs share), `types.rs` resolves the fields of
+//! `Task` and `Category`, `inputs.rs` holds filters and orders, and the
+//! roots are `query.rs`, `mutation.rs` (every mutation's input and payload
+//! beside it), `subscription.rs` and `task_events.rs`; connections, loaders
+//! and federation have a file each. To change `Task`: its fields in
+//! `types.rs`, its mutations in `mutation.rs`. `engine/` is what every
+//! operation runs through.
 
 mod batches;
 mod connection;
