@@ -36,9 +36,10 @@ organise_reminders() { # label spread_seconds
     pids+=("$ORGANISE_PID")
   done
   # Due from 10 s from now: the replicas are polling before the first one.
+  # One manual-order key for all (ties go by id; nothing here moves them).
   psql -q "$url" -c "INSERT INTO tasks (id, owner_id, description, priority, done,
-      created_at, updated_at, version, remind_at)
-    SELECT gen_random_uuid(), 'default', 'reminder ' || i, 0, false, now(), now(), 1,
+      created_at, updated_at, version, position, remind_at)
+    SELECT gen_random_uuid(), 'default', 'reminder ' || i, 0, false, now(), now(), 1, '80',
       date_trunc('second', now()) + interval '10 seconds'
         + (i - 1) * ($spread::float8 / $ORGANISE_REMINDERS) * interval '1 second'
     FROM generate_series(1, $ORGANISE_REMINDERS) AS i" >/dev/null

@@ -27,6 +27,7 @@ enum Tasks {
 }
 
 const OWNER_PARENT_POSITION: &str = "idx_tasks_owner_parent_position";
+const OWNER_TOP_LEVEL_POSITION: &str = "idx_tasks_owner_top_level_position";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -92,10 +93,25 @@ impl MigrationTrait for Migration {
                     .col(Tasks::Id)
                     .to_owned(),
             )
-            .await
+            .await?;
+        // The top-level list is `parent_id IS NULL`, which PostgreSQL does not
+        // take for an equality: the index above would be filtered and sorted
+        // (every top-level task read to find the last), this one is walked.
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "CREATE INDEX {OWNER_TOP_LEVEL_POSITION} ON tasks (owner_id, position, id) \
+                 WHERE parent_id IS NULL"
+            ))
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(&format!("DROP INDEX IF EXISTS {OWNER_TOP_LEVEL_POSITION}"))
+            .await?;
         manager
             .drop_index(
                 Index::drop()
