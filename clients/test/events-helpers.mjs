@@ -9,18 +9,21 @@ export const TYPES = {
   created: 'todo.task.created.v1',
   updated: 'todo.task.updated.v1',
   deleted: 'todo.task.deleted.v1',
+  reminder_due: 'todo.task.reminder_due.v1',
 };
 const KIND_OF_TYPE = Object.fromEntries(Object.entries(TYPES).map(([kind, type]) => [type, kind]));
 export const kindOf = (type) => KIND_OF_TYPE[type];
 
 // Every field of the envelope's `data` (created/updated), as GraphQL names them.
 export const TASK_FIELDS = /* GraphQL */ `
-  id description priority startAt dueAt done completedAt recurrence timeZone position createdAt updatedAt version
+  id description priority startAt dueAt done completedAt recurrence timeZone remindAt position createdAt updatedAt version
   owner { id }
   parent { id }
 `;
 const ENVELOPE_KEYS = ['data', 'datacontenttype', 'id', 'source', 'specversion', 'subject', 'time', 'todoowner', 'type'];
-const DATA_KEYS = ['completedAt', 'createdAt', 'description', 'done', 'dueAt', 'id', 'owner', 'parent', 'position', 'priority', 'recurrence', 'startAt', 'timeZone', 'updatedAt', 'version'];
+// A fired reminder says too whether it fired late (the extension `todolate`).
+const REMINDER_KEYS = [...ENVELOPE_KEYS, 'todolate'].sort();
+const DATA_KEYS = ['completedAt', 'createdAt', 'description', 'done', 'dueAt', 'id', 'owner', 'parent', 'position', 'priority', 'recurrence', 'remindAt', 'startAt', 'timeZone', 'updatedAt', 'version'];
 const PRIORITIES = ['NONE', 'LOW', 'MEDIUM', 'HIGH'];
 
 /** POSTs one operation to `url`/graphql; throws on any GraphQL error. */
@@ -101,12 +104,14 @@ export function checkEnvelope(obj, { source }) {
   }
   const event = new CloudEvent(obj, true); // strict: throws a ValidationError on an invalid event
   assert.equal(event.validate(), true);
-  assert.deepEqual(Object.keys(obj).sort(), ENVELOPE_KEYS, `${where}: attributes`);
   assert.equal(obj.specversion, '1.0');
   assert.match(obj.id, /^[1-9][0-9]*$/, `${where}: id must be the event's log position, a decimal string`);
   assert.equal(obj.source, source);
   const kind = kindOf(obj.type);
   assert.ok(kind, `${where}: unknown type ${obj.type}`);
+  const keys = kind === 'reminder_due' ? REMINDER_KEYS : ENVELOPE_KEYS;
+  assert.deepEqual(Object.keys(obj).sort(), keys, `${where}: attributes`);
+  if (kind === 'reminder_due') assert.equal(typeof obj.todolate, 'boolean', `${where}: todolate`);
   assert.equal(obj.datacontenttype, 'application/json');
   assert.match(obj.time, ISO_TIME, `${where}: time must be RFC 3339`);
   assert.ok(Number.isFinite(Date.parse(obj.time)), `${where}: time does not parse`);
