@@ -23,9 +23,10 @@ import sys
 import yaml
 
 # Exported metrics a fresh replica's /metrics cannot show yet: a histogram
-# appears with its first sample (the first event delivered to a subscriber).
-# Every other exported metric is there from the start, at 0.
-ON_FIRST_SAMPLE = {"events_delivery_lag_seconds"}
+# appears with its first sample (the first event delivered to a subscriber,
+# the first reminder fired). Every other exported metric is there from the
+# start, at 0.
+ON_FIRST_SAMPLE = {"events_delivery_lag_seconds", "reminders_lateness_seconds"}
 # Exported metrics that exist only for a configured event sink (the relay's
 # EVENTS_*_URL settings; label `sink`): the manifests configure none, so a
 # replica started from them has no such series.
