@@ -570,7 +570,13 @@ async fn concurrent_moves_into_one_gap_all_land_and_stay_put(app: TestApp) {
             .collect();
         for handle in moves {
             match handle.await.expect("mover") {
-                Outcome::Ok(data) => assert_eq!(data["moveTask"]["task"]["version"], 2),
+                // Its own move made it version 2, or 3 when a compaction (another
+                // mover's, into the same gap) re-keyed it before: how soon the
+                // gap runs out of keys depends on the ids' steps.
+                Outcome::Ok(data) => {
+                    let version = data["moveTask"]["task"]["version"].as_i64();
+                    assert!(matches!(version, Some(2 | 3)), "{data}");
+                }
                 other => panic!("a move failed: {other:?}"),
             }
         }
