@@ -173,14 +173,7 @@ pub async fn place<C: ConnectionTrait>(
 ) -> AppResult<Placed> {
     lock_list(db, owner, parent).await?;
     let (lower, upper) = match place {
-        Place::End => {
-            let last = siblings(owner, parent, moving)
-                .order_by_desc(task::Column::Position)
-                .order_by_desc(task::Column::Id)
-                .one(db)
-                .await?;
-            (last.map(|t| t.position), None)
-        }
+        Place::End => (last_key(db, owner, parent, moving).await?, None),
         Place::Before(anchor) | Place::After(anchor) => {
             let anchor = anchor_of(db, owner, parent, moving, anchor, place.field()).await?;
             let after = matches!(place, Place::After(_));
@@ -216,18 +209,29 @@ pub async fn append<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> AppResult<Placed> {
     lock_list_as(db, owner, parent, true).await?;
-    let last = siblings(owner, parent, None)
-        .order_by_desc(task::Column::Position)
-        .order_by_desc(task::Column::Id)
-        .one(db)
-        .await?;
-    if let Some(key) = key_between(last.as_ref().map(|t| t.position.as_str()), None, id) {
+    let last = last_key(db, owner, parent, None).await?;
+    if let Some(key) = key_between(last.as_deref(), None, id) {
         return Ok(Placed {
             key,
             rekeyed: Vec::new(),
         });
     }
     compact(db, owner, parent, None, Place::End, at).await
+}
+
+/// The key of the list's last task (but `moving`), if it has one.
+async fn last_key<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    parent: Option<Uuid>,
+    moving: Option<Uuid>,
+) -> AppResult<Option<String>> {
+    let last = siblings(owner, parent, moving)
+        .order_by_desc(task::Column::Position)
+        .order_by_desc(task::Column::Id)
+        .one(db)
+        .await?;
+    Ok(last.map(|t| t.position))
 }
 
 /// The sibling a task is placed next to.
