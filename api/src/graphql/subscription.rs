@@ -1,5 +1,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_graphql::{Context, Enum, ID, InputObject, Result, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
@@ -109,6 +110,57 @@ pub fn to_graphql(event: &Event) -> TaskEvent {
     }
 }
 
+/// Put in a request's data by the engine when one execution serves every
+/// socket with the same live subscription (see `engine::feeds`): where the
+/// execution starts, and where the resolver records which event its latest
+/// result is of, so the feed knows whom to send it to.
+pub(crate) struct FeedTap {
+    pub start: i64,
+    /// `None` for an execution that serves one socket only.
+    pub taken: Option<Arc<Taken>>,
+}
+
+/// The event behind a feed's latest result. async-graphql resolves a
+/// subscription's items one at a time (`StreamExt::then`): the next event is
+/// taken only after the previous result was handed on, so when a result
+/// reaches the feed, this names its event.
+#[derive(Default)]
+pub(crate) struct Taken {
+    position: AtomicI64,
+    occurred_at_micros: AtomicI64,
+}
+
+impl Taken {
+    pub fn starting_at(position: i64) -> Self {
+        Self {
+            position: AtomicI64::new(position),
+            occurred_at_micros: AtomicI64::new(0),
+        }
+    }
+
+    fn take(&self, event: &Event) {
+        self.record(event.position, event.occurred_at.timestamp_micros());
+    }
+
+    pub(crate) fn record(&self, position: i64, occurred_at_micros: i64) {
+        self.occurred_at_micros
+            .store(occurred_at_micros, Ordering::Relaxed);
+        self.position.store(position, Ordering::Release);
+    }
+
+    /// The latest event's position and when it happened.
+    pub fn latest(&self) -> (i64, i64) {
+        let position = self.position.load(Ordering::Acquire);
+        (position, self.occurred_at_micros.load(Ordering::Relaxed))
+    }
+}
+
+/// Records how long after it happened an event reached a subscriber.
+pub(crate) fn record_delivery_lag(occurred_at: chrono::DateTime<chrono::Utc>) {
+    let lag = chrono::Utc::now() - occurred_at;
+    histogram!(crate::metrics::EVENTS_DELIVERY_LAG).record(lag.as_seconds_f64().max(0.0));
+}
+
 pub struct Subscription;
 
 #[Subscription]
@@ -130,13 +182,20 @@ impl Subscription {
             parent_id: filter.parent_id,
         };
         let hub = Arc::clone(state(ctx)?.hub());
-        let start = hub.start(after.as_deref()).await?;
+        let tap = ctx.data_opt::<FeedTap>();
+        let start = match tap {
+            Some(tap) => tap.start,
+            None => hub.start(after.as_deref()).await?,
+        };
+        // A feed records the lag for each socket it sends the event to.
+        let taken = tap.and_then(|tap| tap.taken.clone());
         Ok(hub.events(start).filter_map(move |event| {
             let out = match event {
                 Ok(event) if matcher.matches(&event) => {
-                    let lag = chrono::Utc::now() - event.occurred_at;
-                    histogram!(crate::metrics::EVENTS_DELIVERY_LAG)
-                        .record(lag.as_seconds_f64().max(0.0));
+                    match &taken {
+                        Some(taken) => taken.take(&event),
+                        None => record_delivery_lag(event.occurred_at),
+                    }
                     Some(Ok(to_graphql(&event)))
                 }
                 Ok(_) => None,

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     legacy_graphql_ws_protocol_works,
     filters_select_events,
     operations_that_ran_and_failed_answer_with_their_errors,
+    sockets_with_the_same_subscription_each_get_every_event_once_in_order,
 );
 
 const EVENTS: &str = "subscription($filter: TaskEventFilter) { taskEvents(filter: $filter) { kind taskId task { description done version } } }";
@@ -221,6 +222,64 @@ async fn operations_that_ran_and_failed_answer_with_their_errors(app: TestApp) {
         assert!(
             next["payload"]["data"]["viewer"]["id"].is_string(),
             "{next}"
+        );
+    }
+}
+
+/// Sockets making the same live subscription share one execution on the
+/// server. Each still gets every event once, in order: those there from the
+/// start all of them, those joining while events flow every event from
+/// some point on, without a gap, through the last.
+async fn sockets_with_the_same_subscription_each_get_every_event_once_in_order(app: TestApp) {
+    async fn subscribe(app: &TestApp) -> crate::common::ws::Socket {
+        let mut socket = connect(&app.ws_url(), "graphql-transport-ws").await;
+        send(&mut socket, json!({ "type": "connection_init" })).await;
+        assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+        send(
+            &mut socket,
+            json!({ "id": "shared", "type": "subscribe", "payload": {
+                "query": EVENTS, "variables": { "filter": { "kinds": ["CREATED"] } } } }),
+        )
+        .await;
+        socket
+    }
+    let mut early = Vec::new();
+    for _ in 0..6 {
+        let mut socket = subscribe(&app).await;
+        wait_until_live(&app, &mut socket).await;
+        early.push(socket);
+    }
+    let mut late = Vec::new();
+    let written: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
+    for (i, description) in written.iter().enumerate() {
+        app.create_task(json!({ "description": description })).await;
+        if i % 10 == 4 {
+            late.push(subscribe(&app).await);
+        }
+    }
+    app.create_task(json!({ "description": "end" })).await;
+    let mut all = written.clone();
+    all.push("end".into());
+
+    async fn until_end(socket: &mut crate::common::ws::Socket) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let event = next_event(socket).await;
+            let description = event["task"]["description"].as_str().unwrap_or_default();
+            seen.push(description.to_owned());
+            if description == "end" {
+                return seen;
+            }
+        }
+    }
+    for socket in &mut early {
+        assert_eq!(until_end(socket).await, all, "a socket there from the start");
+    }
+    for socket in &mut late {
+        let seen = until_end(socket).await;
+        assert!(
+            all.ends_with(&seen),
+            "a socket that joined midway got {seen:?}, not a suffix of {all:?}"
         );
     }
 }

@@ -10,6 +10,7 @@
 
 mod codes;
 pub mod documents;
+mod feeds;
 pub mod limits;
 mod messages;
 mod operation;
@@ -33,8 +34,10 @@ use persisted::Persisted;
 pub use trusted::{Trusted, TrustedDocumentsError};
 
 use super::batches::Batches;
+use super::context::ServiceState;
 use super::loaders::Loaders;
 use super::schema::AppSchema;
+use super::subscription::FeedTap;
 use crate::config::Config;
 use crate::service::{Owner, Store};
 
@@ -52,6 +55,8 @@ struct Inner {
     persisted: Persisted,
     /// No sign-in configured: a request without an owner is the single user's.
     single_user: bool,
+    /// Live subscriptions shared by the sockets that make the same one.
+    feeds: Arc<feeds::Feeds>,
 }
 
 /// A request that passed the checks, with its document, ready to run.
@@ -62,6 +67,7 @@ pub struct Prepared {
     ty: Option<OperationType>,
     /// Where the request's DataLoaders put their batches.
     batches: Batches,
+    owner: Owner,
 }
 
 impl Prepared {
@@ -87,6 +93,7 @@ impl Engine {
             persisted: Persisted::new(config.persisted.apq_cache_size, trusted),
             documents: documents_for(config, DOCUMENT_CACHE_SIZE),
             single_user,
+            feeds: Arc::default(),
         }))
     }
 
@@ -154,7 +161,7 @@ impl Engine {
         } else {
             Loaders::per_request(&self.0.store, &owner, &batches)
         };
-        request = request.data(loaders).data(owner);
+        request = request.data(loaders).data(owner.clone());
         request.set_parsed_query(document.parsed.clone());
         Ok(Prepared {
             operation: Operation::start(selected),
@@ -162,6 +169,7 @@ impl Engine {
             document,
             ty,
             batches,
+            owner,
         })
     }
 
@@ -188,6 +196,13 @@ impl Engine {
     }
 
     fn run_stream(&self, prepared: Prepared, session: Arc<Data>) -> BoxStream<'static, Response> {
+        if feeds::shareable(
+            &prepared.document.parsed,
+            prepared.request.operation_name.as_deref(),
+        ) && let Some(hub) = self.0.schema.data::<ServiceState>().map(|s| s.hub())
+        {
+            return self.join_feed(prepared, session, hub.head());
+        }
         let Prepared {
             request,
             document,
@@ -195,7 +210,19 @@ impl Engine {
             batches,
             ..
         } = prepared;
-        let responses = batches
+        operation.track(self.responses(request, &document, batches, session))
+    }
+
+    /// The responses of a streamed operation, each error given its code.
+    fn responses(
+        &self,
+        request: Request,
+        document: &Arc<Document>,
+        batches: Batches,
+        session: Arc<Data>,
+    ) -> BoxStream<'static, Response> {
+        let document = Arc::clone(document);
+        batches
             .run_stream(
                 self.0
                     .schema
@@ -205,8 +232,62 @@ impl Engine {
                 codes::classify(&mut response, &document.variable_positions);
                 response
             })
-            .boxed();
-        operation.track(responses)
+            .boxed()
+    }
+}
+
+impl Engine {
+    /// A live subscription served by the feed every socket with the same one
+    /// shares (see [`feeds`]), from `head`.
+    fn join_feed(
+        &self,
+        prepared: Prepared,
+        session: Arc<Data>,
+        head: i64,
+    ) -> BoxStream<'static, Response> {
+        let Prepared {
+            request,
+            document,
+            operation,
+            owner,
+            ..
+        } = prepared;
+        let key = feeds::Key {
+            owner: owner.clone(),
+            document: Arc::as_ptr(&document) as usize,
+            operation_name: request.operation_name.clone(),
+            variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+        };
+        let execute: feeds::Execute = {
+            let engine = self.clone();
+            let document = Arc::clone(&document);
+            let variables = request.variables.clone();
+            let operation_name = request.operation_name.clone();
+            Arc::new(move |tap: FeedTap| {
+                let mut request = Request::new("").variables(variables.clone());
+                request.operation_name = operation_name.clone();
+                engine.execute_tapped(request, &document, &owner, Arc::clone(&session), tap)
+            })
+        };
+        let member = self.0.feeds.subscribe(key, document, head, execute);
+        operation.track(member)
+    }
+
+    /// Runs `document` as a subscription from the tap's position, for a
+    /// feed (untracked: each member tracks its own operation).
+    fn execute_tapped(
+        &self,
+        mut request: Request,
+        document: &Arc<Document>,
+        owner: &Owner,
+        session: Arc<Data>,
+        tap: FeedTap,
+    ) -> BoxStream<'static, Response> {
+        let batches = Batches::default();
+        let loaders = Loaders::uncached(&self.0.store, owner, &batches);
+        request = request.data(loaders).data(owner.clone()).data(tap);
+        request.set_parsed_query(document.parsed.clone());
+        self.responses(request, document, batches, session)
     }
 }
 
