@@ -11,7 +11,8 @@
 //! replay to live is only a change of where the next events come from.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::Stream;
@@ -71,6 +72,10 @@ pub struct Hub {
     announced: Wake,
     /// Whether live wake-ups arrive from the database (always on SQLite).
     listening: AtomicBool,
+    /// When this replica last heard the sequencer number a batch, in
+    /// milliseconds after `opened` (0: never).
+    numbering_heard: AtomicU64,
+    opened: Instant,
 }
 
 /// Every numbered event with `floor < position <= head` (the newest `head`).
@@ -113,6 +118,8 @@ impl Hub {
             commits,
             announced: Wake::default(),
             listening: AtomicBool::new(false),
+            numbering_heard: AtomicU64::new(0),
+            opened: Instant::now(),
         }))
     }
 
@@ -165,6 +172,23 @@ impl Hub {
 
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Relaxed)
+    }
+
+    /// The sequencer's notification of a numbered batch arrived.
+    pub fn heard_numbering(&self) {
+        let since = self.opened.elapsed().as_millis() as u64;
+        self.numbering_heard.store(since.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether the sequencer was heard numbering within `window`.
+    pub fn numbering_heard_within(&self, window: Duration) -> bool {
+        match self.numbering_heard.load(Ordering::Relaxed) {
+            0 => false,
+            heard => {
+                let now = self.opened.elapsed().as_millis() as u64;
+                now.saturating_sub(heard) < window.as_millis() as u64
+            }
+        }
     }
 
     fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {

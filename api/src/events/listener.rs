@@ -103,7 +103,10 @@ async fn listen(hub: Arc<Hub>, shutdown: CancellationToken) {
                     Ok(Some(notification)) if notification.channel() == log::PENDING_CHANNEL => {
                         hub.announced().wake();
                     }
-                    Ok(Some(_)) => hub.wake().wake(),
+                    Ok(Some(_)) => {
+                        hub.heard_numbering();
+                        hub.wake().wake();
+                    }
                     Ok(None) => break "connection closed".to_owned(),
                     Err(err) => break err.to_string(),
                 },

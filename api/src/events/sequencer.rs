@@ -10,7 +10,12 @@
 //! ends with its process, and a hung one's after six silent seconds, and
 //! with it the lock), and meanwhile announces
 //! its own commits to the leader on [`log::PENDING_CHANNEL`], one
-//! notification for any number of commits.
+//! notification for any number of commits. Under a steady write load
+//! nobody needs to announce: after a pass that numbered events the leader
+//! keeps looking every [`GATHER`] for [`BUSY`], and a replica that heard it
+//! number within [`QUIET`] leaves its commits to that (each announcement is
+//! a transaction of its own, with its WAL flush and the database's
+//! notification lock).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +43,15 @@ const POLL: Duration = Duration::from_secs(1);
 /// wake-up of every subscriber) per interval instead of per commit. The
 /// first commit after a quiet spell is numbered at once.
 const GATHER: Duration = Duration::from_millis(10);
+/// How long after its last numbered event the leader keeps looking for
+/// more every [`GATHER`] without being told (an empty look is one read of a
+/// partial index, with no transaction).
+const BUSY: Duration = Duration::from_secs(1);
+/// A replica that heard the leader number within this long does not
+/// announce its commits: the leader looks anyway. Far inside [`BUSY`], so a
+/// late notification still finds the leader looking; were it later still,
+/// the commits would wait for [`POLL`], never longer.
+const QUIET: Duration = Duration::from_millis(100);
 
 /// Runs this replica's part until `shutdown`: leading when it holds the
 /// lease, announcing its commits while another replica does.
@@ -52,7 +66,11 @@ async fn run(hub: Arc<Hub>, pool: PgPool, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = hub.commits().woken() => announce(&pool).await,
+            () = hub.commits().woken() => {
+                if !hub.numbering_heard_within(QUIET) {
+                    announce(&pool).await;
+                }
+            }
             _ = tries.tick() => {
                 match try_lease(&pool, &mut session).await {
                     Ok(true) => {
@@ -152,11 +170,13 @@ async fn lead(
                 }
             }
         }
+        let busy = numbered_at.is_some_and(|at| at.elapsed() < BUSY);
         tokio::select! {
             () = shutdown.cancelled() => return Some(lease),
             () = hub.commits().woken() => {}
             () = hub.announced().woken() => {}
             _ = poll.tick() => {}
+            () = tokio::time::sleep(GATHER), if busy => {}
         }
     }
 }
@@ -165,24 +185,25 @@ async fn lead(
 /// in id order, in one transaction that also notifies every tail; returns
 /// how many it numbered.
 async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
+    // The ids first, then the update by primary key: one statement with the
+    // select inside let the planner rescan it for every row of the table
+    // (seconds of CPU per batch once statistics were stale). Read outside
+    // the transaction: only the lease's holder numbers, and a look that
+    // finds nothing then costs one read and no transaction.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM task_events WHERE position IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *lease)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let mut txn = lease.begin().await?;
     let through: i64 =
         sqlx::query_scalar("SELECT positioned_through FROM task_event_log WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *txn)
             .await?;
-    // The ids first, then the update by primary key: one statement with the
-    // select inside let the planner rescan it for every row of the table
-    // (seconds of CPU per batch once statistics were stale).
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM task_events WHERE position IS NULL ORDER BY id LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(&mut *txn)
-    .await?;
-    if ids.is_empty() {
-        txn.commit().await?;
-        return Ok(0);
-    }
     let numbered = sqlx::query(
         "UPDATE task_events e SET position = $1 + b.n \
          FROM unnest($2::bigint[]) WITH ORDINALITY AS b(id, n) WHERE e.id = b.id",
