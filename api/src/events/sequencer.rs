@@ -182,7 +182,7 @@ async fn lead(
 }
 
 /// Gives the next positions to up to [`BATCH`] committed, unnumbered events
-/// in id order, in one transaction that also notifies every tail; returns
+/// in id order, in one statement that also notifies every tail; returns
 /// how many it numbered.
 async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
     // The ids first, then the update by primary key: one statement with the
@@ -199,31 +199,27 @@ async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut txn = lease.begin().await?;
-    let through: i64 =
-        sqlx::query_scalar("SELECT positioned_through FROM task_event_log WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *txn)
-            .await?;
-    let numbered = sqlx::query(
-        "UPDATE task_events e SET position = $1 + b.n \
-         FROM unnest($2::bigint[]) WITH ORDINALITY AS b(id, n) WHERE e.id = b.id",
+    // One statement, so one round trip and its own transaction: take the
+    // next positions (the log row's lock keeps them in order), give them to
+    // the batch in id order, and wake every tail at commit. The counter
+    // moves past every position handed out, even one whose row vanished.
+    let numbered: i64 = sqlx::query_scalar(
+        "WITH log AS ( \
+             UPDATE task_event_log \
+             SET positioned_through = positioned_through + cardinality($1::bigint[]) \
+             WHERE id = 1 \
+             RETURNING positioned_through - cardinality($1::bigint[]) AS base), \
+         numbered AS ( \
+             UPDATE task_events e SET position = log.base + b.n \
+             FROM log, unnest($1::bigint[]) WITH ORDINALITY AS b(id, n) \
+             WHERE e.id = b.id \
+             RETURNING 1) \
+         SELECT count(*) FROM numbered, (SELECT pg_notify($2, '')) AS woken",
     )
-    .bind(through)
     .bind(&ids)
-    .execute(&mut *txn)
-    .await?
-    .rows_affected();
-    if numbered > 0 {
-        // Past every position handed out, even one whose row had vanished.
-        sqlx::query("UPDATE task_event_log SET positioned_through = $1 WHERE id = 1")
-            .bind(through + ids.len() as i64)
-            .execute(&mut *txn)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(log::CHANNEL)
-            .execute(&mut *txn)
-            .await?;
-    }
-    txn.commit().await?;
+    .bind(log::CHANNEL)
+    .fetch_one(&mut *lease)
+    .await?;
+    let numbered = numbered as u64;
     Ok(numbered)
 }
