@@ -1,9 +1,12 @@
-//! `api seed`: fills the configured database with a realistic sample
-//! (categories, tasks with steps, priorities, start and due dates, some
-//! done) for one owner. Everything is written through the service layer,
-//! with the functions the GraphQL mutations call, so each change records its
-//! event as any other would and a running api's subscribers see them.
+//! Seeding, two ways. `api seed` (here) fills the configured database with
+//! a realistic sample (categories, tasks with steps, priorities, start and
+//! due dates, some done) for one owner. Everything is written through the
+//! service layer, with the functions the GraphQL mutations call, so each
+//! change records its event as any other would and a running api's
+//! subscribers see them. The bench's `seed` loads [`bulk`]'s fixed data set
+//! of up to millions of rows straight into the tables instead.
 
+pub mod bulk;
 mod sample;
 
 use std::time::Duration;
