@@ -2,7 +2,7 @@
 //! are read (`read.rs`, `shape.rs`) and how every change is made, each in one
 //! transaction (`write.rs`, with its checks in `validate.rs`, its rows in
 //! `rows.rs`, tree changes in `tree.rs`); manual order's keys
-//! (`positions.rs`); recurring tasks' rules (`recurrence.rs`) and next
+//! (`positions/`); recurring tasks' rules (`recurrence.rs`) and next
 //! occurrences (`occurrence.rs`).
 
 mod occurrence;
