@@ -1,5 +1,5 @@
 //! Tasks: what a list asks for and what a change carries (`requests.rs`), how they
-//! are read (`read.rs`, `shape.rs`) and how every change is made, each in one
+//! are read (`read/`, `shape.rs`) and how every change is made, each in one
 //! transaction (`write.rs`, with its checks in `validate.rs`, its rows in
 //! `rows.rs`, tree changes in `tree.rs`); manual order's keys
 //! (`positions/`); recurring tasks' rules (`recurrence.rs`) and next
