@@ -23,30 +23,28 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::service::{EVERY_OWNER, Owner};
 
 use keys::{FETCH_TIMEOUT, KeySet, fetch, usable_keys};
-pub use settings::AuthSettings;
+pub(crate) use settings::AuthSettings;
 use verify::Keys;
-pub use verify::Verifier;
+pub(crate) use verify::Verifier;
 
 /// The longest subject accepted (owners are stored in 255 bytes).
 const MAX_SUBJECT_BYTES: usize = 255;
 
 /// Who a request is: its owner, and until when its token holds.
 #[derive(Debug, Clone)]
-pub struct Identity {
-    pub owner: Owner,
-    /// `exp` of the token; `None` in single-user mode.
-    pub expires_at: Option<SystemTime>,
+pub(crate) struct Identity {
+    pub(crate) owner: Owner,
     /// When the token stops being accepted: the second after `exp` plus
     /// `AUTH_LEEWAY_SECS` (times are whole seconds: a request in that
     /// second still passes). One rule for HTTP, which checks each request
     /// against it, and WebSockets, closed when it comes. `None` in
     /// single-user mode.
-    pub accepted_until: Option<SystemTime>,
+    pub(crate) accepted_until: Option<SystemTime>,
 }
 
 /// Why a token was refused (said to the client in general terms only).
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("a bearer token is required (Authorization: Bearer <token>)")]
     Missing,
     #[error("the bearer token is invalid: {0}")]
@@ -57,11 +55,11 @@ pub enum AuthError {
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
 pub struct AuthSetupError {
-    pub var: &'static str,
-    pub reason: String,
+    pub(crate) var: &'static str,
+    pub(crate) reason: String,
 }
 
-pub enum Authenticator {
+pub(crate) enum Authenticator {
     /// No keys configured: everything is the single user's.
     SingleUser,
     Tokens(Box<Verifier>),
@@ -73,7 +71,7 @@ impl Authenticator {
     /// shape, a readable JWK set file with a usable key, and no issuer or
     /// audience without a key (sign-in would be off and they would do
     /// nothing). Run before the process listens or touches the database.
-    pub fn check_settings(settings: &AuthSettings) -> Result<(), AuthSetupError> {
+    pub(crate) fn check_settings(settings: &AuthSettings) -> Result<(), AuthSetupError> {
         let chosen = [
             settings.jwt_secret.0.is_some(),
             settings.jwks_url.0.is_some(),
@@ -130,7 +128,7 @@ impl Authenticator {
 
     /// Reads the settings; fetches an `AUTH_JWKS_URL` key set now (an
     /// unreachable one is an error naming the variable).
-    pub async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+    pub(crate) async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
         Self::check_settings(settings)?;
         let keys = if let Some(secret) = settings.jwt_secret.get() {
             let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|e| AuthSetupError {
@@ -178,12 +176,15 @@ impl Authenticator {
         })))
     }
 
-    pub fn requires_tokens(&self) -> bool {
+    pub(crate) fn requires_tokens(&self) -> bool {
         matches!(self, Self::Tokens(_))
     }
 
     /// An `Authorization` header's value (`Bearer <token>`), or its absence.
-    pub async fn authenticate_header(&self, value: Option<&str>) -> Result<Identity, AuthError> {
+    pub(crate) async fn authenticate_header(
+        &self,
+        value: Option<&str>,
+    ) -> Result<Identity, AuthError> {
         match self {
             Self::SingleUser => Ok(single_user()),
             Self::Tokens(verifier) => {
@@ -195,7 +196,7 @@ impl Authenticator {
 
     /// A WebSocket `connection_init` payload: `{"Authorization": "Bearer
     /// ..."}`, `{"authorization": "Bearer ..."}` or `{"token": "..."}`.
-    pub async fn authenticate_init(
+    pub(crate) async fn authenticate_init(
         &self,
         payload: Option<&serde_json::Value>,
     ) -> Result<Identity, AuthError> {
@@ -250,7 +251,6 @@ fn read_jwks_file(path: &str) -> Result<JwkSet, AuthSetupError> {
 fn single_user() -> Identity {
     Identity {
         owner: Owner::single_user(),
-        expires_at: None,
         accepted_until: None,
     }
 }
@@ -264,7 +264,7 @@ fn bearer(value: &str) -> Option<&str> {
 
 /// The owner a token's `sub` (or `api seed --owner`) names, if it can be
 /// one: trimmed, 1 to 255 bytes, and never the event readers' "every owner".
-pub fn owner_of_subject(subject: &str) -> Option<Owner> {
+pub(crate) fn owner_of_subject(subject: &str) -> Option<Owner> {
     let subject = subject.trim();
     (!subject.is_empty() && subject.len() <= MAX_SUBJECT_BYTES && subject != EVERY_OWNER)
         .then(|| Owner::new(subject))

@@ -11,7 +11,7 @@ use super::keys::KeySet;
 use super::{AuthError, Identity, owner_of_subject};
 use crate::service::Owner;
 
-pub struct Verifier {
+pub(crate) struct Verifier {
     pub(super) keys: Keys,
     pub(super) issuer: Option<String>,
     pub(super) audience: Option<String>,
@@ -90,7 +90,6 @@ impl Verifier {
         let expires_at = UNIX_EPOCH + Duration::from_secs(exp);
         Ok(Identity {
             owner,
-            expires_at: Some(expires_at),
             accepted_until: Some(expires_at + Duration::from_secs(self.leeway + 1)),
         })
     }

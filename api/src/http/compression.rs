@@ -9,11 +9,11 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Answers below this many bytes go as they are: they fit in a packet or
 /// two either way, and compressing them would cost more CPU than it saves.
-pub const MIN_SIZE: u16 = 1024;
+pub(crate) const MIN_SIZE: u16 = 1024;
 
 /// Compresses answers of `MIN_SIZE` bytes or more for clients that accept
 /// it; those answers (and only those) say `Vary: accept-encoding`.
-pub fn layer() -> CompressionLayer<impl Predicate> {
+pub(crate) fn layer() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .gzip(true)
         .br(true)

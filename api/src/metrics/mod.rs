@@ -20,5 +20,5 @@ mod record;
 mod recorder;
 
 pub use names::*;
-pub use record::*;
-pub use recorder::{install, render};
+pub(crate) use record::*;
+pub(crate) use recorder::{install, render};

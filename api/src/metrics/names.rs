@@ -4,62 +4,62 @@
 use ::metrics::{describe_counter, describe_gauge, describe_histogram};
 
 /// Distinct operation names kept as label values; later ones count as `other`.
-pub const MAX_OPERATION_NAMES: usize = 200;
+pub(crate) const MAX_OPERATION_NAMES: usize = 200;
 /// Longer operation names count as `other`.
 pub(super) const MAX_OPERATION_NAME_LEN: usize = 100;
 /// The label for anonymous, unknown and over-the-cap operations.
-pub const OTHER: &str = "other";
+pub(crate) const OTHER: &str = "other";
 
-pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
-pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
-pub const GRAPHQL_OPERATIONS_TOTAL: &str = "graphql_operations_total";
-pub const GRAPHQL_OPERATION_DURATION: &str = "graphql_operation_duration_seconds";
-pub const GRAPHQL_PERSISTED_QUERIES_TOTAL: &str = "graphql_persisted_queries_total";
-pub const GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL: &str = "graphql_untrusted_documents_total";
-pub const WS_CONNECTIONS: &str = "graphql_ws_connections";
-pub const WS_CONNECTIONS_TOTAL: &str = "graphql_ws_connections_total";
-pub const SUBSCRIPTIONS: &str = "graphql_subscriptions";
-pub const SUBSCRIPTIONS_TOTAL: &str = "graphql_subscriptions_total";
-pub const DB_POOL_SIZE: &str = "db_pool_size";
-pub const DB_POOL_IDLE: &str = "db_pool_idle";
-pub const DB_POOL_MAX_SIZE: &str = "db_pool_max_size";
-pub const BUILD_INFO: &str = "api_build_info";
-pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
-pub const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
-pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
-pub const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
-pub const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
-pub const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
-pub const EVENTS_DELIVERY_LAG: &str = "events_delivery_lag_seconds";
+pub(crate) const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
+pub(crate) const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+pub(crate) const GRAPHQL_OPERATIONS_TOTAL: &str = "graphql_operations_total";
+pub(crate) const GRAPHQL_OPERATION_DURATION: &str = "graphql_operation_duration_seconds";
+pub(crate) const GRAPHQL_PERSISTED_QUERIES_TOTAL: &str = "graphql_persisted_queries_total";
+pub(crate) const GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL: &str = "graphql_untrusted_documents_total";
+pub(crate) const WS_CONNECTIONS: &str = "graphql_ws_connections";
+pub(crate) const WS_CONNECTIONS_TOTAL: &str = "graphql_ws_connections_total";
+pub(crate) const SUBSCRIPTIONS: &str = "graphql_subscriptions";
+pub(crate) const SUBSCRIPTIONS_TOTAL: &str = "graphql_subscriptions_total";
+pub(crate) const DB_POOL_SIZE: &str = "db_pool_size";
+pub(crate) const DB_POOL_IDLE: &str = "db_pool_idle";
+pub(crate) const DB_POOL_MAX_SIZE: &str = "db_pool_max_size";
+pub(crate) const BUILD_INFO: &str = "api_build_info";
+pub(crate) const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
+pub(crate) const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
+pub(crate) const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
+pub(crate) const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
+pub(crate) const RATE_LIMIT_CLIENTS: &str = "http_rate_limit_clients";
+pub(crate) const RATE_LIMIT_OVERFLOW: &str = "http_rate_limit_overflow_total";
+pub(crate) const EVENTS_DELIVERY_LAG: &str = "events_delivery_lag_seconds";
 pub const EVENTS_LISTENER_RECONNECTS: &str = "events_listener_reconnects_total";
-pub const EVENT_SINK_PUBLISHED: &str = "events_sink_published_total";
-pub const EVENT_SINK_FAILURES: &str = "events_sink_failures_total";
-pub const EVENT_SINK_LAG_EVENTS: &str = "events_sink_lag_events";
-pub const EVENT_SINK_LAG_SECONDS: &str = "events_sink_lag_seconds";
-pub const EVENT_SINK_LAST_SUCCESS: &str = "events_sink_last_success_timestamp_seconds";
-pub const EVENT_SINK_STOPPED: &str = "events_sink_stopped";
-pub const EVENT_SINK_PUBLISHING: &str = "events_sink_publishing";
-pub const REMINDERS_FIRED: &str = "reminders_fired_total";
-pub const REMINDERS_LATENESS: &str = "reminders_lateness_seconds";
+pub(crate) const EVENT_SINK_PUBLISHED: &str = "events_sink_published_total";
+pub(crate) const EVENT_SINK_FAILURES: &str = "events_sink_failures_total";
+pub(crate) const EVENT_SINK_LAG_EVENTS: &str = "events_sink_lag_events";
+pub(crate) const EVENT_SINK_LAG_SECONDS: &str = "events_sink_lag_seconds";
+pub(crate) const EVENT_SINK_LAST_SUCCESS: &str = "events_sink_last_success_timestamp_seconds";
+pub(crate) const EVENT_SINK_STOPPED: &str = "events_sink_stopped";
+pub(crate) const EVENT_SINK_PUBLISHING: &str = "events_sink_publishing";
+pub(crate) const REMINDERS_FIRED: &str = "reminders_fired_total";
+pub(crate) const REMINDERS_LATENESS: &str = "reminders_lateness_seconds";
 
 /// Label values (statics, so that deploy/checks.py does not take them for
 /// metric names). `reason` of a refused connection: the global cap, or one
 /// address's.
-pub static REFUSED_MAX_CONNECTIONS: &str = "max_connections";
-pub static REFUSED_PER_CLIENT: &str = "max_connections_per_client";
+pub(crate) static REFUSED_MAX_CONNECTIONS: &str = "max_connections";
+pub(crate) static REFUSED_PER_CLIENT: &str = "max_connections_per_client";
 /// `transport` of a rate-limited operation.
-pub static TRANSPORT_HTTP: &str = "http";
-pub static TRANSPORT_WEBSOCKET: &str = "websocket";
+pub(crate) static TRANSPORT_HTTP: &str = "http";
+pub(crate) static TRANSPORT_WEBSOCKET: &str = "websocket";
 /// `phase` of a timed-out connection.
-pub static TIMED_OUT_HEADERS: &str = "headers";
-pub static TIMED_OUT_IDLE: &str = "idle";
+pub(crate) static TIMED_OUT_HEADERS: &str = "headers";
+pub(crate) static TIMED_OUT_IDLE: &str = "idle";
 /// `result` of a request that sent a persisted query's hash.
-pub static PERSISTED_HIT: &str = "hit";
-pub static PERSISTED_MISS: &str = "miss";
-pub static PERSISTED_REGISTERED: &str = "registered";
+pub(crate) static PERSISTED_HIT: &str = "hit";
+pub(crate) static PERSISTED_MISS: &str = "miss";
+pub(crate) static PERSISTED_REGISTERED: &str = "registered";
 /// `mode` of an untrusted document: refused (`only`) or run (`allow`).
-pub static UNTRUSTED_REFUSED: &str = "only";
-pub static UNTRUSTED_RUN: &str = "allow";
+pub(crate) static UNTRUSTED_REFUSED: &str = "only";
+pub(crate) static UNTRUSTED_RUN: &str = "allow";
 
 /// `status` of a counted HTTP response.
 pub(super) const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];

@@ -12,7 +12,7 @@ use async_graphql::Response;
 use super::names::*;
 
 /// A configured sink's series, present from the first scrape.
-pub fn sink_configured(sink: &'static str, reasons: &[&'static str]) {
+pub(crate) fn sink_configured(sink: &'static str, reasons: &[&'static str]) {
     counter!(EVENT_SINK_PUBLISHED, "sink" => sink).increment(0);
     for reason in reasons {
         counter!(EVENT_SINK_FAILURES, "sink" => sink, "reason" => *reason).increment(0);
@@ -24,20 +24,20 @@ pub fn sink_configured(sink: &'static str, reasons: &[&'static str]) {
     gauge!(EVENT_SINK_PUBLISHING, "sink" => sink).set(0.0);
 }
 
-pub fn sink_published(sink: &'static str, events: usize) {
+pub(crate) fn sink_published(sink: &'static str, events: usize) {
     counter!(EVENT_SINK_PUBLISHED, "sink" => sink).increment(events as u64);
 }
 
-pub fn sink_failed(sink: &'static str, reason: &'static str) {
+pub(crate) fn sink_failed(sink: &'static str, reason: &'static str) {
     counter!(EVENT_SINK_FAILURES, "sink" => sink, "reason" => reason).increment(1);
 }
 
-pub fn sink_publishing(sink: &'static str, publishing: bool) {
+pub(crate) fn sink_publishing(sink: &'static str, publishing: bool) {
     gauge!(EVENT_SINK_PUBLISHING, "sink" => sink).set(f64::from(u8::from(publishing)));
 }
 
 /// What every replica reads from the database every few seconds.
-pub fn sink_status(
+pub(crate) fn sink_status(
     sink: &'static str,
     lag_events: i64,
     lag_seconds: f64,
@@ -51,50 +51,50 @@ pub fn sink_status(
 }
 
 /// A connection accepted and counted open; [`connection_closed`] when it goes.
-pub fn connection_opened() {
+pub(crate) fn connection_opened() {
     gauge!(HTTP_CONNECTIONS_OPEN).increment(1.0);
 }
 
-pub fn connection_closed() {
+pub(crate) fn connection_closed() {
     gauge!(HTTP_CONNECTIONS_OPEN).decrement(1.0);
 }
 
 /// A connection closed at once for a cap (`REFUSED_*`).
-pub fn connection_refused(reason: &'static str) {
+pub(crate) fn connection_refused(reason: &'static str) {
     counter!(HTTP_CONNECTIONS_REFUSED, "reason" => reason).increment(1);
 }
 
 /// A connection closed by a timeout: `headers` or `idle`.
-pub fn connection_timed_out(phase: &'static str) {
+pub(crate) fn connection_timed_out(phase: &'static str) {
     counter!(HTTP_CONNECTIONS_TIMED_OUT, "phase" => phase).increment(1);
 }
 
 /// An operation refused with RATE_LIMITED (`TRANSPORT_*`).
-pub fn rate_limited(transport: &'static str) {
+pub(crate) fn rate_limited(transport: &'static str) {
     counter!(HTTP_RATE_LIMITED, "transport" => transport).increment(1);
 }
 
-pub fn rate_limit_clients(clients: usize) {
+pub(crate) fn rate_limit_clients(clients: usize) {
     gauge!(RATE_LIMIT_CLIENTS).set(clients as f64);
 }
 
-pub fn rate_limit_overflow() {
+pub(crate) fn rate_limit_overflow() {
     counter!(RATE_LIMIT_OVERFLOW).increment(1);
 }
 
 /// An HTTP request being served: counted in flight until dropped, when its
 /// response status (if [`InFlight::finish`] was called) is counted too.
-pub struct InFlight {
+pub(crate) struct InFlight {
     _private: (),
 }
 
 impl InFlight {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         gauge!(HTTP_REQUESTS_IN_FLIGHT).increment(1.0);
         Self { _private: () }
     }
 
-    pub fn finish(self, status: u16) {
+    pub(crate) fn finish(self, status: u16) {
         let class = match status {
             100..=199 => STATUS_CLASSES[0],
             200..=299 => STATUS_CLASSES[1],
@@ -113,12 +113,12 @@ impl Drop for InFlight {
 }
 
 /// An open GraphQL WebSocket: hold it for the socket's life.
-pub struct WsConnection {
+pub(crate) struct WsConnection {
     _private: (),
 }
 
 impl WsConnection {
-    pub fn open() -> Self {
+    pub(crate) fn open() -> Self {
         counter!(WS_CONNECTIONS_TOTAL).increment(1);
         gauge!(WS_CONNECTIONS).increment(1.0);
         Self { _private: () }
@@ -127,7 +127,7 @@ impl WsConnection {
 
 impl WsConnection {
     /// Runs a socket's whole life as an open connection.
-    pub async fn track<F: std::future::Future>(socket: F) -> F::Output {
+    pub(crate) async fn track<F: std::future::Future>(socket: F) -> F::Output {
         let _connection = Self::open();
         socket.await
     }
@@ -140,12 +140,12 @@ impl Drop for WsConnection {
 }
 
 /// An active subscription: hold it while the subscription streams.
-pub struct Subscription {
+pub(crate) struct Subscription {
     _private: (),
 }
 
 impl Subscription {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         counter!(SUBSCRIPTIONS_TOTAL).increment(1);
         gauge!(SUBSCRIPTIONS).increment(1.0);
         Self { _private: () }
@@ -161,7 +161,7 @@ impl Drop for Subscription {
 /// The label for an operation name: the name itself while fewer than
 /// [`MAX_OPERATION_NAMES`] distinct names were seen, else [`OTHER`].
 /// Names must be GraphQL names (callers pass names from a parsed document).
-pub fn operation_label(name: Option<&str>) -> String {
+pub(crate) fn operation_label(name: Option<&str>) -> String {
     static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
     let Some(name) = name else {
         return OTHER.to_owned();
@@ -188,7 +188,7 @@ pub fn operation_label(name: Option<&str>) -> String {
 }
 
 /// `ok`, or the first error's `extensions.code` (`error` if it has none).
-pub fn outcome(response: &Response) -> String {
+pub(crate) fn outcome(response: &Response) -> String {
     let Some(error) = response.errors.first() else {
         return "ok".to_owned();
     };

@@ -23,7 +23,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide Prometheus recorder the first time it is
 /// called, and returns its handle (the same one on every call). `None` when
 /// another recorder was installed first (then this one cannot render).
-pub fn install() -> Option<PrometheusHandle> {
+pub(crate) fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -103,7 +103,7 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// The Prometheus text exposition, with the pool sampled now.
-pub fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> String {
+pub(crate) fn render(handle: &PrometheusHandle, db: &DatabaseConnection) -> String {
     record_pool(db);
     handle.render()
 }

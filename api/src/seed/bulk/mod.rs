@@ -46,10 +46,10 @@ const INSERT_LINKS: usize = 5_000;
 /// What one load wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loaded {
-    pub tasks: u32,
-    pub top_level: usize,
-    pub categories: u32,
-    pub links: u64,
+    pub(crate) tasks: u32,
+    pub(crate) top_level: usize,
+    pub(crate) categories: u32,
+    pub(crate) links: u64,
 }
 
 impl fmt::Display for Loaded {

@@ -12,7 +12,7 @@ use super::{CATEGORIES, OWNER, TASKS};
 /// one of 100 "project" tasks in the middle of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataSet {
-    pub tasks: u32,
+    pub(crate) tasks: u32,
 }
 
 impl Default for DataSet {
@@ -24,7 +24,7 @@ impl Default for DataSet {
 impl DataSet {
     /// Top-level tasks that hold a tenth of all sub-tasks between them, so
     /// that some parents have many (`parentId` lists worth paging).
-    pub const PROJECTS: u32 = 100;
+    pub(crate) const PROJECTS: u32 = 100;
 
     pub fn new(tasks: u32) -> Self {
         Self { tasks }
@@ -36,7 +36,7 @@ impl DataSet {
         self.tasks / 2 + k % Self::PROJECTS
     }
 
-    pub fn is_project(self, n: u32) -> bool {
+    pub(crate) fn is_project(self, n: u32) -> bool {
         (self.project(0)..self.project(0) + Self::PROJECTS).contains(&n)
     }
 }

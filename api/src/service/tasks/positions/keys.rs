@@ -22,7 +22,7 @@ use fractional_index::FractionalIndex;
 use sea_orm::prelude::Uuid;
 
 /// Past this many characters a key is not written: its list is compacted.
-pub const MAX_KEY_CHARS: usize = 32;
+pub(crate) const MAX_KEY_CHARS: usize = 32;
 
 /// Compacted keys leave this much room between neighbours: eight halvings
 /// before a key between two of them grows.
@@ -43,7 +43,7 @@ fn decode(key: &str) -> Option<FractionalIndex> {
 /// A key for the task `id` strictly between `lower` and `upper` (none: the
 /// list's start or end), if one of at most `MAX_KEY_CHARS` without a 0x00
 /// byte exists: at an end, the neighbour's counter stepped (`step`).
-pub fn key_between(lower: Option<&str>, upper: Option<&str>, id: Uuid) -> Option<String> {
+pub(crate) fn key_between(lower: Option<&str>, upper: Option<&str>, id: Uuid) -> Option<String> {
     let step = step_of(id);
     match (lower, upper) {
         (Some(lower), None) => stepped(lower, step, true),
@@ -128,7 +128,7 @@ fn between(lower: Option<&str>, upper: Option<&str>) -> Option<String> {
 /// then the terminator (what the migration gives existing rows, in four
 /// digits). The lead 0x81 keeps the keys before the first and after the
 /// last short: `80` and `82 80`.
-pub fn spaced(n: usize) -> Vec<String> {
+pub(crate) fn spaced(n: usize) -> Vec<String> {
     let n = n as u64;
     let needed = (n + 1).saturating_mul(SPACING);
     let mut width = 2_u32;

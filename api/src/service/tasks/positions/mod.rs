@@ -29,12 +29,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 
-pub use keys::MAX_KEY_CHARS;
 use keys::{key_between, spaced};
 
 /// Where a task goes in its list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// After the last sibling.
     #[default]
     End,
@@ -46,7 +45,7 @@ pub enum Place {
 
 impl Place {
     /// From a request's `before` and `after`: at most one of the two.
-    pub fn of(before: Option<Uuid>, after: Option<Uuid>) -> AppResult<Self> {
+    pub(crate) fn of(before: Option<Uuid>, after: Option<Uuid>) -> AppResult<Self> {
         match (before, after) {
             (Some(_), Some(_)) => Err(AppError::bad_input(
                 "before",
@@ -69,15 +68,15 @@ impl Place {
 /// A key for a task and the siblings a compaction gave new keys (with their
 /// versions and `updated_at` moved on, already written).
 #[derive(Debug, Clone)]
-pub struct Placed {
-    pub key: String,
-    pub rekeyed: Vec<task::Model>,
+pub(crate) struct Placed {
+    pub(crate) key: String,
+    pub(crate) rekeyed: Vec<task::Model>,
 }
 
 /// Waits for the list's turn (PostgreSQL; SQLite has one writer at a time),
 /// until the transaction ends. Taken after the structure lock and before
 /// any row lock, by every change that writes keys of the list.
-pub async fn lock_list<C: ConnectionTrait>(
+pub(crate) async fn lock_list<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     parent: Option<Uuid>,
@@ -115,7 +114,7 @@ async fn lock_list_as<C: ConnectionTrait>(
 
 /// Locks the lists of `tasks` in one order, so that two changes that lock
 /// several never wait for each other.
-pub async fn lock_lists<C: ConnectionTrait>(
+pub(crate) async fn lock_lists<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     mut parents: Vec<Option<Uuid>>,
@@ -144,7 +143,7 @@ fn siblings(owner: &str, parent: Option<Uuid>, moving: Option<Uuid>) -> Select<t
 /// task itself when it is in the list already (a move). Takes the list's
 /// turn. An anchor of another owner, or none, is NOT_FOUND; one that is not
 /// a sibling, or the task itself, BAD_USER_INPUT.
-pub async fn place<C: ConnectionTrait>(
+pub(crate) async fn place<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     parent: Option<Uuid>,
@@ -182,7 +181,7 @@ pub async fn place<C: ConnectionTrait>(
 /// stepped by `id`'s step, so that tasks appended at once do not share a key
 /// (but for one chance in 4096). A list to compact is compacted in that
 /// shared turn (no move runs meanwhile; its rows are locked).
-pub async fn append<C: ConnectionTrait>(
+pub(crate) async fn append<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     parent: Option<Uuid>,

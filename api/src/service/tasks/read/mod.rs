@@ -24,7 +24,7 @@ use crate::service::page::{
 };
 use crate::service::search::SearchSql;
 
-pub use by_id::{categories_of, find, find_by_ids};
+pub(crate) use by_id::{categories_of, find, find_by_ids};
 pub use order::cursor_of;
 use order::{Listed, RANK, col, priority_value, ranks, sort_keys, split_by_priority, undated};
 
