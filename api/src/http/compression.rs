@@ -24,10 +24,9 @@ pub(crate) fn layer() -> CompressionLayer<impl Predicate> {
 
 /// Level 1 for each (gzip 1, brotli 1, zstd 1). Answers here are a few KB,
 /// made once: the encoder's setup is most of the cost, and it grows with
-/// the level (brotli's and zstd's tables). list20's 4.4 KB answer, server
-/// CPU per request above sending it as is: level 1 +12 µs (br), +17 (zstd),
-/// +36 (gzip) for 1.0, 0.95 and 1.04 KB; level 4 +76, +72, +39 µs for
-/// 0.88, 0.94 and 0.88 KB (bench/RESULTS.md).
+/// the level (brotli's and zstd's tables), while a higher level makes such
+/// answers hardly smaller (bench/RESULTS.md, "Compressed answers", has the
+/// figures).
 const LEVEL: i32 = 1;
 
 /// A WebSocket handshake's answer has no body, and its stream is the
