@@ -237,7 +237,7 @@ def walk_panels(panels):
 
 def exported_metrics(metrics_rs):
     text = pathlib.Path(metrics_rs).read_text(encoding="utf-8")
-    return set(re.findall(r'pub const [A-Z_]+: &str = "([a-z_:][a-z0-9_:]*)";', text)) - {"other"}
+    return set(re.findall(r'pub(?:\(crate\))? const [A-Z_]+: &str = "([a-z_:][a-z0-9_:]*)";', text)) - {"other"}
 
 
 def names_in(expr):

@@ -23,12 +23,12 @@ use crate::config::{Config, redact};
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// SQLite cannot go away like a server; its single connection is how writes
 /// queue, so a burst may wait longer.
-pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pooled connection idle at least this long is pinged before use.
-pub const PING_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const PING_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(1);
 
-pub fn connect_options(config: &Config) -> ConnectOptions {
+pub(crate) fn connect_options(config: &Config) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
     options
         // sqlx pings every connection as it goes back to the pool; one that
@@ -69,7 +69,7 @@ pub fn connect_options(config: &Config) -> ConnectOptions {
 
 /// Connects and readies the schema as `api serve` does, for the commands
 /// that use the database without serving (`api seed`).
-pub async fn open(config: &Config) -> Result<DatabaseConnection, StartupError> {
+pub(crate) async fn open(config: &Config) -> Result<DatabaseConnection, StartupError> {
     let db = connect_with_retry(config).await?;
     prepare(&db, config).await?;
     Ok(db)
@@ -77,7 +77,7 @@ pub async fn open(config: &Config) -> Result<DatabaseConnection, StartupError> {
 
 /// Once connected: the schema current (or refused, see [`prepare_schema`])
 /// and row-level security as configured.
-pub async fn prepare(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
+pub(crate) async fn prepare(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
     if config.db_row_level_security {
         // Before anything is migrated: a role the policies do not bind.
         check_role_is_bound_by_policies(db).await?;
@@ -160,7 +160,10 @@ async fn attempt_connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 /// Migrating takes the migration lock (as `migration up` does), so replicas
 /// and migration Jobs starting together apply each migration once: the
 /// others wait for it (`/readyz` answers 503 meanwhile).
-pub async fn prepare_schema(db: &DatabaseConnection, config: &Config) -> Result<(), StartupError> {
+pub(crate) async fn prepare_schema(
+    db: &DatabaseConnection,
+    config: &Config,
+) -> Result<(), StartupError> {
     let language = &config.search_language;
     let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     if sqlite {
@@ -239,14 +242,16 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr>
 }
 
 /// Ready means: the database answers and its schema is current.
-pub async fn is_ready(db: &DatabaseConnection) -> bool {
+pub(crate) async fn is_ready(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok() && matches!(pending_migrations(db).await, Ok(0))
 }
 
 /// PostgreSQL lets superusers and `BYPASSRLS` roles pass every policy (FORCE
 /// or not): with such a role, `DB_ROW_LEVEL_SECURITY=true` would promise a
 /// protection that is not there, so the start stops and says what to do.
-pub async fn check_role_is_bound_by_policies(db: &DatabaseConnection) -> Result<(), StartupError> {
+pub(crate) async fn check_role_is_bound_by_policies(
+    db: &DatabaseConnection,
+) -> Result<(), StartupError> {
     use sea_orm::ConnectionTrait;
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
@@ -282,7 +287,7 @@ pub async fn check_role_is_bound_by_policies(db: &DatabaseConnection) -> Result<
 /// (the migration created the policies; enabling them needs the tables'
 /// owner). Off, the api refuses a database that has it on, where every
 /// query would silently find nothing.
-pub async fn prepare_row_level_security(
+pub(crate) async fn prepare_row_level_security(
     db: &DatabaseConnection,
     enabled: bool,
 ) -> Result<(), StartupError> {

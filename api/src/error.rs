@@ -28,31 +28,24 @@ pub enum AppError {
     Internal(#[source] DbErr),
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+pub(crate) type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::BadInput {
             field: field.into(),
             message: message.into(),
         }
     }
 
-    pub fn not_found(entity: &'static str) -> Self {
-        Self::NotFound {
-            entity,
-            field: None,
-        }
-    }
-
-    pub fn not_found_in(entity: &'static str, field: impl Into<String>) -> Self {
+    pub(crate) fn not_found_in(entity: &'static str, field: impl Into<String>) -> Self {
         Self::NotFound {
             entity,
             field: Some(field.into()),
         }
     }
 
-    pub fn conflict(field: Option<&str>, message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(field: Option<&str>, message: impl Into<String>) -> Self {
         Self::Conflict {
             field: field.map(str::to_owned),
             message: message.into(),
@@ -60,7 +53,7 @@ impl AppError {
     }
 
     /// The stable code clients switch on (`extensions.code`).
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "NOT_FOUND",
             Self::BadInput { .. } => "BAD_USER_INPUT",
@@ -71,7 +64,7 @@ impl AppError {
         }
     }
 
-    pub fn field(&self) -> Option<&str> {
+    pub(crate) fn field(&self) -> Option<&str> {
         match self {
             Self::NotFound { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
             Self::BadInput { field, .. } => Some(field),
@@ -81,7 +74,7 @@ impl AppError {
     }
 
     /// A unique-constraint violation, which callers turn into a CONFLICT.
-    pub fn is_unique_violation(&self) -> bool {
+    pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(self, Self::Internal(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
     }
 }

@@ -28,7 +28,7 @@ pub fn encode(kind: NodeKind, id: Uuid) -> ID {
 }
 
 /// Any node id: its kind and database id.
-pub fn decode_any(id: &str, field: &str) -> AppResult<(NodeKind, Uuid)> {
+pub(crate) fn decode_any(id: &str, field: &str) -> AppResult<(NodeKind, Uuid)> {
     let invalid = || AppError::bad_input(field, format!("`{field}` is not a valid id"));
     let raw = URL_SAFE_NO_PAD.decode(id.trim()).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&raw).map_err(|_| invalid())?;
@@ -53,7 +53,7 @@ pub fn decode(id: &str, kind: NodeKind, field: &str) -> AppResult<Uuid> {
     }
 }
 
-pub fn decode_all(ids: &[ID], kind: NodeKind, field: &str) -> AppResult<Vec<Uuid>> {
+pub(crate) fn decode_all(ids: &[ID], kind: NodeKind, field: &str) -> AppResult<Vec<Uuid>> {
     ids.iter().map(|id| decode(id, kind, field)).collect()
 }
 

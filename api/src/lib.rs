@@ -105,7 +105,7 @@ pub fn check_settings(config: &Config) -> Result<(), StartupError> {
 /// Everything the api serves, over a connected and migrated database.
 pub struct App {
     pub router: Router,
-    pub db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     /// Cancelled when shutdown begins (WebSockets watch it to close cleanly,
     /// the event tasks stop).
     pub shutdown: CancellationToken,

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::http::header::HeaderName;
 use ipnet::IpNet;
 
-pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Hops of `X-Forwarded-For` looked at, from the right: more proxies than
 /// this in front of the api is not a deployment, it is a forged header.
@@ -15,11 +15,11 @@ const MAX_FORWARDED_HOPS: usize = 16;
 
 /// `TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` is believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub(crate) struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// A comma-separated list of CIDR ranges or single addresses.
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub(crate) fn parse(value: &str) -> Result<Self, String> {
         let mut nets = Vec::new();
         for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let net = match entry.parse::<IpNet>() {
@@ -35,11 +35,12 @@ impl TrustedProxies {
         Ok(Self(nets))
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn trusts(&self, ip: IpAddr) -> bool {
+    pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
@@ -48,7 +49,7 @@ impl TrustedProxies {
     /// proxy, the first address of `X-Forwarded-For` (read from the right,
     /// where our proxies appended) that is not a trusted proxy. Anything a
     /// client wrote to the left of that is never read.
-    pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusts(client) {
             return client;
@@ -87,7 +88,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 /// The part of an address that is one client: the address for IPv4, the
 /// /64 network for IPv6 (one host is routinely given a whole /64, so its
 /// addresses are one client's).
-pub fn client_prefix(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_prefix(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

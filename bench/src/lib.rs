@@ -11,58 +11,13 @@ use api::graphql::ids::{self, NodeKind};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt as _;
-use uuid::Uuid;
 
-/// Tasks and categories of the seed.
-pub const TASKS: u32 = 100_000;
-pub const CATEGORIES: u32 = 1_000;
+/// The seeded data set (`api::seed::bulk`, which the `seed` tool loads):
+/// its size, owner and ids.
+pub use api::seed::bulk::{CATEGORIES, DataSet, OWNER, TASKS, category_id, task_id};
+
 /// `get by id` and `update` pick among these many tasks (every 100th).
 pub const HOT_TASKS: u32 = 1_000;
-/// Whose the seeded rows are: the single user's (the api without sign-in).
-pub const OWNER: &str = migration::SINGLE_USER_OWNER;
-
-/// The shape of a seeded data set of `tasks` tasks: about 30 % of them are
-/// sub-tasks, spread over the creation order; a tenth of those belong to
-/// one of 100 "project" tasks in the middle of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataSet {
-    pub tasks: u32,
-}
-
-impl Default for DataSet {
-    fn default() -> Self {
-        Self::new(TASKS)
-    }
-}
-
-impl DataSet {
-    /// Top-level tasks that hold a tenth of all sub-tasks between them, so
-    /// that some parents have many (`parentId` lists worth paging).
-    pub const PROJECTS: u32 = 100;
-
-    pub fn new(tasks: u32) -> Self {
-        Self { tasks }
-    }
-
-    /// The `k`-th project (0-based): in the middle of the creation order,
-    /// away from the first pages the standard scenarios read.
-    pub fn project(self, k: u32) -> u32 {
-        self.tasks / 2 + k % Self::PROJECTS
-    }
-
-    pub fn is_project(self, n: u32) -> bool {
-        (self.project(0)..self.project(0) + Self::PROJECTS).contains(&n)
-    }
-}
-
-/// Seeded task `n` (1-based): a fixed id, so pgbench can name it too.
-pub fn task_id(n: u32) -> Uuid {
-    Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | u128::from(n))
-}
-
-pub fn category_id(n: u32) -> Uuid {
-    Uuid::from_u128(0x0000_0000_0000_4000_9000_0000_0000_0000 | u128::from(n))
-}
 
 /// The `k`-th hot task (0-based): task `1 + 100 k`.
 pub fn hot_task(k: u32) -> u32 {

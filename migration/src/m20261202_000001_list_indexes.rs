@@ -9,14 +9,14 @@
 //! alone, and so does SQLite for every update (the api's UPDATE sets every
 //! column, the key too); since (owner_id, parent_id, id) replaced
 //! (parent_id, id) no index starts with it. At a million tasks each such
-//! write scanned the table: 1.7 s on PostgreSQL to delete a task with three
-//! sub-tasks; 15 updates a second on SQLite without statistics (as every
-//! deployment ran until now), 1,460 with this index. (parent_id, owner_id)
-//! serves that lookup, `parentId` lists and sub-task pages and counts (a
-//! parent's children are its owner's), so it takes the old index's place. It holds sub-tasks only: top-level tasks (most of them) cost it
-//! nothing to write, and SQLite, whose statistics give every parent_id the
-//! same few rows, cannot mistake `parent_id IS NULL` (`topLevel`) for a
-//! narrow range and sort 700k top-level tasks for a page.
+//! write scanned the table (bench/RESULTS.md, "Scale: a million tasks", has
+//! what that cost on each engine). (parent_id, owner_id) serves that
+//! lookup, `parentId` lists and sub-task pages and counts (a parent's
+//! children are its owner's), so it takes the old index's place. It holds
+//! sub-tasks only: top-level tasks (most of them) cost it nothing to write,
+//! and SQLite, whose statistics give every parent_id the same few rows,
+//! cannot mistake `parent_id IS NULL` (`topLevel`) for a narrow range and
+//! sort all the top-level tasks for a page.
 
 use sea_orm_migration::prelude::*;
 

@@ -9,7 +9,7 @@
 //! written as the bytes 0x01 to 0xff (never 0x00), then `80` (the key's
 //! terminator). That leaves room for eight halvings between neighbours
 //! before a key grows; the api compacts a list the same way
-//! (`api/src/service/tasks/positions.rs`, `spaced`).
+//! (`api/src/service/tasks/positions/keys.rs`, `spaced`).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;

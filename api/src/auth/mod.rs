@@ -7,46 +7,44 @@
 //! A token is only ever checked against the one algorithm its key is for,
 //! so `alg: none` and an HS256 token signed with an RSA public key are
 //! refused like any forgery.
+//!
+//! `verify.rs` checks one token against its key; `keys.rs` holds a JWK
+//! set's keys and fetches them again when an unknown `kid` comes.
 
+mod keys;
 pub(crate) mod settings;
+mod verify;
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde::Deserialize;
-use tokio::sync::Mutex;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::JwkSet;
 
 use crate::service::{EVERY_OWNER, Owner};
 
-pub use settings::AuthSettings;
+use keys::{FETCH_TIMEOUT, KeySet, fetch, usable_keys};
+pub(crate) use settings::AuthSettings;
+use verify::Keys;
+pub(crate) use verify::Verifier;
 
-/// A key set is fetched again for an unknown `kid` at most this often.
-const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
-/// How long a key-set fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest subject accepted (owners are stored in 255 bytes).
 const MAX_SUBJECT_BYTES: usize = 255;
 
 /// Who a request is: its owner, and until when its token holds.
 #[derive(Debug, Clone)]
-pub struct Identity {
-    pub owner: Owner,
-    /// `exp` of the token; `None` in single-user mode.
-    pub expires_at: Option<SystemTime>,
+pub(crate) struct Identity {
+    pub(crate) owner: Owner,
     /// When the token stops being accepted: the second after `exp` plus
     /// `AUTH_LEEWAY_SECS` (times are whole seconds: a request in that
     /// second still passes). One rule for HTTP, which checks each request
     /// against it, and WebSockets, closed when it comes. `None` in
     /// single-user mode.
-    pub accepted_until: Option<SystemTime>,
+    pub(crate) accepted_until: Option<SystemTime>,
 }
 
 /// Why a token was refused (said to the client in general terms only).
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("a bearer token is required (Authorization: Bearer <token>)")]
     Missing,
     #[error("the bearer token is invalid: {0}")]
@@ -57,45 +55,14 @@ pub enum AuthError {
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
 pub struct AuthSetupError {
-    pub var: &'static str,
-    pub reason: String,
+    pub(crate) var: &'static str,
+    pub(crate) reason: String,
 }
 
-pub enum Authenticator {
+pub(crate) enum Authenticator {
     /// No keys configured: everything is the single user's.
     SingleUser,
     Tokens(Box<Verifier>),
-}
-
-pub struct Verifier {
-    keys: Keys,
-    issuer: Option<String>,
-    audience: Option<String>,
-    leeway: u64,
-}
-
-enum Keys {
-    Secret(DecodingKey),
-    Set(KeySet),
-}
-
-/// Keys by `kid`, each with the one algorithm it verifies.
-struct KeySet {
-    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
-    /// Where to fetch the set again (not for a file).
-    url: Option<String>,
-    client: reqwest::Client,
-    /// When the set was last fetched for an unknown kid (never: `None`).
-    last_refetch: Mutex<Option<Instant>>,
-}
-
-/// The claims read from a verified token. Kept loose (any JSON) so that a
-/// missing or mistyped claim is refused with a message naming it, not as a
-/// token that failed to decode.
-#[derive(Deserialize)]
-struct Claims {
-    sub: Option<serde_json::Value>,
-    exp: Option<serde_json::Value>,
 }
 
 impl Authenticator {
@@ -104,7 +71,7 @@ impl Authenticator {
     /// shape, a readable JWK set file with a usable key, and no issuer or
     /// audience without a key (sign-in would be off and they would do
     /// nothing). Run before the process listens or touches the database.
-    pub fn check_settings(settings: &AuthSettings) -> Result<(), AuthSetupError> {
+    pub(crate) fn check_settings(settings: &AuthSettings) -> Result<(), AuthSetupError> {
         let chosen = [
             settings.jwt_secret.0.is_some(),
             settings.jwks_url.0.is_some(),
@@ -161,7 +128,7 @@ impl Authenticator {
 
     /// Reads the settings; fetches an `AUTH_JWKS_URL` key set now (an
     /// unreachable one is an error naming the variable).
-    pub async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+    pub(crate) async fn from_settings(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
         Self::check_settings(settings)?;
         let keys = if let Some(secret) = settings.jwt_secret.get() {
             let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|e| AuthSetupError {
@@ -209,12 +176,15 @@ impl Authenticator {
         })))
     }
 
-    pub fn requires_tokens(&self) -> bool {
+    pub(crate) fn requires_tokens(&self) -> bool {
         matches!(self, Self::Tokens(_))
     }
 
     /// An `Authorization` header's value (`Bearer <token>`), or its absence.
-    pub async fn authenticate_header(&self, value: Option<&str>) -> Result<Identity, AuthError> {
+    pub(crate) async fn authenticate_header(
+        &self,
+        value: Option<&str>,
+    ) -> Result<Identity, AuthError> {
         match self {
             Self::SingleUser => Ok(single_user()),
             Self::Tokens(verifier) => {
@@ -226,7 +196,7 @@ impl Authenticator {
 
     /// A WebSocket `connection_init` payload: `{"Authorization": "Bearer
     /// ..."}`, `{"authorization": "Bearer ..."}` or `{"token": "..."}`.
-    pub async fn authenticate_init(
+    pub(crate) async fn authenticate_init(
         &self,
         payload: Option<&serde_json::Value>,
     ) -> Result<Identity, AuthError> {
@@ -281,7 +251,6 @@ fn read_jwks_file(path: &str) -> Result<JwkSet, AuthSetupError> {
 fn single_user() -> Identity {
     Identity {
         owner: Owner::single_user(),
-        expires_at: None,
         accepted_until: None,
     }
 }
@@ -293,207 +262,12 @@ fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-impl Verifier {
-    async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
-        let invalid = |reason: &str| AuthError::Invalid(reason.to_owned());
-        let header = decode_header(token).map_err(|_| invalid("not a signed JWT"))?;
-        let (key, algorithm) = match &self.keys {
-            Keys::Secret(key) => (key.clone(), Algorithm::HS256),
-            Keys::Set(set) => {
-                let kid = header.kid.as_deref().ok_or_else(|| invalid("no kid"))?;
-                set.key(kid).await.ok_or_else(|| invalid("unknown kid"))?
-            }
-        };
-        if header.alg != algorithm {
-            return Err(invalid("wrong algorithm for its key"));
-        }
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = self.leeway;
-        validation.validate_nbf = true;
-        // `exp` and `sub` are checked below, each with its own message; the
-        // library still refuses an `exp` in the past or of the wrong type.
-        validation.required_spec_claims.clear();
-        match &self.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                validation.required_spec_claims.insert("aud".into());
-            }
-            None => validation.validate_aud = false,
-        }
-        if let Some(issuer) = &self.issuer {
-            validation.set_issuer(&[issuer]);
-            validation.required_spec_claims.insert("iss".into());
-        }
-        let claims = decode::<Claims>(token, &key, &validation)
-            .map_err(|e| AuthError::Invalid(describe(e.kind())))?
-            .claims;
-        let exp = match &claims.exp {
-            None => return Err(invalid("the exp claim is missing (it is required)")),
-            Some(exp) => seconds_of(exp).ok_or_else(|| {
-                invalid("the exp claim must be a number (seconds since 1970-01-01 UTC)")
-            })?,
-        };
-        let subject = match &claims.sub {
-            None => return Err(invalid("the sub claim is missing (it is required)")),
-            Some(sub) => sub
-                .as_str()
-                .ok_or_else(|| invalid("the sub claim must be a string"))?,
-        };
-        let owner = owner_of_subject(subject)
-            .ok_or_else(|| invalid("the sub claim is unusable (1 to 255 bytes, and not \"*\")"))?;
-        // The rows written without sign-in stay the built-in owner's, out of
-        // every token's reach, until `api transfer-owner` hands them over.
-        if owner == Owner::single_user() {
-            return Err(invalid(
-                "the sub claim names the built-in single-user owner, which no token may be",
-            ));
-        }
-        let expires_at = UNIX_EPOCH + Duration::from_secs(exp);
-        Ok(Identity {
-            owner,
-            expires_at: Some(expires_at),
-            accepted_until: Some(expires_at + Duration::from_secs(self.leeway + 1)),
-        })
-    }
-}
-
-/// A NumericDate: whole seconds (a fraction is cut off, as the library
-/// does when it compares).
-fn seconds_of(value: &serde_json::Value) -> Option<u64> {
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0 && *s < u64::MAX as f64)
-            .map(|s| s as u64)
-    })
-}
-
 /// The owner a token's `sub` (or `api seed --owner`) names, if it can be
 /// one: trimmed, 1 to 255 bytes, and never the event readers' "every owner".
-pub fn owner_of_subject(subject: &str) -> Option<Owner> {
+pub(crate) fn owner_of_subject(subject: &str) -> Option<Owner> {
     let subject = subject.trim();
     (!subject.is_empty() && subject.len() <= MAX_SUBJECT_BYTES && subject != EVERY_OWNER)
         .then(|| Owner::new(subject))
-}
-
-fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
-    use jsonwebtoken::errors::ErrorKind as K;
-    match kind {
-        K::ExpiredSignature => "expired",
-        K::ImmatureSignature => "not valid yet (nbf)",
-        K::InvalidIssuer => "wrong issuer",
-        K::InvalidAudience => "wrong audience",
-        K::InvalidSignature => "bad signature",
-        K::MissingRequiredClaim(claim) => return format!("the {claim} claim is missing"),
-        K::InvalidClaimFormat(claim) if claim == "exp" || claim == "nbf" => {
-            return format!("the {claim} claim must be a number (seconds since 1970-01-01 UTC)");
-        }
-        K::InvalidClaimFormat(claim) => return format!("the {claim} claim has the wrong type"),
-        K::InvalidAlgorithm => "wrong algorithm for its key",
-        K::Json(_) => "the claims are not a JSON object",
-        _ => "malformed",
-    }
-    .to_owned()
-}
-
-impl KeySet {
-    fn new(set: &JwkSet, url: Option<String>, client: reqwest::Client) -> Self {
-        Self {
-            keys: RwLock::new(usable_keys(set)),
-            url,
-            client,
-            last_refetch: Mutex::new(None),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.keys.read().map(|k| k.is_empty()).unwrap_or(true)
-    }
-
-    fn cached(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
-        self.keys.read().ok()?.get(kid).cloned()
-    }
-
-    /// The key named `kid`; an unknown one makes the set be fetched again
-    /// (at most once a minute: rotation needs no restart, a flood of made-up
-    /// kids costs the identity provider nothing). A failed fetch keeps the
-    /// cached keys.
-    async fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
-        }
-        let url = self.url.as_deref()?;
-        let mut last_refetch = self.last_refetch.lock().await;
-        // Another request may have fetched while this one waited.
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
-        }
-        if last_refetch.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY) {
-            return None;
-        }
-        *last_refetch = Some(Instant::now());
-        match fetch(&self.client, url).await {
-            Ok(set) => {
-                let keys = usable_keys(&set);
-                tracing::info!(keys = keys.len(), "fetched the JWK set again (unknown kid)");
-                if let Ok(mut cached) = self.keys.write() {
-                    *cached = keys;
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "fetching the JWK set failed; keeping the cached keys");
-            }
-        }
-        self.cached(kid)
-    }
-}
-
-async fn fetch(client: &reqwest::Client, url: &str) -> Result<JwkSet, String> {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("{url} answered {}", response.status()));
-    }
-    response
-        .json::<JwkSet>()
-        .await
-        .map_err(|e| format!("{url} is not a JWK set: {e}"))
-}
-
-/// The asymmetric keys with a `kid`, each with the algorithm it is for.
-fn usable_keys(set: &JwkSet) -> HashMap<String, (DecodingKey, Algorithm)> {
-    set.keys
-        .iter()
-        .filter_map(|jwk| {
-            let kid = jwk.common.key_id.clone()?;
-            let algorithm = algorithm_of(jwk)?;
-            let key = DecodingKey::from_jwk(jwk).ok()?;
-            Some((kid, (key, algorithm)))
-        })
-        .collect()
-}
-
-/// The one algorithm a key verifies: its `alg` when given, else its type's.
-fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
-    let by_type = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
-        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
-        // Symmetric keys in a public key set, and other curves: not used.
-        _ => return None,
-    };
-    match jwk.common.key_algorithm {
-        None => Some(by_type),
-        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
-        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
-        Some(KeyAlgorithm::EdDSA) if by_type == Algorithm::EdDSA => Some(by_type),
-        Some(_) => None,
-    }
 }
 
 #[cfg(test)]

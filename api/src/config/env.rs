@@ -13,9 +13,9 @@ use super::{Config, redact};
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {var}={value:?}: {reason}")]
 pub struct ConfigError {
-    pub var: String,
-    pub value: String,
-    pub reason: String,
+    pub(crate) var: String,
+    pub(crate) value: String,
+    pub(crate) reason: String,
 }
 
 impl Config {
@@ -55,7 +55,8 @@ impl Config {
     }
 
     /// Every variable with its default, in declaration order.
-    pub fn variables() -> Vec<(String, Option<String>)> {
+    #[cfg(test)]
+    pub(crate) fn variables() -> Vec<(String, Option<String>)> {
         Self::command()
             .get_arguments()
             .filter_map(|arg| {

@@ -16,9 +16,9 @@ pub(crate) mod values;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use crate::net::TrustedProxies;
-pub use env::{ConfigError, describe_error, load_dotenv};
-pub use values::{Optional, Secret, redact};
+pub(crate) use crate::net::TrustedProxies;
+pub use env::{describe_error, load_dotenv};
+pub use values::redact;
 pub(crate) use values::{parse_hours, parse_limit, parse_secs};
 
 use clap::builder::BoolishValueParser;
@@ -27,7 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// `todo.db` in the working directory, created if missing (the `migration`
 /// tool's default too).
-pub const DEFAULT_DATABASE_URL: &str = migration::DEFAULT_DATABASE_URL;
+pub(crate) const DEFAULT_DATABASE_URL: &str = migration::DEFAULT_DATABASE_URL;
 
 /// Every setting of the api.
 #[derive(Debug, Clone, Parser)]
@@ -40,24 +40,24 @@ pub struct Config {
 
     /// Address to listen on; 0.0.0.0 in containers.
     #[arg(long, env = "HOST", value_name = "HOST", default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    pub(crate) host: IpAddr,
 
     #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8080)]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// Pool size. Default: 1 on SQLite (one writer), 10 on PostgreSQL.
     #[arg(long, env = "DB_MAX_CONNECTIONS", value_name = "DB_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub db_max_connections: Option<u32>,
+    pub(crate) db_max_connections: Option<u32>,
 
     /// Seconds to keep retrying an unreachable database at start.
     #[arg(long = "db-connect-timeout-secs", env = "DB_CONNECT_TIMEOUT_SECS", value_name = "DB_CONNECT_TIMEOUT_SECS",
           default_value = "30", value_parser = parse_secs)]
-    pub db_connect_timeout: Duration,
+    pub(crate) db_connect_timeout: Duration,
 
     /// Apply pending migrations at start on PostgreSQL too (SQLite always does).
     #[arg(long, env = "AUTO_MIGRATE", value_name = "AUTO_MIGRATE", default_value = "false", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
-    pub auto_migrate: bool,
+    pub(crate) auto_migrate: bool,
 
     /// development or production (production closes introspection,
     /// suggestions and GraphiQL unless they are switched on).
@@ -69,11 +69,11 @@ pub struct Config {
         default_value = "development",
         ignore_case = true
     )]
-    pub app_env: AppEnv,
+    pub(crate) app_env: AppEnv,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. info,api=debug.
     #[arg(long = "rust-log", env = "RUST_LOG", value_name = "RUST_LOG", default_value = DEFAULT_LOG_FILTER)]
-    pub log_filter: String,
+    pub(crate) log_filter: String,
 
     /// pretty (for people) or json (for log pipelines).
     #[arg(
@@ -83,12 +83,12 @@ pub struct Config {
         value_enum,
         default_value = "pretty"
     )]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 
     /// Prometheus text at GET /metrics.
     #[arg(long, env = "METRICS_ENABLED", value_name = "METRICS_ENABLED", default_value = "true", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
-    pub metrics_enabled: bool,
+    pub(crate) metrics_enabled: bool,
 
     #[command(flatten)]
     pub graphiql: crate::http::graphiql::settings::GraphiqlSettings,
@@ -96,64 +96,64 @@ pub struct Config {
     /// Origins whose pages may call the API from a browser, comma-separated
     /// (scheme://host[:port]); `*` alone for any; empty for none.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", default_value = "", value_parser = crate::http::cors::origins::parse_origins)]
-    pub cors_allowed_origins: crate::http::cors::origins::CorsOrigins,
+    pub(crate) cors_allowed_origins: crate::http::cors::origins::CorsOrigins,
 
     /// Serve the example front-end under /app/.
     #[arg(long, env = "SERVE_EXAMPLE_APP", value_name = "SERVE_EXAMPLE_APP", default_value = "false", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
-    pub serve_example_app: bool,
+    pub(crate) serve_example_app: bool,
 
     #[command(flatten)]
-    pub graphql_limits: crate::graphql::engine::settings::GraphqlLimits,
+    pub(crate) graphql_limits: crate::graphql::engine::settings::GraphqlLimits,
 
     #[command(flatten)]
-    pub http_limits: crate::server::settings::HttpLimits,
+    pub(crate) http_limits: crate::server::settings::HttpLimits,
 
     #[command(flatten)]
-    pub persisted: crate::graphql::engine::settings::PersistedSettings,
+    pub(crate) persisted: crate::graphql::engine::settings::PersistedSettings,
 
     #[command(flatten)]
-    pub rate_limit: crate::rate_limit::settings::RateLimitSettings,
+    pub(crate) rate_limit: crate::rate_limit::settings::RateLimitSettings,
 
     /// Proxies (CIDR ranges or addresses, comma-separated) whose
     /// X-Forwarded-For names the client; they are exempt from the
     /// per-client connection cap. Empty: none.
     #[arg(long, env = "TRUSTED_PROXIES", value_name = "TRUSTED_PROXIES", default_value = "",
           value_parser = TrustedProxies::parse)]
-    pub trusted_proxies: TrustedProxies,
+    pub(crate) trusted_proxies: TrustedProxies,
 
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long = "shutdown-grace-secs", env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value = "20",
           value_parser = parse_secs)]
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
 
     /// Hours events are kept for subscribers to resume from (fractions
     /// allowed); older cursors get CURSOR_EXPIRED.
     #[arg(long = "event-retention-hours", env = "EVENT_RETENTION_HOURS", value_name = "EVENT_RETENTION_HOURS",
           default_value = "168", value_parser = parse_hours)]
-    pub event_retention: Duration,
+    pub(crate) event_retention: Duration,
 
     /// Recent events each replica keeps in memory for its subscribers; one
     /// further behind reads the rest from the table.
     #[arg(long = "event-buffer-size", env = "EVENT_BUFFER_SIZE", value_name = "EVENT_BUFFER_SIZE",
           default_value = "4096", value_parser = parse_limit)]
-    pub event_buffer: usize,
+    pub(crate) event_buffer: usize,
 
     /// Hours a POST's `Idempotency-Key` is remembered (fractions allowed):
     /// a repeat within them gets the stored response; later, it runs again.
     #[arg(long = "idempotency-key-ttl-hours", env = "IDEMPOTENCY_KEY_TTL_HOURS", value_name = "IDEMPOTENCY_KEY_TTL_HOURS",
           default_value = "24", value_parser = parse_hours)]
-    pub idempotency_key_ttl: Duration,
+    pub(crate) idempotency_key_ttl: Duration,
 
     #[command(flatten)]
-    pub auth: crate::auth::settings::AuthSettings,
+    pub(crate) auth: crate::auth::settings::AuthSettings,
 
     /// PostgreSQL only: enforce owners with row-level security too, as
     /// defence in depth (every statement then runs in a transaction that
     /// names its owner). Change it on all replicas at once.
     #[arg(long = "db-row-level-security", env = "DB_ROW_LEVEL_SECURITY", value_name = "DB_ROW_LEVEL_SECURITY",
           default_value = "false", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub db_row_level_security: bool,
+    pub(crate) db_row_level_security: bool,
 
     /// Language of task search: a text search configuration (english,
     /// simple for no stemming, german, ...; SQLite: english or simple). The
@@ -162,16 +162,16 @@ pub struct Config {
     /// start.
     #[arg(long = "search-language", env = "SEARCH_LANGUAGE", value_name = "SEARCH_LANGUAGE",
           default_value = migration::SearchLanguage::DEFAULT, value_parser = migration::SearchLanguage::parse)]
-    pub search_language: migration::SearchLanguage,
+    pub(crate) search_language: migration::SearchLanguage,
 
     #[command(flatten)]
-    pub otel: crate::telemetry::settings::OtelSettings,
+    pub(crate) otel: crate::telemetry::settings::OtelSettings,
 
     #[command(flatten)]
-    pub relay: crate::events::relay::settings::RelaySettings,
+    pub(crate) relay: crate::events::relay::settings::RelaySettings,
 
     #[command(flatten)]
-    pub reminders: crate::service::reminders::ReminderSettings,
+    pub(crate) reminders: crate::service::reminders::ReminderSettings,
 }
 
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
@@ -183,7 +183,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AppEnv {
+pub(crate) enum AppEnv {
     #[value(alias = "dev")]
     Development,
     #[value(alias = "prod")]
@@ -195,7 +195,7 @@ pub enum AppEnv {
 pub struct DatabaseUrl(SecretString);
 
 impl DatabaseUrl {
-    pub fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &str) -> Self {
         Self(url.into())
     }
 
@@ -230,7 +230,7 @@ impl Config {
         SocketAddr::new(self.host, self.port)
     }
 
-    pub fn is_sqlite(&self) -> bool {
+    pub(crate) fn is_sqlite(&self) -> bool {
         self.database_url.expose().starts_with("sqlite:")
     }
 
@@ -238,13 +238,13 @@ impl Config {
         self.app_env == AppEnv::Development
     }
 
-    pub fn introspection(&self) -> bool {
+    pub(crate) fn introspection(&self) -> bool {
         self.graphql_limits
             .introspection
             .unwrap_or_else(|| self.open_by_default())
     }
 
-    pub fn suggestions(&self) -> bool {
+    pub(crate) fn suggestions(&self) -> bool {
         self.graphql_limits
             .suggestions
             .unwrap_or_else(|| self.introspection())
@@ -259,7 +259,7 @@ impl Config {
 
 /// A configuration from `(variable, value)` pairs, for unit tests.
 #[cfg(test)]
-pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<Config, env::ConfigError> {
     let map: std::collections::HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -269,9 +269,10 @@ pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use super::values::Optional;
     use super::*;
     use crate::http::cors::CorsOrigins;
-    use crate::http::graphiql::AssetsUrl;
+    use crate::http::graphiql::settings::AssetsUrl;
     use clap::CommandFactory;
 
     use super::from_pairs as config;

@@ -14,7 +14,7 @@ pub struct Optional(pub Option<String>);
 pub struct Secret(pub Option<SecretString>);
 
 impl Secret {
-    pub fn get(&self) -> Option<&str> {
+    pub(crate) fn get(&self) -> Option<&str> {
         self.0.as_ref().map(ExposeSecret::expose_secret)
     }
 }

@@ -12,8 +12,8 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use sea_orm::{DatabaseConnection, DatabaseExecutor, TransactionTrait};

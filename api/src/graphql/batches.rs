@@ -33,17 +33,17 @@ const MAX_ROUNDS: usize = 256;
 
 /// The batches one operation's loaders asked for and not yet started.
 #[derive(Clone, Default)]
-pub struct Batches(Arc<Mutex<Vec<Batch>>>);
+pub(crate) struct Batches(Arc<Mutex<Vec<Batch>>>);
 
 impl Batches {
     /// The DataLoader's spawner: the batch waits until the operation does.
-    pub fn spawner(&self) -> impl Fn(Batch) + Send + Sync + 'static {
+    pub(crate) fn spawner(&self) -> impl Fn(Batch) + Send + Sync + 'static {
         let queue = self.0.clone();
         move |batch| lock(&queue).push(batch)
     }
 
     /// Runs `operation` and, on the same task, the batches it asks for.
-    pub async fn run<F: Future>(self, operation: F) -> F::Output {
+    pub(crate) async fn run<F: Future>(self, operation: F) -> F::Output {
         let mut operation = pin!(operation);
         let mut driver = Driver::new(self);
         poll_fn(move |cx| driver.poll(cx, |cx| operation.as_mut().poll(cx))).await
@@ -51,7 +51,7 @@ impl Batches {
 
     /// The same for an operation that answers with a stream (subscriptions,
     /// and everything over WebSocket).
-    pub fn run_stream<S>(self, mut stream: S) -> BoxStream<'static, S::Item>
+    pub(crate) fn run_stream<S>(self, mut stream: S) -> BoxStream<'static, S::Item>
     where
         S: Stream + Unpin + Send + 'static,
     {

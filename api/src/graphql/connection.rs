@@ -21,7 +21,7 @@ use crate::service::tasks::{self as task_service, Holder, TaskFilter};
 
 /// The cost of a connection field: its page size (as the service clamps it)
 /// times what is selected inside it.
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     use crate::service::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
     let page = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
         n.clamp(0, MAX_PAGE_SIZE as i32) as usize
@@ -31,11 +31,11 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
         .saturating_add(1)
 }
 
-pub type TaskConnection = Connection<String, Task, TotalCount>;
-pub type CategoryConnection = Connection<String, Category, TotalCount>;
+pub(crate) type TaskConnection = Connection<String, Task, TotalCount>;
+pub(crate) type CategoryConnection = Connection<String, Category, TotalCount>;
 
 /// How a connection's `totalCount` is found, only when asked for.
-pub enum TotalCount {
+pub(crate) enum TotalCount {
     Tasks(TaskFilter),
     Scoped(ScopedCountKey),
     Categories(CategoryFilter),
@@ -75,7 +75,7 @@ fn connection<M, N: OutputType>(
 }
 
 /// `tasks(...)` at the root.
-pub async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnection> {
+pub(crate) async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnection> {
     let query = args.into_query()?;
     let page = task_service::list(&scope(ctx)?, &query).await?;
     prefetch_below(ctx, &page).await?;
@@ -83,7 +83,7 @@ pub async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskConnecti
 }
 
 /// A nested task list: `Task.subtasks` or `Category.tasks` of `holder`.
-pub async fn scoped_tasks(
+pub(crate) async fn scoped_tasks(
     ctx: &Context<'_>,
     list: Holder,
     holder: Uuid,
@@ -116,7 +116,10 @@ pub async fn scoped_tasks(
 }
 
 /// `categories(...)` at the root.
-pub async fn categories(ctx: &Context<'_>, args: CategoryListArgs) -> Result<CategoryConnection> {
+pub(crate) async fn categories(
+    ctx: &Context<'_>,
+    args: CategoryListArgs,
+) -> Result<CategoryConnection> {
     let query = args.into_query()?;
     let page = category_service::list(&scope(ctx)?, &query).await?;
     if let Some(selection) = prefetch::node_selection(&ctx.look_ahead()) {

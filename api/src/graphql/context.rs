@@ -8,18 +8,18 @@ use crate::events::Hub;
 use crate::service::{Owner, Scoped, Store};
 
 /// What every resolver can reach.
-pub struct ServiceState {
+pub(crate) struct ServiceState {
     pub(super) store: Store,
     pub(super) hub: Arc<Hub>,
 }
 
 impl ServiceState {
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
     /// This replica's view of the event log.
-    pub fn hub(&self) -> &Arc<Hub> {
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
 }

@@ -18,12 +18,12 @@ use super::objects::{Category, Task};
 
 /// A person whose tasks these are: the subject of their token (or the single
 /// user's fixed id). Another subgraph (a users service) owns the rest of it.
-pub struct User {
+pub(crate) struct User {
     id: String,
 }
 
 impl User {
-    pub fn new(id: impl Into<String>) -> Self {
+    pub(crate) fn new(id: impl Into<String>) -> Self {
         Self { id: id.into() }
     }
 }
@@ -73,7 +73,7 @@ impl User {
 /// The entity resolvers; async-graphql keeps them out of `Query`'s fields
 /// and reaches them only through `_entities`.
 #[derive(Default)]
-pub struct EntityQuery;
+pub(crate) struct EntityQuery;
 
 #[Object]
 impl EntityQuery {

@@ -19,7 +19,7 @@ use crate::service::tasks::{
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 #[graphql(name = "OrderDirection", remote = "Direction")]
-pub enum OrderDirection {
+pub(crate) enum OrderDirection {
     #[default]
     Asc,
     Desc,
@@ -27,7 +27,7 @@ pub enum OrderDirection {
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "TaskOrderFieldModel")]
-pub enum TaskOrderField {
+pub(crate) enum TaskOrderField {
     CreatedAt,
     UpdatedAt,
     DueAt,
@@ -44,29 +44,29 @@ pub enum TaskOrderField {
 }
 
 #[derive(InputObject, Clone, Copy, Debug)]
-pub struct TaskOrder {
-    pub field: TaskOrderField,
+pub(crate) struct TaskOrder {
+    pub(crate) field: TaskOrderField,
     #[graphql(default)]
-    pub direction: OrderDirection,
+    pub(crate) direction: OrderDirection,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "CategoryOrderFieldModel")]
-pub enum CategoryOrderField {
+pub(crate) enum CategoryOrderField {
     Name,
     CreatedAt,
 }
 
 #[derive(InputObject, Clone, Copy, Debug)]
-pub struct CategoryOrder {
-    pub field: CategoryOrderField,
+pub(crate) struct CategoryOrder {
+    pub(crate) field: CategoryOrderField,
     #[graphql(default)]
-    pub direction: OrderDirection,
+    pub(crate) direction: OrderDirection,
 }
 
 /// Which tasks a list keeps; all given conditions must hold.
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct TaskFilter {
+pub(crate) struct TaskFilter {
     /// Full-text search of the description. Every word must match, stemmed
     /// (`buying milk` finds "Buy milk") and ignoring case, accents and the
     /// language's stop words; `"a quoted phrase"` matches as a phrase;
@@ -77,24 +77,24 @@ pub struct TaskFilter {
     /// phrases. Blank: no search. Exclusions alone: every task without them.
     /// Nothing left to look for (only punctuation, emoji or stop words):
     /// no task.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
     /// Any of these priorities.
-    pub priority: Option<Vec<Priority>>,
-    pub done: Option<bool>,
+    pub(crate) priority: Option<Vec<Priority>>,
+    pub(crate) done: Option<bool>,
     /// Due strictly before this instant.
-    pub due_before: Option<DateTime>,
+    pub(crate) due_before: Option<DateTime>,
     /// Due strictly after this instant.
-    pub due_after: Option<DateTime>,
+    pub(crate) due_after: Option<DateTime>,
     /// Linked to any of these categories.
-    pub category_ids: Option<Vec<ID>>,
+    pub(crate) category_ids: Option<Vec<ID>>,
     /// Direct sub-tasks of this task.
-    pub parent_id: Option<ID>,
+    pub(crate) parent_id: Option<ID>,
     /// Only tasks without a parent (true) or only sub-tasks (false).
-    pub top_level: Option<bool>,
+    pub(crate) top_level: Option<bool>,
 }
 
 /// What a client sent, as the service takes it (ids and dates decoded).
-pub trait IntoModel {
+pub(crate) trait IntoModel {
     type Model;
     fn into_model(self) -> AppResult<Self::Model>;
 }
@@ -125,20 +125,20 @@ impl IntoModel for TaskFilter {
 }
 
 #[derive(InputObject, Clone, Debug, Default)]
-pub struct CategoryFilter {
+pub(crate) struct CategoryFilter {
     /// Case-insensitive substring of the name.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
 }
 
 /// The arguments of a list, as sent: its filter, its order and a page.
-pub struct ListArgs<F, O> {
-    pub filter: Option<F>,
-    pub order_by: Option<Vec<O>>,
-    pub page: PageArgs,
+pub(crate) struct ListArgs<F, O> {
+    pub(crate) filter: Option<F>,
+    pub(crate) order_by: Option<Vec<O>>,
+    pub(crate) page: PageArgs,
 }
 
 impl<F, O> ListArgs<F, O> {
-    pub fn new(
+    pub(crate) fn new(
         filter: Option<F>,
         order_by: Option<Vec<O>>,
         first: Option<i32>,
@@ -155,8 +155,8 @@ impl<F, O> ListArgs<F, O> {
     }
 }
 
-pub type TaskListArgs = ListArgs<TaskFilter, TaskOrder>;
-pub type CategoryListArgs = ListArgs<CategoryFilter, CategoryOrder>;
+pub(crate) type TaskListArgs = ListArgs<TaskFilter, TaskOrder>;
+pub(crate) type CategoryListArgs = ListArgs<CategoryFilter, CategoryOrder>;
 
 impl<F, O> ListArgs<F, O>
 where
@@ -165,7 +165,7 @@ where
     O::Model: ListOrder<Filter = F::Model>,
 {
     /// Decodes ids and cursors and checks the page: the service's query.
-    pub fn into_query(self) -> AppResult<ListQuery<F::Model, O::Model>> {
+    pub(crate) fn into_query(self) -> AppResult<ListQuery<F::Model, O::Model>> {
         let filter = self.filter.unwrap_or_default().into_model()?;
         let order = self
             .order_by
@@ -210,7 +210,7 @@ impl IntoModel for CategoryOrder {
 }
 
 /// `MaybeUndefined` for a field that may be omitted but never set to null.
-pub fn not_null<T>(value: MaybeUndefined<T>, field: &str) -> AppResult<Option<T>> {
+pub(crate) fn not_null<T>(value: MaybeUndefined<T>, field: &str) -> AppResult<Option<T>> {
     match value {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Err(AppError::bad_input(
@@ -222,7 +222,7 @@ pub fn not_null<T>(value: MaybeUndefined<T>, field: &str) -> AppResult<Option<T>
 }
 
 /// `MaybeUndefined` for a clearable field: omitted, cleared, or set.
-pub fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+pub(crate) fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

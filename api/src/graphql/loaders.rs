@@ -17,11 +17,11 @@ use crate::service::page::Page;
 use crate::service::tasks::{self, Holder, TaskFilter, TaskListQuery};
 use crate::service::{Owner, Scoped, Store, categories};
 
-pub type LoadError = Arc<AppError>;
+pub(crate) type LoadError = Arc<AppError>;
 
 /// What every loader reads from: the store, as the request's owner.
 #[derive(Clone)]
-pub struct Source {
+pub(crate) struct Source {
     store: Store,
     owner: Owner,
 }
@@ -33,7 +33,7 @@ impl Source {
 }
 
 /// Tasks by id (parents, `node`, `nodes`).
-pub struct TaskById(Source);
+pub(crate) struct TaskById(Source);
 
 impl Loader<Uuid> for TaskById {
     type Value = task::Model;
@@ -45,7 +45,7 @@ impl Loader<Uuid> for TaskById {
 }
 
 /// Categories by id (`node`, `nodes`).
-pub struct CategoryById(Source);
+pub(crate) struct CategoryById(Source);
 
 impl Loader<Uuid> for CategoryById {
     type Value = category::Model;
@@ -57,7 +57,7 @@ impl Loader<Uuid> for CategoryById {
 }
 
 /// The categories of each task.
-pub struct CategoriesOfTask(Source);
+pub(crate) struct CategoriesOfTask(Source);
 
 impl Loader<Uuid> for CategoriesOfTask {
     type Value = Vec<category::Model>;
@@ -70,14 +70,14 @@ impl Loader<Uuid> for CategoriesOfTask {
 
 /// A page of a nested task list (`Task.subtasks`, `Category.tasks`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ScopedPageKey {
-    pub kind: Holder,
+pub(crate) struct ScopedPageKey {
+    pub(crate) kind: Holder,
     /// The parent task or the category the list hangs off.
-    pub holder: Uuid,
-    pub query: Arc<TaskListQuery>,
+    pub(crate) holder: Uuid,
+    pub(crate) query: Arc<TaskListQuery>,
 }
 
-pub struct ScopedPages(Source);
+pub(crate) struct ScopedPages(Source);
 
 impl Loader<ScopedPageKey> for ScopedPages {
     type Value = Page<task::Model>;
@@ -116,13 +116,13 @@ impl Loader<ScopedPageKey> for ScopedPages {
 
 /// `totalCount` of a nested task list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ScopedCountKey {
-    pub kind: Holder,
-    pub holder: Uuid,
-    pub filter: Arc<TaskFilter>,
+pub(crate) struct ScopedCountKey {
+    pub(crate) kind: Holder,
+    pub(crate) holder: Uuid,
+    pub(crate) filter: Arc<TaskFilter>,
 }
 
-pub struct ScopedCounts(Source);
+pub(crate) struct ScopedCounts(Source);
 
 impl Loader<ScopedCountKey> for ScopedCounts {
     type Value = u64;
@@ -161,14 +161,14 @@ impl Loader<ScopedCountKey> for ScopedCounts {
 /// The loaders of one operation: for queries and mutations caching (a row
 /// is loaded at most once per request, and prefetched rows are served from
 /// memory); for subscriptions not (each event reads fresh rows).
-pub struct Loaders {
-    pub task_by_id: DataLoader<TaskById, AnyCache>,
-    pub category_by_id: DataLoader<CategoryById, AnyCache>,
-    pub categories_of_task: DataLoader<CategoriesOfTask, AnyCache>,
-    pub scoped_pages: DataLoader<ScopedPages, AnyCache>,
-    pub scoped_counts: DataLoader<ScopedCounts, AnyCache>,
+pub(crate) struct Loaders {
+    pub(crate) task_by_id: DataLoader<TaskById, AnyCache>,
+    pub(crate) category_by_id: DataLoader<CategoryById, AnyCache>,
+    pub(crate) categories_of_task: DataLoader<CategoriesOfTask, AnyCache>,
+    pub(crate) scoped_pages: DataLoader<ScopedPages, AnyCache>,
+    pub(crate) scoped_counts: DataLoader<ScopedCounts, AnyCache>,
     /// Whether prefetching pays off (it does only with a cache to fill).
-    pub cached: bool,
+    pub(crate) cached: bool,
 }
 
 fn make<L: Send + Sync + 'static>(
@@ -183,7 +183,7 @@ fn make<L: Send + Sync + 'static>(
 
 /// A cache that is on for request-scoped loaders and off for shared ones.
 #[derive(Clone, Copy)]
-pub struct AnyCache(bool);
+pub(crate) struct AnyCache(bool);
 
 impl CacheFactory for AnyCache {
     fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
@@ -201,11 +201,11 @@ impl CacheFactory for AnyCache {
 
 impl Loaders {
     /// Loaders whose batches run with `batches` (see `super::batches`).
-    pub fn per_request(store: &Store, owner: &Owner, batches: &Batches) -> Self {
+    pub(crate) fn per_request(store: &Store, owner: &Owner, batches: &Batches) -> Self {
         Self::build(store, owner, batches, true)
     }
 
-    pub fn uncached(store: &Store, owner: &Owner, batches: &Batches) -> Self {
+    pub(crate) fn uncached(store: &Store, owner: &Owner, batches: &Batches) -> Self {
         Self::build(store, owner, batches, false)
     }
 

@@ -10,11 +10,11 @@
 mod batches;
 mod connection;
 mod context;
-pub mod engine;
+pub(crate) mod engine;
 mod federation;
 pub use crate::ids;
 mod inputs;
-pub mod loaders;
+pub(crate) mod loaders;
 mod mutation;
 mod objects;
 mod prefetch;
@@ -25,8 +25,6 @@ mod subscription;
 mod task_events;
 mod types;
 
-pub use engine::Engine;
-pub use mutation::Mutation;
-pub use query::{ClientQuery, Query};
-pub use schema::{AppSchema, build_schema, federation_sdl, sdl};
-pub use subscription::Subscription;
+pub(crate) use engine::Engine;
+pub(crate) use schema::build_schema;
+pub use schema::{federation_sdl, sdl};

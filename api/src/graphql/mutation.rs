@@ -14,155 +14,155 @@ use crate::service::tasks::{self as task_service, NewTask, TaskPatch};
 pub struct Mutation(TaskMutation, CategoryMutation);
 
 #[derive(InputObject)]
-pub struct CreateTaskInput {
-    pub client_mutation_id: Option<String>,
+pub(crate) struct CreateTaskInput {
+    pub(crate) client_mutation_id: Option<String>,
     /// 1 to 1000 characters after trimming.
-    pub description: String,
-    pub priority: Option<Priority>,
-    pub start_at: Option<DateTime>,
-    pub due_at: Option<DateTime>,
-    pub parent_id: Option<ID>,
-    pub category_ids: Option<Vec<ID>>,
+    pub(crate) description: String,
+    pub(crate) priority: Option<Priority>,
+    pub(crate) start_at: Option<DateTime>,
+    pub(crate) due_at: Option<DateTime>,
+    pub(crate) parent_id: Option<ID>,
+    pub(crate) category_ids: Option<Vec<ID>>,
     /// An RFC 5545 RRULE value such as `FREQ=WEEKLY;BYDAY=MO` (no DTSTART:
     /// the series starts at `dueAt`, which it needs; UNTIL in UTC, ending
     /// in `Z`). Completing the task creates its next occurrence.
-    pub recurrence: Option<String>,
+    pub(crate) recurrence: Option<String>,
     /// The IANA zone the recurrence is reckoned in (`Europe/Berlin`), so
     /// occurrences keep their local time across DST changes. Default `UTC`.
-    pub time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// When to remind the owner: a `REMINDER_DUE` event then goes to their
     /// subscriptions and the event sinks, once (not for a done task).
-    pub remind_at: Option<DateTime>,
+    pub(crate) remind_at: Option<DateTime>,
     /// Place the task right before this sibling (a task with the same
     /// parent) in the owner's order (`POSITION`). At most one of `before`
     /// and `after`; neither: the end of its list.
-    pub before: Option<ID>,
+    pub(crate) before: Option<ID>,
     /// Place the task right after this sibling.
-    pub after: Option<ID>,
+    pub(crate) after: Option<ID>,
 }
 
 #[derive(SimpleObject)]
-pub struct CreateTaskPayload {
-    pub client_mutation_id: Option<String>,
-    pub task: Task,
+pub(crate) struct CreateTaskPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task: Task,
 }
 
 /// Omitted fields stay as they are; an explicit null clears an optional field.
 #[derive(InputObject)]
-pub struct UpdateTaskInput {
-    pub client_mutation_id: Option<String>,
-    pub id: ID,
+pub(crate) struct UpdateTaskInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) id: ID,
     /// Apply only if the task is still at this version (else CONFLICT).
-    pub expected_version: Option<i32>,
-    pub description: MaybeUndefined<String>,
-    pub priority: MaybeUndefined<Priority>,
-    pub start_at: MaybeUndefined<DateTime>,
-    pub due_at: MaybeUndefined<DateTime>,
-    pub done: MaybeUndefined<bool>,
+    pub(crate) expected_version: Option<i32>,
+    pub(crate) description: MaybeUndefined<String>,
+    pub(crate) priority: MaybeUndefined<Priority>,
+    pub(crate) start_at: MaybeUndefined<DateTime>,
+    pub(crate) due_at: MaybeUndefined<DateTime>,
+    pub(crate) done: MaybeUndefined<bool>,
     /// Null makes the task top-level.
-    pub parent_id: MaybeUndefined<ID>,
+    pub(crate) parent_id: MaybeUndefined<ID>,
     /// Null makes the task one-off. A new rule, zone or due date starts a
     /// new series (COUNT and UNTIL count from the due date).
-    pub recurrence: MaybeUndefined<String>,
+    pub(crate) recurrence: MaybeUndefined<String>,
     /// Null: back to `UTC`.
-    pub time_zone: MaybeUndefined<String>,
+    pub(crate) time_zone: MaybeUndefined<String>,
     /// Null: no reminder. A new time fires again, even if the old one
     /// already fired.
-    pub remind_at: MaybeUndefined<DateTime>,
+    pub(crate) remind_at: MaybeUndefined<DateTime>,
 }
 
 #[derive(SimpleObject)]
-pub struct UpdateTaskPayload {
-    pub client_mutation_id: Option<String>,
-    pub task: Task,
+pub(crate) struct UpdateTaskPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task: Task,
     /// The next occurrence this update created by completing a recurring
     /// task; null when it created none.
-    pub next_occurrence: Option<Task>,
+    pub(crate) next_occurrence: Option<Task>,
 }
 
 /// Where a task goes in the owner's order (`POSITION`) among its siblings
 /// (tasks with the same parent): at most one of `before` and `after`;
 /// neither moves it to the end of its list.
 #[derive(InputObject)]
-pub struct MoveTaskInput {
-    pub client_mutation_id: Option<String>,
-    pub id: ID,
+pub(crate) struct MoveTaskInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) id: ID,
     /// Right before this sibling.
-    pub before: Option<ID>,
+    pub(crate) before: Option<ID>,
     /// Right after this sibling.
-    pub after: Option<ID>,
+    pub(crate) after: Option<ID>,
 }
 
 #[derive(SimpleObject)]
-pub struct MoveTaskPayload {
-    pub client_mutation_id: Option<String>,
-    pub task: Task,
+pub(crate) struct MoveTaskPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task: Task,
 }
 
 #[derive(InputObject)]
-pub struct DeleteTaskInput {
-    pub client_mutation_id: Option<String>,
-    pub id: ID,
+pub(crate) struct DeleteTaskInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) id: ID,
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteTaskPayload {
-    pub client_mutation_id: Option<String>,
+pub(crate) struct DeleteTaskPayload {
+    pub(crate) client_mutation_id: Option<String>,
     /// The task and all its sub-tasks.
-    pub deleted_task_ids: Vec<ID>,
+    pub(crate) deleted_task_ids: Vec<ID>,
 }
 
 #[derive(InputObject)]
-pub struct SetTasksDoneInput {
-    pub client_mutation_id: Option<String>,
-    pub ids: Vec<ID>,
-    pub done: bool,
+pub(crate) struct SetTasksDoneInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) ids: Vec<ID>,
+    pub(crate) done: bool,
 }
 
 #[derive(SimpleObject)]
-pub struct SetTasksDonePayload {
-    pub client_mutation_id: Option<String>,
-    pub tasks: Vec<Task>,
+pub(crate) struct SetTasksDonePayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) tasks: Vec<Task>,
     /// The next occurrences of the recurring tasks this call completed, in
     /// the order of `ids`.
-    pub next_occurrences: Vec<Task>,
+    pub(crate) next_occurrences: Vec<Task>,
 }
 
 #[derive(InputObject, Default)]
-pub struct DeleteCompletedTasksInput {
-    pub client_mutation_id: Option<String>,
+pub(crate) struct DeleteCompletedTasksInput {
+    pub(crate) client_mutation_id: Option<String>,
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteCompletedTasksPayload {
-    pub client_mutation_id: Option<String>,
-    pub deleted_task_ids: Vec<ID>,
+pub(crate) struct DeleteCompletedTasksPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) deleted_task_ids: Vec<ID>,
 }
 
 #[derive(InputObject)]
-pub struct AddTaskCategoriesInput {
-    pub client_mutation_id: Option<String>,
-    pub task_id: ID,
-    pub category_ids: Vec<ID>,
+pub(crate) struct AddTaskCategoriesInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task_id: ID,
+    pub(crate) category_ids: Vec<ID>,
 }
 
 #[derive(InputObject)]
-pub struct RemoveTaskCategoriesInput {
-    pub client_mutation_id: Option<String>,
-    pub task_id: ID,
-    pub category_ids: Vec<ID>,
+pub(crate) struct RemoveTaskCategoriesInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task_id: ID,
+    pub(crate) category_ids: Vec<ID>,
 }
 
 #[derive(SimpleObject)]
-pub struct AddTaskCategoriesPayload {
-    pub client_mutation_id: Option<String>,
-    pub task: Task,
+pub(crate) struct AddTaskCategoriesPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task: Task,
 }
 
 #[derive(SimpleObject)]
-pub struct RemoveTaskCategoriesPayload {
-    pub client_mutation_id: Option<String>,
-    pub task: Task,
+pub(crate) struct RemoveTaskCategoriesPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) task: Task,
 }
 
 fn decode_task(id: Option<ID>, field: &str) -> Result<Option<sea_orm::prelude::Uuid>> {
@@ -178,7 +178,7 @@ fn task_ids(ids: Vec<sea_orm::prelude::Uuid>) -> Vec<ID> {
 }
 
 #[derive(Default)]
-pub struct TaskMutation;
+pub(crate) struct TaskMutation;
 
 #[Object]
 impl TaskMutation {
@@ -345,45 +345,45 @@ async fn change_categories(
 }
 
 #[derive(InputObject)]
-pub struct CreateCategoryInput {
-    pub client_mutation_id: Option<String>,
+pub(crate) struct CreateCategoryInput {
+    pub(crate) client_mutation_id: Option<String>,
     /// 1 to 64 characters after trimming; unique regardless of case.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 #[derive(SimpleObject)]
-pub struct CreateCategoryPayload {
-    pub client_mutation_id: Option<String>,
-    pub category: Category,
+pub(crate) struct CreateCategoryPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) category: Category,
 }
 
 #[derive(SimpleObject)]
-pub struct RenameCategoryPayload {
-    pub client_mutation_id: Option<String>,
-    pub category: Category,
+pub(crate) struct RenameCategoryPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) category: Category,
 }
 
 #[derive(InputObject)]
-pub struct RenameCategoryInput {
-    pub client_mutation_id: Option<String>,
-    pub id: ID,
-    pub name: String,
+pub(crate) struct RenameCategoryInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) id: ID,
+    pub(crate) name: String,
 }
 
 #[derive(InputObject)]
-pub struct DeleteCategoryInput {
-    pub client_mutation_id: Option<String>,
-    pub id: ID,
+pub(crate) struct DeleteCategoryInput {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) id: ID,
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteCategoryPayload {
-    pub client_mutation_id: Option<String>,
-    pub deleted_category_id: ID,
+pub(crate) struct DeleteCategoryPayload {
+    pub(crate) client_mutation_id: Option<String>,
+    pub(crate) deleted_category_id: ID,
 }
 
 #[derive(Default)]
-pub struct CategoryMutation;
+pub(crate) struct CategoryMutation;
 
 #[Object]
 impl CategoryMutation {

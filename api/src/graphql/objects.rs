@@ -5,14 +5,14 @@ use async_graphql::Enum;
 use entity::{category, task};
 
 /// A to-do item, possibly with sub-tasks and categories.
-pub struct Task(pub task::Model);
+pub(crate) struct Task(pub task::Model);
 
 /// A label tasks can share.
-pub struct Category(pub category::Model);
+pub(crate) struct Category(pub category::Model);
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::Priority")]
-pub enum Priority {
+pub(crate) enum Priority {
     None,
     Low,
     Medium,

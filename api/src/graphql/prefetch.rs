@@ -21,14 +21,14 @@ use crate::service::page::PageArgs;
 use crate::service::tasks::Holder;
 
 /// The selection on each node of a connection (`nodes` and `edges.node`).
-pub fn node_selection<'a>(connection: &Lookahead<'a>) -> Option<Lookahead<'a>> {
+pub(crate) fn node_selection<'a>(connection: &Lookahead<'a>) -> Option<Lookahead<'a>> {
     let mut fields = connection.field("nodes").selection_fields();
     fields.extend(connection.field("edges").field("node").selection_fields());
     Lookahead::try_from(fields.as_slice()).ok()
 }
 
 /// Prefetches what `selection` asks of each of `tasks`.
-pub fn tasks<'a>(
+pub(crate) fn tasks<'a>(
     loaders: &'a Loaders,
     selection: Lookahead<'a>,
     tasks: Vec<task::Model>,
@@ -66,7 +66,7 @@ pub fn tasks<'a>(
 }
 
 /// Prefetches `tasks(...)` of each of a page of categories.
-pub async fn categories(loaders: &Loaders, selection: Lookahead<'_>, ids: Vec<Uuid>) {
+pub(crate) async fn categories(loaders: &Loaders, selection: Lookahead<'_>, ids: Vec<Uuid>) {
     if !loaders.cached || ids.is_empty() {
         return;
     }
@@ -77,7 +77,12 @@ pub async fn categories(loaders: &Loaders, selection: Lookahead<'_>, ids: Vec<Uu
 
 /// Prefetches one nested task list (`subtasks(...)` or `tasks(...)`) for
 /// every holder, then what is selected below it.
-pub async fn scoped(loaders: &Loaders, kind: Holder, holders: &[Uuid], field: SelectionField<'_>) {
+pub(crate) async fn scoped(
+    loaders: &Loaders,
+    kind: Holder,
+    holders: &[Uuid],
+    field: SelectionField<'_>,
+) {
     let Some(query) = field
         .arguments()
         .ok()

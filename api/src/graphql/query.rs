@@ -32,7 +32,7 @@ pub struct Query(
 // the federation fields (`_entities`, `_service`) code generators need not see.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct ClientQuery(
+pub(crate) struct ClientQuery(
     NodeQuery,
     ViewerQuery,
     TaskQuery,
@@ -41,7 +41,7 @@ pub struct ClientQuery(
 );
 
 #[derive(Default)]
-pub struct NodeQuery;
+pub(crate) struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
@@ -107,14 +107,14 @@ impl NodeQuery {
 
 /// Who is asking.
 #[derive(SimpleObject)]
-pub struct Viewer {
+pub(crate) struct Viewer {
     /// The owner: the subject (`sub`) of the caller's token, or the single
     /// user's fixed id.
-    pub id: ID,
+    pub(crate) id: ID,
 }
 
 #[derive(Default)]
-pub struct ViewerQuery;
+pub(crate) struct ViewerQuery;
 
 #[Object]
 impl ViewerQuery {
@@ -127,7 +127,7 @@ impl ViewerQuery {
 }
 
 #[derive(Default)]
-pub struct TaskQuery;
+pub(crate) struct TaskQuery;
 
 #[Object]
 impl TaskQuery {
@@ -155,7 +155,7 @@ impl TaskQuery {
 }
 
 #[derive(Default)]
-pub struct CategoryQuery;
+pub(crate) struct CategoryQuery;
 
 #[Object]
 impl CategoryQuery {

@@ -5,7 +5,7 @@ use chrono::{SecondsFormat, Utc};
 
 /// An instant, as chrono keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DateTime(pub chrono::DateTime<Utc>);
+pub(crate) struct DateTime(pub chrono::DateTime<Utc>);
 
 /// A point in time: an RFC 3339 date-time string with an offset, such as
 /// `2026-12-01T09:30:00Z` or `2026-12-01T10:30:00+01:00`. Always sent in

@@ -17,7 +17,7 @@ use crate::service::Owner;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "EventKind")]
-pub enum TaskEventKind {
+pub(crate) enum TaskEventKind {
     Created,
     Updated,
     Deleted,
@@ -29,17 +29,17 @@ pub enum TaskEventKind {
 /// Which events a subscription (or a `taskEvents` page) holds; all given
 /// conditions must hold.
 #[derive(InputObject, Default)]
-pub struct TaskEventFilter {
-    pub kinds: Option<Vec<TaskEventKind>>,
-    pub task_ids: Option<Vec<ID>>,
+pub(crate) struct TaskEventFilter {
+    pub(crate) kinds: Option<Vec<TaskEventKind>>,
+    pub(crate) task_ids: Option<Vec<ID>>,
     /// Only events of direct sub-tasks of this task (deletions carry no parent
     /// and are matched by `taskIds` only).
-    pub parent_id: Option<ID>,
+    pub(crate) parent_id: Option<ID>,
 }
 
 impl TaskEventFilter {
     /// The filter with its ids decoded (a bad one is `BAD_USER_INPUT`).
-    pub fn decode(self) -> AppResult<EventFilter> {
+    pub(crate) fn decode(self) -> AppResult<EventFilter> {
         Ok(EventFilter {
             kinds: self
                 .kinds
@@ -57,23 +57,23 @@ impl TaskEventFilter {
 }
 
 #[derive(SimpleObject)]
-pub struct TaskEvent {
+pub(crate) struct TaskEvent {
     /// Where this event stands in the log: pass the last one you received as
     /// `after` to resume, on any replica, exactly after it.
-    pub cursor: String,
-    pub kind: TaskEventKind,
-    pub task_id: ID,
+    pub(crate) cursor: String,
+    pub(crate) kind: TaskEventKind,
+    pub(crate) task_id: ID,
     /// The task's version after the change (for a deletion, one past its
     /// last version).
-    pub version: i32,
+    pub(crate) version: i32,
     /// When the change was made.
-    pub occurred_at: DateTime,
+    pub(crate) occurred_at: DateTime,
     /// The task as committed; null once deleted.
-    pub task: Option<Task>,
+    pub(crate) task: Option<Task>,
     /// For `REMINDER_DUE`: whether the reminder fired late, well after its
     /// time (it came due while the service was not running). Null for
     /// other kinds.
-    pub late: Option<bool>,
+    pub(crate) late: Option<bool>,
 }
 
 struct Matcher {
@@ -98,7 +98,7 @@ impl Matcher {
     }
 }
 
-pub fn to_graphql(event: &Event) -> TaskEvent {
+pub(crate) fn to_graphql(event: &Event) -> TaskEvent {
     TaskEvent {
         cursor: cursor::encode(event.position),
         kind: event.kind.into(),

@@ -13,7 +13,7 @@ use crate::events::{DEFAULT_POLL_PAGE, EventPage, MAX_POLL_PAGE};
 /// there is nothing new (null if none was given), so a poller can always
 /// pass it back.
 #[derive(SimpleObject)]
-pub struct TaskEventConnection {
+pub(crate) struct TaskEventConnection {
     /// Information to aid in pagination.
     page_info: PageInfo,
     /// A list of edges.
@@ -53,7 +53,7 @@ fn cost(first: Option<i32>, child_complexity: usize) -> usize {
 }
 
 #[derive(Default)]
-pub struct TaskEventQuery;
+pub(crate) struct TaskEventQuery;
 
 #[Object]
 impl TaskEventQuery {

@@ -13,7 +13,7 @@ use crate::service::tasks::{DEFAULT_TIME_ZONE, Holder};
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "A globally unique, opaque id."))]
-pub enum Node {
+pub(crate) enum Node {
     Task(Task),
     Category(Category),
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use super::responses::{error_response, response_media_type};
 use super::state::SharedState;
 
-pub async fn require_token(
+pub(crate) async fn require_token(
     State(state): State<SharedState>,
     mut request: Request,
     next: Next,

@@ -9,11 +9,11 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Answers below this many bytes go as they are: they fit in a packet or
 /// two either way, and compressing them would cost more CPU than it saves.
-pub const MIN_SIZE: u16 = 1024;
+pub(crate) const MIN_SIZE: u16 = 1024;
 
 /// Compresses answers of `MIN_SIZE` bytes or more for clients that accept
 /// it; those answers (and only those) say `Vary: accept-encoding`.
-pub fn layer() -> CompressionLayer<impl Predicate> {
+pub(crate) fn layer() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .gzip(true)
         .br(true)
@@ -24,10 +24,9 @@ pub fn layer() -> CompressionLayer<impl Predicate> {
 
 /// Level 1 for each (gzip 1, brotli 1, zstd 1). Answers here are a few KB,
 /// made once: the encoder's setup is most of the cost, and it grows with
-/// the level (brotli's and zstd's tables). list20's 4.4 KB answer, server
-/// CPU per request above sending it as is: level 1 +12 µs (br), +17 (zstd),
-/// +36 (gzip) for 1.0, 0.95 and 1.04 KB; level 4 +76, +72, +39 µs for
-/// 0.88, 0.94 and 0.88 KB (bench/RESULTS.md).
+/// the level (brotli's and zstd's tables), while a higher level makes such
+/// answers hardly smaller (bench/RESULTS.md, "Compressed answers", has the
+/// figures).
 const LEVEL: i32 = 1;
 
 /// A WebSocket handshake's answer has no body, and its stream is the

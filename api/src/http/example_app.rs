@@ -34,7 +34,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src http: https: ws: wss:; base-uri 'none'; form-action 'none'; \
                    frame-ancestors 'none'";
 
-pub fn routes() -> Router<SharedState> {
+pub(crate) fn routes() -> Router<SharedState> {
     Router::new()
         // Relative module imports need the trailing slash; keep `?api=`.
         .route(

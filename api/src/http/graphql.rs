@@ -31,7 +31,7 @@ const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
 /// `/graphql` with its transport limits (the router adds sign-in outside
 /// them). Only this route is limited: health probes and metrics must answer
 /// even when the api sheds load.
-pub fn route(state: &SharedState) -> MethodRouter<SharedState> {
+pub(crate) fn route(state: &SharedState) -> MethodRouter<SharedState> {
     let limits = &state.config.http_limits;
     let limited = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
@@ -76,7 +76,7 @@ async fn overloaded(error: tower::BoxError) -> Response {
     response
 }
 
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<SharedState>,
     owner: Option<Extension<Owner>>,
     throttle: Option<Extension<Throttle>>,
@@ -171,7 +171,7 @@ fn with_owner(batch: BatchRequest, owner: Option<Extension<Owner>>) -> BatchRequ
     }
 }
 
-pub async fn get_or_websocket(
+pub(crate) async fn get_or_websocket(
     State(state): State<SharedState>,
     request: axum::extract::Request,
 ) -> Response {

@@ -20,16 +20,16 @@ use crate::error::AppError;
 use crate::graphql::Engine;
 use crate::service::idempotency::{self, Claim, Stored};
 
-pub const HEADER: &str = "idempotency-key";
-pub const REPLAYED: &str = "idempotent-replayed";
+pub(crate) const HEADER: &str = "idempotency-key";
+pub(crate) const REPLAYED: &str = "idempotent-replayed";
 /// The longest key (in bytes) a client may send.
-pub const MAX_KEY_BYTES: usize = 255;
+pub(crate) const MAX_KEY_BYTES: usize = 255;
 /// How often expired keys are deleted.
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 /// The request's key: none, or 1 to 255 printable ASCII characters (a
 /// refusal says what is wrong).
-pub fn key(headers: &HeaderMap) -> Result<Option<String>, String> {
+pub(crate) fn key(headers: &HeaderMap) -> Result<Option<String>, String> {
     let mut values = headers.get_all(HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -54,7 +54,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, String> {
 /// Whether a key applies: to a batch holding a mutation. A document sent
 /// by hash alone may be one, so it counts; a document that does not parse
 /// changes nothing and runs without.
-pub fn applies(engine: &Engine, batch: &BatchRequest) -> bool {
+pub(crate) fn applies(engine: &Engine, batch: &BatchRequest) -> bool {
     let requests: Vec<&async_graphql::Request> = match batch {
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
@@ -65,13 +65,13 @@ pub fn applies(engine: &Engine, batch: &BatchRequest) -> bool {
 }
 
 /// A refusal of a request with a bad key.
-pub fn bad_key(media: &'static str, message: &str) -> Response {
+pub(crate) fn bad_key(media: &'static str, message: &str) -> Response {
     error_response(StatusCode::BAD_REQUEST, media, message, "BAD_USER_INPUT")
 }
 
 /// Runs `batch` (the body `body`) once for `owner`'s `key`, or answers as
 /// the key's earlier use says.
-pub async fn run(
+pub(crate) async fn run(
     state: &SharedState,
     owner: String,
     key: String,
@@ -243,7 +243,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Deletes expired keys, and each owner's oldest beyond the cap, every
 /// minute until `shutdown`.
-pub fn start_expiry(db: DatabaseConnection, ttl: Duration, shutdown: &CancellationToken) {
+pub(crate) fn start_expiry(db: DatabaseConnection, ttl: Duration, shutdown: &CancellationToken) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         // The first pass a period after start, not while the replica starts.

@@ -7,12 +7,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Span;
 
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Incoming request ids are honoured when they look like ids: at most 128
 /// characters of letters, digits and `-_.:`, sent once. Others are replaced
 /// by a generated one (they end up in logs and response headers).
-pub async fn drop_invalid_request_id(mut request: Request) -> Request {
+pub(crate) async fn drop_invalid_request_id(mut request: Request) -> Request {
     let mut ids = request.headers().get_all(&X_REQUEST_ID).iter();
     let valid = match (ids.next(), ids.next()) {
         (None, _) => true,
@@ -35,7 +35,7 @@ pub async fn drop_invalid_request_id(mut request: Request) -> Request {
 /// One span per request: method, route, path (never the query string, which
 /// may carry GraphQL variables) and request id. With the `otlp` feature it
 /// continues the caller's trace (W3C `traceparent`).
-pub fn request_span(request: &Request) -> Span {
+pub(crate) fn request_span(request: &Request) -> Span {
     let request_id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -64,7 +64,7 @@ pub fn request_span(request: &Request) -> Span {
     span
 }
 
-pub async fn track_in_flight(request: Request, next: Next) -> Response {
+pub(crate) async fn track_in_flight(request: Request, next: Next) -> Response {
     let in_flight = crate::metrics::InFlight::start();
     let response = next.run(request).await;
     in_flight.finish(response.status().as_u16());

@@ -7,13 +7,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::state::SharedState;
 
-pub async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready: the database answers, its schema is current, and live events
 /// arrive (the replica's listener is connected).
-pub async fn readyz(State(state): State<SharedState>) -> Response {
+pub(crate) async fn readyz(State(state): State<SharedState>) -> Response {
     if !crate::db::is_ready(&state.db).await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -31,7 +31,7 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
     (StatusCode::OK, "ready").into_response()
 }
 
-pub async fn schema_sdl(State(state): State<SharedState>) -> Response {
+pub(crate) async fn schema_sdl(State(state): State<SharedState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         state.sdl.to_string(),
@@ -40,7 +40,7 @@ pub async fn schema_sdl(State(state): State<SharedState>) -> Response {
 }
 
 /// Prometheus text, with the pool sampled now.
-pub async fn metrics(handle: PrometheusHandle, state: SharedState) -> Response {
+pub(crate) async fn metrics(handle: PrometheusHandle, state: SharedState) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -8,7 +8,7 @@ mod example_app;
 mod execute;
 pub mod graphiql;
 mod graphql;
-pub mod idempotency;
+pub(crate) mod idempotency;
 mod layers;
 mod meta;
 mod request;
@@ -27,9 +27,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-pub use state::{AppState, SharedState};
+pub(crate) use state::{AppState, SharedState};
 
-pub fn router(state: SharedState) -> Router {
+pub(crate) fn router(state: SharedState) -> Router {
     let config = state.config.clone();
     let mut router = Router::new()
         .route("/", get(graphiql::serve_page))

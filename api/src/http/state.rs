@@ -11,26 +11,26 @@ use crate::events::Hub;
 use crate::graphql::Engine;
 use crate::rate_limit::RateLimiter;
 
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub engine: Engine,
-    pub db: DatabaseConnection,
+pub(crate) struct AppState {
+    pub(crate) config: Arc<Config>,
+    pub(crate) engine: Engine,
+    pub(crate) db: DatabaseConnection,
     /// This replica's view of the event log (readiness asks it).
-    pub events: Arc<Hub>,
+    pub(crate) events: Arc<Hub>,
     /// Who a request is (bearer tokens), or the single user.
-    pub auth: Arc<Authenticator>,
+    pub(crate) auth: Arc<Authenticator>,
     /// The SDL, rendered once.
-    pub sdl: Arc<str>,
+    pub(crate) sdl: Arc<str>,
     /// Cancelled when shutdown begins: long-lived sockets close themselves.
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// Per-client rate limits; `None` when off.
-    pub limiter: Option<Arc<RateLimiter>>,
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
 }
 
 impl AppState {
     /// Operations one batched request may hold: `GRAPHQL_MAX_BATCH`, and
     /// never more than a rate-limit bucket, which could never take them.
-    pub fn max_batch(&self) -> usize {
+    pub(crate) fn max_batch(&self) -> usize {
         let max = self.config.graphql_limits.max_batch;
         match &self.limiter {
             Some(limiter) => max.min(usize::try_from(limiter.burst()).unwrap_or(usize::MAX)),
@@ -39,4 +39,4 @@ impl AppState {
     }
 }
 
-pub type SharedState = Arc<AppState>;
+pub(crate) type SharedState = Arc<AppState>;

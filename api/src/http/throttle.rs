@@ -24,26 +24,30 @@ use crate::net::client_prefix;
 use crate::rate_limit::{Allowance, ClientKey, RateLimiter, Refusal, Verdict};
 use crate::service::Owner;
 
-pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+pub(crate) const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+pub(crate) const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+pub(crate) const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// A client's limiter and bucket, for operations counted after the first.
 #[derive(Clone)]
-pub struct Throttle {
-    pub limiter: Arc<RateLimiter>,
-    pub key: ClientKey,
+pub(crate) struct Throttle {
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) key: ClientKey,
 }
 
 impl Throttle {
     /// Takes `operations` more from the client's bucket.
-    pub fn check(&self, operations: usize) -> Verdict {
+    pub(crate) fn check(&self, operations: usize) -> Verdict {
         let operations = u32::try_from(operations).unwrap_or(u32::MAX);
         self.limiter.check(&self.key, operations)
     }
 }
 
-pub async fn limit(State(state): State<SharedState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn limit(
+    State(state): State<SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(limiter) = state.limiter.clone() else {
         return next.run(request).await;
     };
@@ -69,13 +73,13 @@ pub async fn limit(State(state): State<SharedState>, mut request: Request, next:
     }
 }
 
-pub fn is_websocket_handshake(request: &Request) -> bool {
+pub(crate) fn is_websocket_handshake(request: &Request) -> bool {
     (request.method() == Method::GET && request.headers().contains_key(header::UPGRADE))
         || request.method() == Method::CONNECT
 }
 
 /// The signed-in owner (sign-in put it there), else the client's address.
-pub fn client_key(
+pub(crate) fn client_key(
     trusted: &TrustedProxies,
     extensions: &Extensions,
     headers: &HeaderMap,
@@ -99,7 +103,7 @@ fn client_address(
 }
 
 /// 429 with one `RATE_LIMITED` error and the headers that say when to retry.
-pub fn too_many(media: &'static str, refusal: Refusal) -> Response {
+pub(crate) fn too_many(media: &'static str, refusal: Refusal) -> Response {
     crate::metrics::rate_limited(TRANSPORT_HTTP);
     let retry_after = whole_seconds(refusal.retry_after).max(1);
     let message = format!("too many operations; retry in {retry_after} s");
@@ -121,7 +125,7 @@ pub fn too_many(media: &'static str, refusal: Refusal) -> Response {
 }
 
 /// The error a refused WebSocket `subscribe` gets.
-pub fn rate_limited_error(refusal: Refusal) -> serde_json::Value {
+pub(crate) fn rate_limited_error(refusal: Refusal) -> serde_json::Value {
     let retry_after = whole_seconds(refusal.retry_after).max(1);
     serde_json::json!({
         "message": format!("too many operations; retry in {retry_after} s"),
@@ -129,7 +133,7 @@ pub fn rate_limited_error(refusal: Refusal) -> serde_json::Value {
     })
 }
 
-pub fn set_allowance(headers: &mut HeaderMap, allowance: Allowance) {
+pub(crate) fn set_allowance(headers: &mut HeaderMap, allowance: Allowance) {
     headers.insert(RATELIMIT_LIMIT, HeaderValue::from(allowance.limit));
     headers.insert(RATELIMIT_REMAINING, HeaderValue::from(allowance.remaining));
     headers.insert(

@@ -29,14 +29,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::service::Owner;
 
-pub use settings::RateLimitSettings;
+pub(crate) use settings::RateLimitSettings;
 
 /// How often buckets that have refilled are dropped.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Whose bucket a request is taken from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ClientKey {
+pub(crate) enum ClientKey {
     /// The signed-in owner (when sign-in is configured).
     Owner(Owner),
     /// The client's address (an IPv6 /64), without sign-in.
@@ -47,34 +47,34 @@ pub enum ClientKey {
 
 /// The answer for one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Allowed(Allowance),
     Refused(Refusal),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Allowance {
+pub(crate) struct Allowance {
     /// The bucket size.
-    pub limit: u32,
+    pub(crate) limit: u32,
     /// Operations the client may still run at once.
-    pub remaining: u32,
+    pub(crate) remaining: u32,
     /// Until the bucket is full again.
-    pub reset: Duration,
+    pub(crate) reset: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
-    pub limit: u32,
+pub(crate) struct Refusal {
+    pub(crate) limit: u32,
     /// Until the operations asked for would be allowed.
-    pub retry_after: Duration,
+    pub(crate) retry_after: Duration,
     /// Until the bucket is full again.
-    pub reset: Duration,
+    pub(crate) reset: Duration,
 }
 
 type Limiter =
     governor::RateLimiter<ClientKey, CappedStore, DefaultClock, StateInformationMiddleware>;
 
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     limiter: Limiter,
     burst: u32,
     /// Time to earn back one operation.
@@ -83,13 +83,13 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `None` when rate limiting is off.
-    pub fn from_settings(settings: &RateLimitSettings) -> Option<Self> {
+    pub(crate) fn from_settings(settings: &RateLimitSettings) -> Option<Self> {
         let per_second = settings.per_second?;
         let burst = settings.effective_burst()?;
         Self::new(per_second, burst, settings.max_clients)
     }
 
-    pub fn new(per_second: f64, burst: u32, max_clients: usize) -> Option<Self> {
+    pub(crate) fn new(per_second: f64, burst: u32, max_clients: usize) -> Option<Self> {
         let period = Duration::from_secs_f64(1.0 / per_second);
         let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst)?);
         let store = CappedStore {
@@ -105,12 +105,12 @@ impl RateLimiter {
     }
 
     /// The bucket size: the most operations a client can ever run at once.
-    pub fn burst(&self) -> u32 {
+    pub(crate) fn burst(&self) -> u32 {
         self.burst
     }
 
     /// Takes `operations` (at least 1) from the client's bucket, all or none.
-    pub fn check(&self, key: &ClientKey, operations: u32) -> Verdict {
+    pub(crate) fn check(&self, key: &ClientKey, operations: u32) -> Verdict {
         let operations = NonZeroU32::new(operations).unwrap_or(NonZeroU32::MIN);
         let refused = |retry_after: Duration| {
             Verdict::Refused(Refusal {
@@ -143,20 +143,20 @@ impl RateLimiter {
     }
 
     /// Clients holding a bucket now.
-    pub fn clients(&self) -> usize {
+    pub(crate) fn clients(&self) -> usize {
         self.limiter.len()
     }
 
     /// Drops the buckets that have refilled (they are no different from new
     /// ones) and gives their memory back.
-    pub fn upkeep(&self) {
+    pub(crate) fn upkeep(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
         crate::metrics::rate_limit_clients(self.clients());
     }
 
     /// Runs [`RateLimiter::upkeep`] every second until `shutdown`.
-    pub fn start_upkeep(self: &Arc<Self>, shutdown: &CancellationToken) {
+    pub(crate) fn start_upkeep(self: &Arc<Self>, shutdown: &CancellationToken) {
         let limiter = Arc::downgrade(self);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

@@ -7,27 +7,27 @@ use crate::config::values::parse_limit;
 /// Per-client rate limits on GraphQL operations; off unless
 /// `RATE_LIMIT_PER_SECOND` is set.
 #[derive(Debug, Clone, PartialEq, Args)]
-pub struct RateLimitSettings {
+pub(crate) struct RateLimitSettings {
     /// Operations per second each client may run on average (fractions
     /// allowed); unset: no rate limit.
     #[arg(long = "rate-limit-per-second", env = "RATE_LIMIT_PER_SECOND", value_name = "RATE_LIMIT_PER_SECOND",
           value_parser = parse_rate)]
-    pub per_second: Option<f64>,
+    pub(crate) per_second: Option<f64>,
     /// Operations a client may run at once after a quiet spell. Default: one
     /// second's worth (at least 1).
     #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST",
           requires = "per_second", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub burst: Option<u32>,
+    pub(crate) burst: Option<u32>,
     /// Clients the limiter keeps a bucket for at once; new clients beyond
     /// it share one bucket until buckets of quiet clients are dropped.
     #[arg(long = "rate-limit-max-clients", env = "RATE_LIMIT_MAX_CLIENTS", value_name = "RATE_LIMIT_MAX_CLIENTS",
           default_value = "100000", value_parser = parse_limit)]
-    pub max_clients: usize,
+    pub(crate) max_clients: usize,
 }
 
 impl RateLimitSettings {
     /// The bucket size in force, `None` when rate limiting is off.
-    pub fn effective_burst(&self) -> Option<u32> {
+    pub(crate) fn effective_burst(&self) -> Option<u32> {
         let rate = self.per_second?;
         Some(
             self.burst

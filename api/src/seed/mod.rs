@@ -1,9 +1,12 @@
-//! `api seed`: fills the configured database with a realistic sample
-//! (categories, tasks with steps, priorities, start and due dates, some
-//! done) for one owner. Everything is written through the service layer,
-//! with the functions the GraphQL mutations call, so each change records its
-//! event as any other would and a running api's subscribers see them.
+//! Seeding, two ways. `api seed` (here) fills the configured database with
+//! a realistic sample (categories, tasks with steps, priorities, start and
+//! due dates, some done) for one owner. Everything is written through the
+//! service layer, with the functions the GraphQL mutations call, so each
+//! change records its event as any other would and a running api's
+//! subscribers see them. The bench's `seed` loads [`bulk`]'s fixed data set
+//! of up to millions of rows straight into the tables instead.
 
+pub mod bulk;
 mod sample;
 
 use std::time::Duration;
@@ -12,7 +15,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::prelude::Uuid;
 
-pub use sample::{CATEGORIES, SampleTask};
+use sample::CATEGORIES;
 
 use crate::StartupError;
 use crate::auth;
@@ -26,7 +29,7 @@ use crate::service::tasks::{self, NewTask, TaskFilter};
 use crate::service::{Owner, Scoped, Store};
 
 /// The most tasks one run creates.
-pub const MAX_TASKS: u32 = 1_000_000;
+pub(crate) const MAX_TASKS: u32 = 1_000_000;
 /// From this many tasks on, a progress bar shows how far it got.
 const PROGRESS_FROM: u32 = 200;
 /// `setTasksDone` takes at most this many ids at once; so does the seed.
@@ -38,19 +41,19 @@ pub struct SeedArgs {
     /// How many tasks to create, steps (sub-tasks) included.
     #[arg(long, value_name = "N", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TASKS)))]
-    pub tasks: u32,
+    pub(crate) tasks: u32,
     /// Whose tasks: a token's `sub`. Default: the single user's, the owner
     /// of everything when no sign-in is configured.
     #[arg(long, value_name = "SUBJECT")]
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     /// The same seed gives the same tasks (dates are relative to the day
     /// it runs). Default: a new one, printed at the end.
     #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Add the sample even when the owner already has tasks (categories of
     /// the same name are reused).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +85,12 @@ impl SeedError {
 /// What one run created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seeded {
-    pub owner: String,
-    pub seed: u64,
-    pub tasks: usize,
-    pub sub_tasks: usize,
-    pub done: usize,
-    pub categories: usize,
+    pub(crate) owner: String,
+    pub(crate) seed: u64,
+    pub(crate) tasks: usize,
+    pub(crate) sub_tasks: usize,
+    pub(crate) done: usize,
+    pub(crate) categories: usize,
 }
 
 impl std::fmt::Display for Seeded {

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// The sample's categories, each with what its tasks say.
-pub const CATEGORIES: &[(&str, &[&str])] = &[
+pub(crate) const CATEGORIES: &[(&str, &[&str])] = &[
     (
         "Work",
         &[
@@ -111,22 +111,22 @@ const STEPS: &[&str] = &[
 
 /// One task to create, in creation order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampleTask {
-    pub description: String,
-    pub priority: Priority,
-    pub start_at: Option<DateTime<Utc>>,
-    pub due_at: Option<DateTime<Utc>>,
+pub(crate) struct SampleTask {
+    pub(crate) description: String,
+    pub(crate) priority: Priority,
+    pub(crate) start_at: Option<DateTime<Utc>>,
+    pub(crate) due_at: Option<DateTime<Utc>>,
     /// Index (into the sample) of the parent, always an earlier task.
-    pub parent: Option<usize>,
+    pub(crate) parent: Option<usize>,
     /// Indexes into [`CATEGORIES`].
-    pub categories: Vec<usize>,
-    pub done: bool,
+    pub(crate) categories: Vec<usize>,
+    pub(crate) done: bool,
 }
 
 /// `count` tasks: a quarter of the top-level ones broken into one to three
 /// steps; most in one category, some in two; priorities, start and due
 /// dates around `today` (some overdue), about a quarter done.
-pub fn tasks(seed: u64, count: usize, today: DateTime<Utc>) -> Vec<SampleTask> {
+pub(crate) fn tasks(seed: u64, count: usize, today: DateTime<Utc>) -> Vec<SampleTask> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tasks = Vec::with_capacity(count);
     while tasks.len() < count {

@@ -32,7 +32,7 @@ const PROBE_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Accepts connections until `stopping`, then drops the listener (new
 /// connections are refused) and asks every connection to finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     connections: Connections,

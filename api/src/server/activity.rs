@@ -30,20 +30,20 @@ const BUSY: u8 = 2;
 const UPGRADED: u8 = 3;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub header_read: Duration,
-    pub idle: Duration,
+pub(crate) struct Timeouts {
+    pub(crate) header_read: Duration,
+    pub(crate) idle: Duration,
 }
 
 /// Why the watchdog closed a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expired {
+pub(crate) enum Expired {
     Headers,
     Idle,
 }
 
 impl Expired {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Headers => crate::metrics::TIMED_OUT_HEADERS,
             Self::Idle => crate::metrics::TIMED_OUT_IDLE,
@@ -51,7 +51,7 @@ impl Expired {
     }
 }
 
-pub struct Activity {
+pub(crate) struct Activity {
     origin: Instant,
     phase: AtomicU8,
     /// When the phase began, in nanoseconds after `origin`.
@@ -65,7 +65,7 @@ pub struct Activity {
 
 impl Activity {
     /// A new connection: its first request head is due.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             origin: Instant::now(),
             phase: AtomicU8::new(HEAD),
@@ -87,7 +87,7 @@ impl Activity {
     }
 
     /// Bytes arrived: on an idle connection, a request head has begun.
-    pub fn on_read(&self) {
+    pub(crate) fn on_read(&self) {
         if self.phase.load(Relaxed) == IDLE {
             self.enter(HEAD);
         }
@@ -95,7 +95,7 @@ impl Activity {
 
     /// A request head was read; the response is on its way until the
     /// returned guard is dropped.
-    pub fn on_request(self: &Arc<Self>, has_body: bool) -> Busy {
+    pub(crate) fn on_request(self: &Arc<Self>, has_body: bool) -> Busy {
         self.busy.fetch_add(1, Relaxed);
         if self.phase.load(Relaxed) != UPGRADED {
             self.phase.store(BUSY, Relaxed);
@@ -105,19 +105,19 @@ impl Activity {
     }
 
     /// The connection now carries another protocol (a WebSocket).
-    pub fn on_upgrade(&self) {
+    pub(crate) fn on_upgrade(&self) {
         self.enter(UPGRADED);
     }
 
     /// Whether the server answered without reading the last request's body
     /// (a refusal): then the client may still be sending it.
-    pub fn left_body_unread(&self) -> bool {
+    pub(crate) fn left_body_unread(&self) -> bool {
         self.unread_body.load(Relaxed) && self.phase.load(Relaxed) != UPGRADED
     }
 
     /// Resolves when the connection has been too slow to send a request
     /// head, or idle too long.
-    pub async fn expired(&self, timeouts: Timeouts) -> Expired {
+    pub(crate) async fn expired(&self, timeouts: Timeouts) -> Expired {
         loop {
             let phase = self.phase.load(Relaxed);
             let since = self.since.load(Relaxed);
@@ -143,10 +143,10 @@ impl Activity {
 }
 
 /// A response in progress: dropped when hyper is done with its body.
-pub struct Busy(Arc<Activity>);
+pub(crate) struct Busy(Arc<Activity>);
 
 impl Busy {
-    pub fn activity(&self) -> &Activity {
+    pub(crate) fn activity(&self) -> &Activity {
         &self.0
     }
 }
@@ -161,13 +161,13 @@ impl Drop for Busy {
 }
 
 /// A request body that notes when it has been read to its end.
-pub struct RequestBody {
+pub(crate) struct RequestBody {
     inner: Incoming,
     activity: Arc<Activity>,
 }
 
 impl RequestBody {
-    pub fn new(inner: Incoming, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(inner: Incoming, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
 }
@@ -200,13 +200,13 @@ impl Body for RequestBody {
 }
 
 /// A response body that keeps its connection busy until hyper drops it.
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     inner: axum::body::Body,
     _busy: Busy,
 }
 
 impl ResponseBody {
-    pub fn new(inner: axum::body::Body, busy: Busy) -> Self {
+    pub(crate) fn new(inner: axum::body::Body, busy: Busy) -> Self {
         Self { inner, _busy: busy }
     }
 }

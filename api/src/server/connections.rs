@@ -25,14 +25,14 @@ use crate::net::client_prefix;
 /// Connections accepted over the cap, for probes only.
 pub const PROBE_RESERVE: usize = 16;
 
-pub struct Caps {
-    pub max: usize,
-    pub per_client: usize,
-    pub trusted: TrustedProxies,
+pub(crate) struct Caps {
+    pub(crate) max: usize,
+    pub(crate) per_client: usize,
+    pub(crate) trusted: TrustedProxies,
 }
 
 #[derive(Clone)]
-pub struct Connections(Arc<Inner>);
+pub(crate) struct Connections(Arc<Inner>);
 
 struct Inner {
     /// Every open connection, for shutdown to wait on.
@@ -51,14 +51,14 @@ struct Counts {
 
 /// What an accepted connection may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     Full,
     /// Over the cap: one request, probes only.
     ProbeOnly,
 }
 
 impl Connections {
-    pub fn new(caps: Caps) -> Self {
+    pub(crate) fn new(caps: Caps) -> Self {
         Self(Arc::new(Inner {
             open: watch::Sender::new(0),
             caps,
@@ -68,7 +68,7 @@ impl Connections {
 
     /// Admits a connection from `peer`, or names the cap it is over
     /// (`reason` of `http_connections_refused_total`).
-    pub fn admit(&self, peer: IpAddr) -> Result<OpenConnection, &'static str> {
+    pub(crate) fn admit(&self, peer: IpAddr) -> Result<OpenConnection, &'static str> {
         let caps = &self.0.caps;
         let client = (!caps.trusted.trusts(peer)).then(|| client_prefix(peer));
         let mut counts = self.0.counts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,11 +99,11 @@ impl Connections {
         })
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         *self.0.open.borrow()
     }
 
-    pub async fn all_closed(&self) {
+    pub(crate) async fn all_closed(&self) {
         let mut open = self.0.open.subscribe();
         let _ = open.wait_for(|n| *n == 0).await;
     }
@@ -111,14 +111,14 @@ impl Connections {
 
 /// One open connection, counted until dropped (it travels with the socket:
 /// into a WebSocket, into a lingering close).
-pub struct OpenConnection {
+pub(crate) struct OpenConnection {
     connections: Arc<Inner>,
     class: Class,
     client: Option<IpAddr>,
 }
 
 impl OpenConnection {
-    pub fn class(&self) -> Class {
+    pub(crate) fn class(&self) -> Class {
         self.class
     }
 }

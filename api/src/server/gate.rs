@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Phase {
+pub(crate) enum Phase {
     Connecting = 0,
     Migrating = 1,
 }
@@ -20,7 +20,7 @@ pub enum Phase {
 /// The router the server runs from the start: a health answer until the
 /// app is ready, the app's router afterwards.
 #[derive(Clone, Default)]
-pub struct Gate(Arc<GateState>);
+pub(crate) struct Gate(Arc<GateState>);
 
 #[derive(Default)]
 struct GateState {
@@ -29,15 +29,15 @@ struct GateState {
 }
 
 impl Gate {
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         Router::new().fallback(route).with_state(self.clone())
     }
 
-    pub fn set_phase(&self, phase: Phase) {
+    pub(crate) fn set_phase(&self, phase: Phase) {
         self.0.phase.store(phase as u8, Ordering::Relaxed);
     }
 
-    pub fn open(&self, app: Router) {
+    pub(crate) fn open(&self, app: Router) {
         let _ = self.0.app.set(app);
     }
 

@@ -22,11 +22,11 @@ use super::activity::Activity;
 use super::connections::OpenConnection;
 
 /// Most bytes read and discarded after an early answer.
-pub const LINGER_BYTES: usize = 1024 * 1024;
+pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
 /// Longest a lingering close waits for the client to stop sending.
-pub const LINGER_TIME: Duration = Duration::from_secs(2);
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(2);
 
-pub struct ConnectionIo {
+pub(crate) struct ConnectionIo {
     /// `None` once handed to a lingering close.
     stream: Option<TcpStream>,
     open: Option<OpenConnection>,
@@ -34,7 +34,7 @@ pub struct ConnectionIo {
 }
 
 impl ConnectionIo {
-    pub fn new(stream: TcpStream, open: OpenConnection, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(stream: TcpStream, open: OpenConnection, activity: Arc<Activity>) -> Self {
         Self {
             stream: Some(stream),
             open: Some(open),

@@ -35,8 +35,7 @@ use connections::{Caps, Connections};
 use gate::{Gate, Phase};
 
 pub use connections::PROBE_RESERVE;
-pub use io::{LINGER_BYTES, LINGER_TIME};
-pub use settings::HttpLimits;
+pub(crate) use settings::HttpLimits;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]

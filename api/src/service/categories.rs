@@ -12,27 +12,27 @@ use super::page::{
 use super::{Scoped, now};
 use crate::error::{AppError, AppResult};
 
-pub const MAX_NAME_CHARS: usize = 64;
+pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct CategoryFilter {
-    pub search: Option<String>,
+pub(crate) struct CategoryFilter {
+    pub(crate) search: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CategoryOrderField {
+pub(crate) enum CategoryOrderField {
     Name,
     CreatedAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CategoryOrder {
-    pub field: CategoryOrderField,
-    pub direction: Direction,
+pub(crate) struct CategoryOrder {
+    pub(crate) field: CategoryOrderField,
+    pub(crate) direction: Direction,
 }
 
 /// A validated category list request.
-pub type CategoryListQuery = ListQuery<CategoryFilter, CategoryOrder>;
+pub(crate) type CategoryListQuery = ListQuery<CategoryFilter, CategoryOrder>;
 
 impl ListOrder for CategoryOrder {
     type Field = CategoryOrderField;
@@ -108,7 +108,7 @@ fn filter_condition(owner: &str, filter: &CategoryFilter) -> Condition {
     cond
 }
 
-pub async fn list(
+pub(crate) async fn list(
     scope: &Scoped<'_>,
     query: &CategoryListQuery,
 ) -> AppResult<Page<category::Model>> {
@@ -123,18 +123,14 @@ pub async fn list(
         .await
 }
 
-pub async fn count(scope: &Scoped<'_>, filter: &CategoryFilter) -> AppResult<u64> {
+pub(crate) async fn count(scope: &Scoped<'_>, filter: &CategoryFilter) -> AppResult<u64> {
     let condition = filter_condition(scope.owner(), filter);
     scope
         .read(async |db| count_rows(db, category::Entity, condition).await)
         .await
 }
 
-pub async fn find(scope: &Scoped<'_>, id: Uuid) -> AppResult<Option<category::Model>> {
-    Ok(find_by_ids(scope, &[id]).await?.remove(&id))
-}
-
-pub async fn find_by_ids(
+pub(crate) async fn find_by_ids(
     scope: &Scoped<'_>,
     ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, category::Model>> {
@@ -151,7 +147,7 @@ pub async fn find_by_ids(
 }
 
 /// Trims and checks a name; returns it with its case-folded uniqueness key.
-pub fn validate_name(name: &str) -> AppResult<(String, String)> {
+pub(crate) fn validate_name(name: &str) -> AppResult<(String, String)> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 {
@@ -202,7 +198,7 @@ pub async fn create(scope: &Scoped<'_>, name: &str) -> AppResult<category::Model
     Ok(model)
 }
 
-pub async fn rename(scope: &Scoped<'_>, id: Uuid, name: &str) -> AppResult<category::Model> {
+pub(crate) async fn rename(scope: &Scoped<'_>, id: Uuid, name: &str) -> AppResult<category::Model> {
     let (name, name_key) = validate_name(name)?;
     let txn = scope.begin().await?;
     let mut model = category::Entity::find_by_id(id)
@@ -230,7 +226,7 @@ pub async fn rename(scope: &Scoped<'_>, id: Uuid, name: &str) -> AppResult<categ
 }
 
 /// Deletes a category; its links to tasks go with it, the tasks stay.
-pub async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Uuid> {
+pub(crate) async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Uuid> {
     let txn = scope.begin().await?;
     let result = category::Entity::delete_many()
         .filter(category::Column::Id.eq(id))
@@ -246,7 +242,7 @@ pub async fn delete(scope: &Scoped<'_>, id: Uuid) -> AppResult<Uuid> {
 
 /// A LIKE pattern matching `needle` anywhere, with its wildcards escaped (use
 /// with `ESCAPE '\\'`), lower-cased for case-insensitive search.
-pub fn contains_pattern(needle: &str) -> String {
+pub(crate) fn contains_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for c in needle.to_lowercase().chars() {

@@ -26,21 +26,21 @@ use crate::error::AppResult;
 /// A claim this old without a response is taken over by a repeat: the
 /// request that made it is gone (the longest request runs for
 /// `HTTP_REQUEST_TIMEOUT_SECS`, far less).
-pub const STALE_CLAIM: Duration = Duration::from_secs(60);
+pub(crate) const STALE_CLAIM: Duration = Duration::from_secs(60);
 /// Keys one owner keeps at most; the expiry task drops the oldest beyond.
-pub const MAX_KEYS_PER_OWNER: u64 = 10_000;
+pub(crate) const MAX_KEYS_PER_OWNER: u64 = 10_000;
 
 /// A response as stored, and replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub status: u16,
-    pub content_type: String,
-    pub body: String,
+pub(crate) struct Stored {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: String,
 }
 
 /// What a request with a key does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// It holds the key: run, then [`complete`] or [`release`].
     Claimed(Uuid),
     /// The same request already ran: its response.
@@ -52,7 +52,7 @@ pub enum Claim {
 }
 
 /// Claims `key` for `owner`'s request whose body hashes to `hash`.
-pub async fn claim(
+pub(crate) async fn claim(
     db: &impl ConnectionTrait,
     owner: &str,
     key: &str,
@@ -139,7 +139,7 @@ fn older_than(at: DateTime<Utc>, now: DateTime<Utc>, age: Duration) -> bool {
 
 /// Stores the response of the request holding `claim`; false when its
 /// claim was taken over meanwhile (nothing stored).
-pub async fn complete(
+pub(crate) async fn complete(
     db: &impl ConnectionTrait,
     owner: &str,
     key: &str,
@@ -167,7 +167,7 @@ pub async fn complete(
 }
 
 /// Gives the key up: a retry runs again.
-pub async fn release(
+pub(crate) async fn release(
     db: &impl ConnectionTrait,
     owner: &str,
     key: &str,

@@ -5,22 +5,21 @@
 
 pub mod categories;
 pub mod idempotency;
-pub mod owners;
+pub(crate) mod owners;
 pub mod page;
-pub mod reminders;
+pub(crate) mod reminders;
 mod scope;
-pub mod search;
+pub(crate) mod search;
 pub mod tasks;
 
 use std::collections::HashSet;
 use std::hash::Hash;
 
-pub use crate::store::{
-    EVERY_OWNER, Owner, Scoped, Store, now, set_every_owner, to_stored_precision,
-};
+pub(crate) use crate::store::{EVERY_OWNER, Scoped, now, set_every_owner, to_stored_precision};
+pub use crate::store::{Owner, Store};
 
 /// `items` without repeats, in first-seen order.
-pub fn unique<T: Eq + Hash + Copy>(items: Vec<T>) -> Vec<T> {
+pub(crate) fn unique<T: Eq + Hash + Copy>(items: Vec<T>) -> Vec<T> {
     let mut seen = HashSet::with_capacity(items.len());
     items
         .into_iter()

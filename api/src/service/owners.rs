@@ -41,7 +41,7 @@ pub struct Transferred {
 /// Moves every task and category of `from` to `to`, with their events.
 /// Refused when `to` has tasks or categories already (nothing is merged, so
 /// no category name can clash) and when both are the same owner.
-pub async fn transfer(store: &Store, from: &Owner, to: &Owner) -> AppResult<Transferred> {
+pub(crate) async fn transfer(store: &Store, from: &Owner, to: &Owner) -> AppResult<Transferred> {
     if from == to {
         return Err(AppError::bad_input(
             "to",

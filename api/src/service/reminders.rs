@@ -32,24 +32,24 @@ const BATCH: u64 = 500;
 
 /// When reminders are looked for, and when one counts as late.
 #[derive(Debug, Clone, Args)]
-pub struct ReminderSettings {
+pub(crate) struct ReminderSettings {
     /// How often each replica looks for reminders that came due, in
     /// seconds (fractions allowed): how late a reminder fires at most while
     /// a replica runs.
     #[arg(long = "reminders-poll-interval", env = "REMINDERS_POLL_INTERVAL",
           value_name = "REMINDERS_POLL_INTERVAL", default_value = "0.25",
           value_parser = crate::config::values::parse_secs)]
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// A reminder fired more than this many seconds after its time is
     /// marked late (`TaskEvent.late`): it came due while no replica ran.
     #[arg(long = "reminders-late-after", env = "REMINDERS_LATE_AFTER",
           value_name = "REMINDERS_LATE_AFTER", default_value = "60",
           value_parser = crate::config::values::parse_secs)]
-    pub late_after: Duration,
+    pub(crate) late_after: Duration,
 }
 
 /// Polls for due reminders on this replica until `shutdown`.
-pub fn spawn(store: Store, settings: ReminderSettings, shutdown: &CancellationToken) {
+pub(crate) fn spawn(store: Store, settings: ReminderSettings, shutdown: &CancellationToken) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         let late_after = TimeDelta::from_std(settings.late_after).unwrap_or(TimeDelta::MAX);
@@ -76,7 +76,7 @@ pub fn spawn(store: Store, settings: ReminderSettings, shutdown: &CancellationTo
 
 /// Fires up to `limit` reminders that are due now, each once, and returns
 /// how many. Runs across owners, as the event log's own readers do.
-pub async fn fire_due(store: &Store, late_after: TimeDelta, limit: u64) -> AppResult<usize> {
+pub(crate) async fn fire_due(store: &Store, late_after: TimeDelta, limit: u64) -> AppResult<usize> {
     let at = now();
     let backend = store.db.get_database_backend();
     let rls = store.row_level_security && backend == DbBackend::Postgres;

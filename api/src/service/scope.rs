@@ -10,7 +10,11 @@ use crate::store::Scoped;
 impl Scoped<'_> {
     /// Records `changes` as this owner's events in `txn` and commits it: the
     /// change and its events both, or neither.
-    pub async fn commit(&self, txn: DatabaseTransaction, changes: &[Change]) -> AppResult<()> {
+    pub(crate) async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        changes: &[Change],
+    ) -> AppResult<()> {
         events::record(&txn, self.owner(), changes).await?;
         events::commit(txn, self.wake()).await
     }

@@ -10,15 +10,16 @@ mod wake;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-pub use scope::{EVERY_OWNER, Owner, Scoped, Store, set_every_owner, set_owner};
+pub(crate) use scope::{EVERY_OWNER, Scoped, set_every_owner, set_owner};
+pub use scope::{Owner, Store};
 pub use wake::Wake;
 
 /// The current time at the precision every backend stores (microseconds), so a
 /// value reads back exactly as it was written.
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }

@@ -22,7 +22,7 @@ use crate::error::AppResult;
 pub struct Owner(Arc<str>);
 
 impl Owner {
-    pub fn new(subject: &str) -> Self {
+    pub(crate) fn new(subject: &str) -> Self {
         Self(subject.into())
     }
 
@@ -70,15 +70,15 @@ pub struct Scoped<'a> {
 }
 
 impl Scoped<'_> {
-    pub fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         self.owner.as_str()
     }
 
-    pub fn backend(&self) -> DbBackend {
+    pub(crate) fn backend(&self) -> DbBackend {
         self.store.db.get_database_backend()
     }
 
-    pub fn search_language(&self) -> &SearchLanguage {
+    pub(crate) fn search_language(&self) -> &SearchLanguage {
         &self.store.search_language
     }
 
@@ -88,7 +88,7 @@ impl Scoped<'_> {
 
     /// Runs reads: on the pool, or with row-level security in a transaction
     /// of their own that names the owner.
-    pub async fn read<T>(
+    pub(crate) async fn read<T>(
         &self,
         f: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> AppResult<T>,
     ) -> AppResult<T> {
@@ -102,7 +102,7 @@ impl Scoped<'_> {
     }
 
     /// A transaction for a change (naming the owner for row-level security).
-    pub async fn begin(&self) -> AppResult<DatabaseTransaction> {
+    pub(crate) async fn begin(&self) -> AppResult<DatabaseTransaction> {
         let txn = self.store.db.begin().await?;
         if self.rls() {
             set_owner(&txn, self.owner()).await?;
@@ -111,13 +111,13 @@ impl Scoped<'_> {
     }
 
     /// What a commit of this store wakes on this replica.
-    pub fn wake(&self) -> &Wake {
+    pub(crate) fn wake(&self) -> &Wake {
         &self.store.wake
     }
 }
 
 /// `app.owner_id` for the rest of the transaction (what the policies read).
-pub async fn set_owner(txn: &impl ConnectionTrait, owner: &str) -> AppResult<()> {
+pub(crate) async fn set_owner(txn: &impl ConnectionTrait, owner: &str) -> AppResult<()> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config('app.owner_id', $1, true)",
@@ -129,9 +129,9 @@ pub async fn set_owner(txn: &impl ConnectionTrait, owner: &str) -> AppResult<()>
 
 /// For the event log's own readers (every replica reads all owners' events
 /// and filters them per subscriber): the policy that lets them see it all.
-pub async fn set_every_owner(txn: &impl ConnectionTrait) -> AppResult<()> {
+pub(crate) async fn set_every_owner(txn: &impl ConnectionTrait) -> AppResult<()> {
     set_owner(txn, EVERY_OWNER).await
 }
 
 /// Never a subject: tokens naming it are refused.
-pub const EVERY_OWNER: &str = "*";
+pub(crate) const EVERY_OWNER: &str = "*";

@@ -10,12 +10,12 @@ use tokio::sync::Notify;
 pub struct Wake(Arc<Notify>);
 
 impl Wake {
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         // A stored permit if the tail is busy: a wake-up is never lost.
         self.0.notify_one();
     }
 
-    pub async fn woken(&self) {
+    pub(crate) async fn woken(&self) {
         self.0.notified().await;
     }
 }

@@ -15,8 +15,6 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 pub(crate) mod settings;
 
-pub use settings::OtelSettings;
-
 use crate::config::{Config, LogFormat};
 
 /// How to set telemetry up.
@@ -33,7 +31,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             log_filter: config.log_filter.clone(),
             log_format: config.log_format,
@@ -156,7 +154,7 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
 /// request without a valid `traceparent` keeps a trace of its own. Call it
 /// before the span is entered.
 #[cfg(feature = "otlp")]
-pub fn continue_remote_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+pub(crate) fn continue_remote_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     use opentelemetry::propagation::TextMapPropagator;
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -182,7 +180,7 @@ mod otlp {
 
     use super::Settings;
 
-    pub fn provider(
+    pub(crate) fn provider(
         settings: &Settings,
     ) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -208,7 +206,7 @@ mod otlp {
             .build())
     }
 
-    pub fn layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+    pub(crate) fn layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {

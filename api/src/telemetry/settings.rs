@@ -6,15 +6,15 @@ use crate::config::values::{Optional, parse_optional};
 
 /// Trace export (builds with the `otlp` feature).
 #[derive(Debug, Clone, Args)]
-pub struct OtelSettings {
+pub(crate) struct OtelSettings {
     /// OTLP/HTTP collector base URL (/v1/traces is appended). Unset: no export.
     #[arg(long = "otel-exporter-otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_ENDPOINT",
           default_value = "", value_parser = parse_optional)]
-    pub endpoint: Optional,
+    pub(crate) endpoint: Optional,
     /// Full traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
     #[arg(long = "otel-exporter-otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
           default_value = "", value_parser = parse_optional)]
-    pub traces_endpoint: Optional,
+    pub(crate) traces_endpoint: Optional,
     /// Service name on exported spans.
     #[arg(
         long = "otel-service-name",
@@ -22,13 +22,13 @@ pub struct OtelSettings {
         value_name = "OTEL_SERVICE_NAME",
         default_value = "todo-api"
     )]
-    pub service_name: String,
+    pub(crate) service_name: String,
 }
 
 impl OtelSettings {
     /// Each endpoint, if set, an absolute http(s) URL with a host:
     /// `(variable, reason)` for the first that is not.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
         for (var, value) in [
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &self.endpoint),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &self.traces_endpoint),

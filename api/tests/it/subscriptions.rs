@@ -273,7 +273,11 @@ async fn sockets_with_the_same_subscription_each_get_every_event_once_in_order(a
         }
     }
     for socket in &mut early {
-        assert_eq!(until_end(socket).await, all, "a socket there from the start");
+        assert_eq!(
+            until_end(socket).await,
+            all,
+            "a socket there from the start"
+        );
     }
     for socket in &mut late {
         let seen = until_end(socket).await;

@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// The codes the engine itself gives (the service's are `AppError::code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     ParseFailed,
     ValidationFailed,
     BadUserInput,
@@ -25,7 +25,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::ParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::ValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -40,11 +40,11 @@ impl Code {
     }
 }
 
-pub fn set(error: &mut ServerError, code: Code) {
+pub(crate) fn set(error: &mut ServerError, code: Code) {
     set_extension(error, "code", code.as_str());
 }
 
-pub fn set_extension(error: &mut ServerError, key: &str, value: &str) {
+pub(crate) fn set_extension(error: &mut ServerError, key: &str, value: &str) {
     error
         .extensions
         .get_or_insert_with(Default::default)
@@ -60,7 +60,7 @@ fn has_code(error: &ServerError) -> bool {
 
 /// Nothing was executed (validation or operation selection failed): no
 /// data, and no error has a field path.
-pub fn is_request_error(response: &Response) -> bool {
+pub(crate) fn is_request_error(response: &Response) -> bool {
     response.data == async_graphql::Value::Null
         && response.is_err()
         && response.errors.iter().all(|e| e.path.is_empty())
@@ -68,7 +68,7 @@ pub fn is_request_error(response: &Response) -> bool {
 
 /// Codes every error of `response`. `variable_positions` are where the
 /// document uses variables: a value error there is about a variable's value.
-pub fn classify(response: &mut Response, variable_positions: &HashSet<Pos>) {
+pub(crate) fn classify(response: &mut Response, variable_positions: &HashSet<Pos>) {
     if is_request_error(response) {
         classify_refusal(&mut response.errors, variable_positions);
     } else {
@@ -135,21 +135,21 @@ fn classify_field_error(error: &mut ServerError) {
 }
 
 /// A document that did not parse.
-pub fn parse_failed(error: async_graphql::parser::Error) -> ServerError {
+pub(crate) fn parse_failed(error: async_graphql::parser::Error) -> ServerError {
     let mut error = ServerError::from(error);
     set(&mut error, Code::ParseFailed);
     error
 }
 
 /// A request without a valid bearer token (where sign-in is required).
-pub fn unauthenticated() -> ServerError {
+pub(crate) fn unauthenticated() -> ServerError {
     let mut error = ServerError::new("a valid bearer token is required", None);
     set(&mut error, Code::Unauthenticated);
     error
 }
 
 /// An error the engine raises itself, with its code.
-pub fn error(code: Code, message: impl Into<String>) -> ServerError {
+pub(crate) fn error(code: Code, message: impl Into<String>) -> ServerError {
     let mut error = ServerError::new(message, None);
     set(&mut error, code);
     error

@@ -15,21 +15,24 @@ use sha2::{Digest, Sha256};
 use super::settings::GraphqlLimits;
 use super::{codes, limits};
 
-pub type Hash = [u8; 32];
+pub(crate) type Hash = [u8; 32];
 
 /// A parsed document and what is known of it without variables.
-pub struct Document {
-    pub parsed: ExecutableDocument,
+pub(crate) struct Document {
+    pub(crate) parsed: ExecutableDocument,
     /// Why it may not run whatever the variables (a limit, introspection).
-    pub refusal: Option<ServerError>,
+    pub(crate) refusal: Option<ServerError>,
     /// Where it uses variables (see `codes::classify`).
-    pub variable_positions: HashSet<Pos>,
+    pub(crate) variable_positions: HashSet<Pos>,
 }
 
 impl Document {
     /// The operation the executor will run for `requested`: its name (if
     /// any) and type; `None` when the name does not select one.
-    pub fn selected(&self, requested: Option<&str>) -> Option<(Option<&str>, OperationType)> {
+    pub(crate) fn selected(
+        &self,
+        requested: Option<&str>,
+    ) -> Option<(Option<&str>, OperationType)> {
         match (&self.parsed.operations, requested) {
             (DocumentOperations::Single(op), None) => Some((None, op.node.ty)),
             (DocumentOperations::Single(_), Some(_)) => None,
@@ -45,7 +48,7 @@ impl Document {
     }
 }
 
-pub struct Documents {
+pub(crate) struct Documents {
     /// Least recently used dropped first (the same crate as the persisted
     /// queries' store). A hit holds the lock for a hash-map lookup only;
     /// parsing happens outside it.
@@ -54,14 +57,14 @@ pub struct Documents {
     introspection: bool,
 }
 
-pub fn hash(query: &str) -> Hash {
+pub(crate) fn hash(query: &str) -> Hash {
     Sha256::digest(query.as_bytes()).into()
 }
 
 /// A SHA-256 hash in hex, as APQ sends it; also with the `sha256:` prefix
 /// of GraphQL-over-HTTP's document identifiers, which
 /// @graphql-codegen/client-preset writes into its manifest.
-pub fn parse_hash(text: &str) -> Option<Hash> {
+pub(crate) fn parse_hash(text: &str) -> Option<Hash> {
     let digits = text.strip_prefix("sha256:").unwrap_or(text);
     let mut hash = [0u8; 32];
     hex::decode_to_slice(digits, &mut hash).ok()?;
@@ -69,7 +72,7 @@ pub fn parse_hash(text: &str) -> Option<Hash> {
 }
 
 impl Documents {
-    pub fn new(capacity: usize, limits: GraphqlLimits, introspection: bool) -> Self {
+    pub(crate) fn new(capacity: usize, limits: GraphqlLimits, introspection: bool) -> Self {
         Self {
             cache: Mutex::new(LruCache::new(
                 NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
@@ -81,19 +84,19 @@ impl Documents {
 
     /// The document of `query`, parsed now or earlier; a document that does
     /// not parse is not kept.
-    pub fn get(&self, query: &str) -> Result<Arc<Document>, ServerError> {
+    pub(crate) fn get(&self, query: &str) -> Result<Arc<Document>, ServerError> {
         self.check_text(query)?;
         self.get_hashed(hash(query), query)
     }
 
     /// Size checks, before the text is hashed or parsed.
-    pub fn check_text(&self, query: &str) -> Result<(), ServerError> {
+    pub(crate) fn check_text(&self, query: &str) -> Result<(), ServerError> {
         limits::check_text(&self.limits, query)
     }
 
     /// As [`Documents::get`], for a caller that checked `query` with
     /// [`Documents::check_text`] (now, or when it kept the text) and hashed it.
-    pub fn get_hashed(&self, key: Hash, query: &str) -> Result<Arc<Document>, ServerError> {
+    pub(crate) fn get_hashed(&self, key: Hash, query: &str) -> Result<Arc<Document>, ServerError> {
         if let Some(document) = self.cache().get(&key) {
             return Ok(document.clone());
         }
@@ -104,7 +107,7 @@ impl Documents {
 
     /// Parses and checks `query` for a caller that keeps the document itself
     /// (the trusted documents' manifest).
-    pub fn parse(&self, query: &str) -> Result<Document, ServerError> {
+    pub(crate) fn parse(&self, query: &str) -> Result<Document, ServerError> {
         self.check_text(query)?;
         self.build(query)
     }
@@ -122,12 +125,9 @@ impl Documents {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.cache().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.cache().is_empty()
     }
 }
 

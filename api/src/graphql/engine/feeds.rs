@@ -37,12 +37,12 @@ const QUEUE: usize = 256;
 /// Starts an execution of a feed's subscription from a position: shared
 /// (its results tell their event through the tap's `taken`) or a detached
 /// member's own.
-pub type Execute = Arc<dyn Fn(FeedTap) -> BoxStream<'static, Response> + Send + Sync>;
+pub(crate) type Execute = Arc<dyn Fn(FeedTap) -> BoxStream<'static, Response> + Send + Sync>;
 
 /// Whether the operation `operation_name` selects in `document` is a live
 /// `taskEvents` subscription that can be shared: its only root selection
 /// is that field, without `after` or directives.
-pub fn shareable(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+pub(crate) fn shareable(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), None) => operation,
         (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
@@ -77,23 +77,23 @@ pub fn shareable(document: &ExecutableDocument, operation_name: Option<&str>) ->
 
 /// What makes two subscriptions the same.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Key {
-    pub owner: Owner,
+pub(crate) struct Key {
+    pub(crate) owner: Owner,
     /// The parsed document's address: the feed holds the document, so the
     /// address cannot be reused while the feed is open.
-    pub document: usize,
-    pub operation_name: Option<String>,
+    pub(crate) document: usize,
+    pub(crate) operation_name: Option<String>,
     /// The variables as JSON.
-    pub variables: String,
+    pub(crate) variables: String,
 }
 
 /// This replica's open feeds.
 #[derive(Default)]
-pub struct Feeds {
+pub(crate) struct Feeds {
     open: Mutex<HashMap<Key, Arc<Feed>>>,
 }
 
-pub struct Feed {
+pub(crate) struct Feed {
     key: Key,
     /// Keeps the document (and so the key's address) alive.
     _document: Arc<dyn Send + Sync>,
@@ -131,7 +131,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Feeds {
     /// A subscription from `head` (the log's head as this replica read it
     /// just now) as a member of the feed for `key`, opening one if need be.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         self: &Arc<Self>,
         key: Key,
         document: Arc<dyn Send + Sync>,
@@ -496,7 +496,11 @@ mod tests {
         assert_eq!(positions(&mut fast, total as usize).await, expected);
         assert_eq!(positions(&mut slow, total as usize).await, expected);
         // What its queue held, then its own execution from there.
-        assert_eq!(log.own_runs.load(Ordering::SeqCst), 1, "the slow one was detached");
+        assert_eq!(
+            log.own_runs.load(Ordering::SeqCst),
+            1,
+            "the slow one was detached"
+        );
         // Still one feed, still serving the fast one.
         log.release_through(total + 1);
         assert_eq!(positions(&mut fast, 1).await, vec![total + 1]);

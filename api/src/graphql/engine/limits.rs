@@ -15,7 +15,7 @@ use super::codes::{self, Code};
 use super::settings::GraphqlLimits;
 
 /// A `LIMIT_EXCEEDED` error naming the limit.
-pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
+pub(crate) fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
     let mut error = ServerError::new(message, None);
     codes::set(&mut error, Code::LimitExceeded);
     codes::set_extension(&mut error, "limit", limit);
@@ -23,7 +23,7 @@ pub fn limit_error(limit: &str, message: impl Into<String>) -> ServerError {
 }
 
 /// Size checks, before the parser spends any time on the text.
-pub fn check_text(limits: &GraphqlLimits, query: &str) -> Result<(), ServerError> {
+pub(crate) fn check_text(limits: &GraphqlLimits, query: &str) -> Result<(), ServerError> {
     let bytes = query.len();
     if bytes > limits.max_document_bytes {
         return Err(limit_error(
@@ -44,7 +44,7 @@ pub fn check_text(limits: &GraphqlLimits, query: &str) -> Result<(), ServerError
 }
 
 /// What the document alone decides: aliases, root fields, introspection.
-pub fn check_document(
+pub(crate) fn check_document(
     limits: &GraphqlLimits,
     introspection: bool,
     document: &ExecutableDocument,
@@ -82,7 +82,7 @@ pub fn check_document(
 
 /// A required variable that is missing or null is the client's mistake, said
 /// before anything runs (async-graphql would only notice in the resolver).
-pub fn check_required_variables(
+pub(crate) fn check_required_variables(
     document: &ExecutableDocument,
     variables: &Variables,
 ) -> Result<(), ServerError> {
@@ -123,7 +123,7 @@ type Argument = (Positioned<Name>, Positioned<async_graphql_value::Value>);
 
 /// Where validation reports a bad variable value: the variable definitions,
 /// and the arguments (with their fields and directives) that use variables.
-pub fn variable_positions(document: &ExecutableDocument) -> HashSet<Pos> {
+pub(crate) fn variable_positions(document: &ExecutableDocument) -> HashSet<Pos> {
     fn arguments(list: &[Argument], owner: Pos, out: &mut HashSet<Pos>) {
         for (name, value) in list {
             if has_variable(&value.node) {

@@ -6,7 +6,7 @@
 
 /// What one of async-graphql's errors means for the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Meaning {
+pub(crate) enum Meaning {
     /// A limit async-graphql enforces, reported under our name for it.
     Limit(&'static str),
     /// The request names an operation the document lacks, or needs a
@@ -43,7 +43,7 @@ const MESSAGES: &[(&str, Meaning)] = &[
     ("Failed to parse", Meaning::Value),
 ];
 
-pub fn meaning(message: &str) -> Option<Meaning> {
+pub(crate) fn meaning(message: &str) -> Option<Meaning> {
     MESSAGES
         .iter()
         .find(|(start, _)| message.starts_with(start))

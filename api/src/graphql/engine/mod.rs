@@ -9,13 +9,13 @@
 //! do not need. They only look at the request before and the response after.
 
 mod codes;
-pub mod documents;
+pub(crate) mod documents;
 mod feeds;
-pub mod limits;
+pub(crate) mod limits;
 mod messages;
 mod operation;
 mod persisted;
-pub mod settings;
+pub(crate) mod settings;
 mod trusted;
 
 use std::sync::Arc;
@@ -26,12 +26,12 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::stream::{self, BoxStream, StreamExt};
 
-pub use codes::is_request_error;
+pub(crate) use codes::is_request_error;
 use documents::{Document, Documents};
-pub use limits::limit_error;
+pub(crate) use limits::limit_error;
 use operation::Operation;
 use persisted::Persisted;
-pub use trusted::{Trusted, TrustedDocumentsError};
+pub(crate) use trusted::{Trusted, TrustedDocumentsError};
 
 use super::batches::Batches;
 use super::context::ServiceState;
@@ -45,7 +45,7 @@ use crate::service::{Owner, Store};
 const DOCUMENT_CACHE_SIZE: usize = 1000;
 
 #[derive(Clone)]
-pub struct Engine(Arc<Inner>);
+pub(crate) struct Engine(Arc<Inner>);
 
 struct Inner {
     schema: AppSchema,
@@ -60,7 +60,7 @@ struct Inner {
 }
 
 /// A request that passed the checks, with its document, ready to run.
-pub struct Prepared {
+pub(crate) struct Prepared {
     request: Request,
     document: Arc<Document>,
     operation: Operation,
@@ -72,7 +72,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// The type of the operation the request selects, if it selects one.
-    pub fn operation_type(&self) -> Option<OperationType> {
+    pub(crate) fn operation_type(&self) -> Option<OperationType> {
         self.ty
     }
 }
@@ -80,7 +80,7 @@ impl Prepared {
 impl Engine {
     /// The engine over `schema`, with the trusted documents of
     /// [`Engine::load_trusted`].
-    pub fn new(
+    pub(crate) fn new(
         schema: AppSchema,
         store: Store,
         config: &Config,
@@ -98,18 +98,14 @@ impl Engine {
     }
 
     /// Reads and parses the trusted documents' manifest, if one is in force.
-    pub fn load_trusted(config: &Config) -> Result<Option<Trusted>, TrustedDocumentsError> {
+    pub(crate) fn load_trusted(config: &Config) -> Result<Option<Trusted>, TrustedDocumentsError> {
         Trusted::load(&config.persisted, &documents_for(config, 1))
-    }
-
-    pub fn schema(&self) -> &AppSchema {
-        &self.0.schema
     }
 
     /// Whether `query` holds a mutation, from the same bounded, cached parse
     /// the request gets when it runs (so it is parsed once). A document
     /// that fails its checks or does not parse holds none.
-    pub fn has_mutation(&self, query: &str) -> bool {
+    pub(crate) fn has_mutation(&self, query: &str) -> bool {
         self.0.documents.get(query).is_ok_and(|document| {
             document
                 .parsed
@@ -122,7 +118,7 @@ impl Engine {
     /// Checks `request` and finds its document; a refusal is the response.
     /// Its owner comes from the request's data (HTTP), the socket's
     /// (`session`, WebSocket), or is the single user.
-    pub fn prepare(
+    pub(crate) fn prepare(
         &self,
         mut request: Request,
         session: Option<&Data>,
@@ -174,7 +170,7 @@ impl Engine {
     }
 
     /// Runs a prepared query or mutation.
-    pub async fn run(&self, prepared: Prepared) -> Response {
+    pub(crate) async fn run(&self, prepared: Prepared) -> Response {
         let Prepared {
             request,
             document,

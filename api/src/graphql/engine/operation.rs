@@ -12,7 +12,7 @@ use metrics::{counter, histogram};
 
 use crate::metrics::{GRAPHQL_OPERATION_DURATION, GRAPHQL_OPERATIONS_TOTAL, OTHER};
 
-pub struct Operation {
+pub(crate) struct Operation {
     span: tracing::Span,
     label: String,
     ty: &'static str,
@@ -30,7 +30,7 @@ fn type_label(ty: OperationType) -> &'static str {
 impl Operation {
     /// An operation whose name and type are known (the document parsed and
     /// names it), or not (`None`: it was refused before that).
-    pub fn start(selected: Option<(Option<&str>, OperationType)>) -> Self {
+    pub(crate) fn start(selected: Option<(Option<&str>, OperationType)>) -> Self {
         let started = Instant::now();
         let Some((name, ty)) = selected else {
             return Self {
@@ -64,12 +64,12 @@ impl Operation {
         }
     }
 
-    pub fn span(&self) -> &tracing::Span {
+    pub(crate) fn span(&self) -> &tracing::Span {
         &self.span
     }
 
     /// Records the operation with the outcome of `response`.
-    pub fn finish(self, response: &Response) {
+    pub(crate) fn finish(self, response: &Response) {
         self.finish_with(crate::metrics::outcome(response));
     }
 
@@ -97,7 +97,10 @@ impl Operation {
     /// A streamed operation (everything over WebSocket): each response is
     /// produced inside the span; recorded when the stream is dropped, with
     /// the first error's code if any.
-    pub fn track(self, mut inner: BoxStream<'static, Response>) -> BoxStream<'static, Response> {
+    pub(crate) fn track(
+        self,
+        mut inner: BoxStream<'static, Response>,
+    ) -> BoxStream<'static, Response> {
         let mut tracker = Tracker {
             operation: Some(self),
             outcome: None,

@@ -47,7 +47,7 @@ impl Apq {
     }
 }
 
-pub struct Persisted {
+pub(crate) struct Persisted {
     /// `None`: `APQ_CACHE_SIZE=0`, APQ is off.
     apq: Option<Apq>,
     /// `None`: no manifest in force (`TRUSTED_DOCUMENTS_MODE=off`).
@@ -55,7 +55,7 @@ pub struct Persisted {
 }
 
 impl Persisted {
-    pub fn new(apq_capacity: usize, trusted: Option<Trusted>) -> Self {
+    pub(crate) fn new(apq_capacity: usize, trusted: Option<Trusted>) -> Self {
         Self {
             apq: NonZeroUsize::new(apq_capacity).map(|c| Apq(Mutex::new(LruCache::new(c)))),
             trusted,
@@ -64,7 +64,7 @@ impl Persisted {
 
     /// The document `request` runs: by its text, or by the hash it sends
     /// instead. Refusals are request errors with their code.
-    pub fn document(
+    pub(crate) fn document(
         &self,
         request: &Request,
         documents: &Documents,

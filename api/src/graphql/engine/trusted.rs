@@ -24,11 +24,11 @@ use crate::metrics::{GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, UNTRUSTED_REFUSED, UNTRU
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
 pub struct TrustedDocumentsError {
-    pub var: &'static str,
-    pub reason: String,
+    pub(crate) var: &'static str,
+    pub(crate) reason: String,
 }
 
-pub struct Trusted {
+pub(crate) struct Trusted {
     /// `only` mode: nothing else runs.
     only: bool,
     documents: HashMap<Hash, Arc<Document>>,
@@ -36,7 +36,7 @@ pub struct Trusted {
 
 impl Trusted {
     /// The manifest the settings name, parsed; `None` when the mode is off.
-    pub fn load(
+    pub(crate) fn load(
         settings: &PersistedSettings,
         parser: &Documents,
     ) -> Result<Option<Self>, TrustedDocumentsError> {
@@ -104,7 +104,7 @@ impl Trusted {
 
     /// The listed document for `hash`; `None` when it is not listed but may
     /// run anyway (`allow`); a refusal in `only` mode.
-    pub fn check(&self, hash: &Hash) -> Result<Option<Arc<Document>>, ServerError> {
+    pub(crate) fn check(&self, hash: &Hash) -> Result<Option<Arc<Document>>, ServerError> {
         if let Some(document) = self.documents.get(hash) {
             return Ok(Some(document.clone()));
         }
@@ -119,7 +119,7 @@ impl Trusted {
     }
 
     /// An unlisted document is about to run (`allow` mode).
-    pub fn count_allowed(&self) {
+    pub(crate) fn count_allowed(&self) {
         counter!(GRAPHQL_UNTRUSTED_DOCUMENTS_TOTAL, "mode" => UNTRUSTED_RUN).increment(1);
     }
 }

@@ -16,12 +16,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use origins::CorsOrigins;
+pub(crate) use origins::CorsOrigins;
 
 /// How long browsers may cache a preflight answer (Chromium caps it at 2 h).
-pub const MAX_AGE: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(3600);
 
-pub fn layer(origins: &CorsOrigins) -> Option<CorsLayer> {
+pub(crate) fn layer(origins: &CorsOrigins) -> Option<CorsLayer> {
     let allow_origin = match origins {
         CorsOrigins::None => return None,
         CorsOrigins::Any => AllowOrigin::any(),
@@ -59,7 +59,7 @@ pub fn layer(origins: &CorsOrigins) -> Option<CorsLayer> {
 /// from the api's own origin (its `Host`, or `X-Forwarded-Host` behind a
 /// proxy) or from one that `CORS_ALLOWED_ORIGINS` allows. Clients that send
 /// no `Origin` (anything but a browser) are not affected.
-pub async fn websocket_origin(
+pub(crate) async fn websocket_origin(
     State(origins): State<CorsOrigins>,
     request: Request,
     next: Next,

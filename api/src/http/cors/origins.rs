@@ -4,7 +4,7 @@ use url::{Host, Url};
 
 /// `CORS_ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum CorsOrigins {
+pub(crate) enum CorsOrigins {
     /// Unset or empty: no cross-origin access from browsers.
     #[default]
     None,
@@ -16,7 +16,7 @@ pub enum CorsOrigins {
 
 impl CorsOrigins {
     /// Whether a browser on `origin` (its `Origin` header) may call the api.
-    pub fn allows(&self, origin: &str) -> bool {
+    pub(crate) fn allows(&self, origin: &str) -> bool {
         match self {
             Self::None => false,
             Self::Any => true,

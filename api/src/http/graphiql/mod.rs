@@ -20,8 +20,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::state::SharedState;
 
-pub use settings::{AssetsUrl, GraphiqlSettings};
-
 /// One file of a pinned npm package.
 pub struct Asset {
     pub package: &'static str,
@@ -117,7 +115,7 @@ pub static ASSETS: &[Asset] = &[
 ];
 
 /// The route prefix of the embedded files.
-pub const ROUTE: &str = "/graphiql";
+pub(crate) const ROUTE: &str = "/graphiql";
 
 /// Says at start where the page's files come from when that is not the api
 /// itself.
@@ -129,7 +127,7 @@ pub fn log_source(assets_url: Option<&str>) {
 
 /// The page. `assets_url` (GRAPHIQL_ASSETS_URL) wins; else the embedded
 /// files.
-pub fn page(assets_url: Option<&str>) -> String {
+pub(crate) fn page(assets_url: Option<&str>) -> String {
     let (base, source) = match assets_url {
         Some(url) => (url.trim_end_matches('/'), "configured"),
         // Relative, so that the page also works behind a path prefix.
@@ -249,7 +247,7 @@ subscription TaskEvents {
 "#;
 
 /// `GET /graphiql/<package>@<version>/<file>`: an embedded file.
-pub async fn serve_asset(
+pub(crate) async fn serve_asset(
     State(state): State<SharedState>,
     Path(path): Path<String>,
     headers: HeaderMap,
@@ -312,7 +310,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// The page itself is small and must follow upgrades: always revalidated.
-pub fn page_response(assets_url: Option<&str>) -> Response {
+pub(crate) fn page_response(assets_url: Option<&str>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -331,7 +329,7 @@ fn escape(s: &str) -> String {
 }
 
 /// `GET /`: the page, unless GraphiQL is switched off.
-pub async fn serve_page(State(state): State<SharedState>) -> Response {
+pub(crate) async fn serve_page(State(state): State<SharedState>) -> Response {
     if !state.config.graphiql_enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }

@@ -13,7 +13,7 @@ pub struct GraphiqlSettings {
     /// Serve GraphiQL at /. Default: on in development, off in production.
     #[arg(long = "graphiql", env = "GRAPHIQL", value_name = "GRAPHIQL", action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 
     /// Base URL (npm-CDN layout) or path to load GraphiQL's files from
     /// instead of the api itself.

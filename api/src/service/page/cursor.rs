@@ -13,33 +13,33 @@ use crate::error::{AppError, AppResult};
 /// One value of a sort key, as kept in a cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum KeyValue {
+pub(crate) enum KeyValue {
     Null,
     Int(i64),
     Text(String),
 }
 
 impl KeyValue {
-    pub fn time(t: &DateTime<Utc>) -> Self {
+    pub(crate) fn time(t: &DateTime<Utc>) -> Self {
         Self::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
     }
 
-    pub fn opt_time(t: &Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn opt_time(t: &Option<DateTime<Utc>>) -> Self {
         t.as_ref().map_or(Self::Null, Self::time)
     }
 
-    pub fn uuid(id: &Uuid) -> Self {
+    pub(crate) fn uuid(id: &Uuid) -> Self {
         Self::Text(id.to_string())
     }
 
     /// A float exactly as the engine returned it: the shortest text that
     /// reads back as the same `f64` (JSON numbers need not round-trip).
-    pub fn float(f: f64) -> Self {
+    pub(crate) fn float(f: f64) -> Self {
         Self::Text(format!("{f:e}"))
     }
 }
 
-pub fn signature<M>(keys: &[SortKey<M>]) -> String {
+pub(crate) fn signature<M>(keys: &[SortKey<M>]) -> String {
     keys.iter()
         .map(|k| {
             format!(
@@ -62,7 +62,7 @@ struct CursorBody {
     v: Vec<KeyValue>,
 }
 
-pub fn encode_cursor(signature: &str, values: Vec<KeyValue>) -> String {
+pub(crate) fn encode_cursor(signature: &str, values: Vec<KeyValue>) -> String {
     let body = CursorBody {
         s: signature.to_owned(),
         v: values,

@@ -14,7 +14,7 @@ use super::{Direction, KeyKind, PageRequest, SortKey};
 use crate::error::{AppError, AppResult};
 
 /// The WHERE condition that keeps only rows between the request's cursors.
-pub fn cursor_bounds<M>(keys: &[SortKey<M>], request: &PageRequest) -> AppResult<Condition> {
+pub(crate) fn cursor_bounds<M>(keys: &[SortKey<M>], request: &PageRequest) -> AppResult<Condition> {
     let mut cond = Condition::all();
     if let Some(after) = &request.after {
         cond = cond.add(beyond(keys, after, false)?);
@@ -26,7 +26,7 @@ pub fn cursor_bounds<M>(keys: &[SortKey<M>], request: &PageRequest) -> AppResult
 }
 
 /// ORDER BY terms in fetch order.
-pub fn order_terms<M>(keys: &[SortKey<M>], backward: bool) -> Vec<(Expr, Order)> {
+pub(crate) fn order_terms<M>(keys: &[SortKey<M>], backward: bool) -> Vec<(Expr, Order)> {
     keys.iter()
         .map(|k| {
             let dir = if backward {

@@ -13,14 +13,14 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 use std::sync::Arc;
 
 use cursor::decode_cursor;
-pub use cursor::{KeyValue, encode_cursor, signature};
+pub(crate) use cursor::{KeyValue, encode_cursor, signature};
 use keyset::by_groups;
-pub use keyset::{cursor_bounds, order_terms};
+pub(crate) use keyset::{cursor_bounds, order_terms};
 
 use crate::error::{AppError, AppResult};
 
-pub const DEFAULT_PAGE_SIZE: u64 = 20;
-pub const MAX_PAGE_SIZE: u64 = 100;
+pub(crate) const DEFAULT_PAGE_SIZE: u64 = 20;
+pub(crate) const MAX_PAGE_SIZE: u64 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Direction {
@@ -47,15 +47,15 @@ impl Direction {
 
 /// Pagination arguments exactly as a client sent them.
 #[derive(Debug, Clone, Default)]
-pub struct PageArgs {
-    pub first: Option<i32>,
-    pub after: Option<String>,
-    pub last: Option<i32>,
-    pub before: Option<String>,
+pub(crate) struct PageArgs {
+    pub(crate) first: Option<i32>,
+    pub(crate) after: Option<String>,
+    pub(crate) last: Option<i32>,
+    pub(crate) before: Option<String>,
 }
 
 impl PageArgs {
-    pub fn new(
+    pub(crate) fn new(
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -72,7 +72,7 @@ impl PageArgs {
 
 /// How a sort key's cursor value is bound back into SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     Time,
     Int,
     Text,
@@ -83,37 +83,37 @@ pub enum KeyKind {
 /// Turns a key's cursor value into the bound a page starts from, given the
 /// bound values of all the cursor's keys: for a key whose kept value can go
 /// stale (see `search::SearchSql::rebound`).
-pub type Rebound = Arc<dyn Fn(Value, &[Option<Value>]) -> Expr + Send + Sync>;
+pub(crate) type Rebound = Arc<dyn Fn(Value, &[Option<Value>]) -> Expr + Send + Sync>;
 
 /// One ORDER BY term of a list, and how to read its value off a row.
 pub struct SortKey<M> {
-    pub expr: Expr,
-    pub direction: Direction,
-    pub kind: KeyKind,
-    pub value_of: fn(&M) -> KeyValue,
+    pub(crate) expr: Expr,
+    pub(crate) direction: Direction,
+    pub(crate) kind: KeyKind,
+    pub(crate) value_of: fn(&M) -> KeyValue,
     /// For an `Int` key with few values, each value with the condition its
     /// rows meet (the "has no due date" flag before a nullable column; the
     /// priorities a filter admits): a list led by it is read one value at a
     /// time, where every later key is a plain range of an index. Empty for
     /// other keys.
-    pub groups: Vec<(i64, Condition)>,
+    pub(crate) groups: Vec<(i64, Condition)>,
     /// `None`: the cursor's value is the bound.
-    pub rebound: Option<Rebound>,
+    pub(crate) rebound: Option<Rebound>,
 }
 
 /// A validated page request: limit, direction and decoded cursor bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PageRequest {
-    pub limit: u64,
+pub(crate) struct PageRequest {
+    pub(crate) limit: u64,
     /// `last`/`before` pagination: rows are fetched in reverse and flipped back.
-    pub backward: bool,
-    pub after: Option<Vec<KeyValue>>,
-    pub before: Option<Vec<KeyValue>>,
+    pub(crate) backward: bool,
+    pub(crate) after: Option<Vec<KeyValue>>,
+    pub(crate) before: Option<Vec<KeyValue>>,
 }
 
 impl PageRequest {
     /// Validates `args` for a list sorted by keys with the given signature.
-    pub fn new(args: &PageArgs, signature: &str) -> AppResult<Self> {
+    pub(crate) fn new(args: &PageArgs, signature: &str) -> AppResult<Self> {
         let size = |field: &str, value: Option<i32>| -> AppResult<Option<u64>> {
             match value {
                 None => Ok(None),
@@ -169,15 +169,15 @@ pub trait ListOrder: Sized {
 /// A validated list request: what to keep, in which order, which page.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListQuery<F, O> {
-    pub filter: F,
-    pub order: Vec<O>,
-    pub page: PageRequest,
+    pub(crate) filter: F,
+    pub(crate) order: Vec<O>,
+    pub(crate) page: PageRequest,
 }
 
 impl<F, O: ListOrder<Filter = F>> ListQuery<F, O> {
     /// Checks the page against the order it is for (cursors name their
     /// order), after [`normalise`].
-    pub fn new(filter: F, order: Vec<O>, args: &PageArgs) -> AppResult<Self> {
+    pub(crate) fn new(filter: F, order: Vec<O>, args: &PageArgs) -> AppResult<Self> {
         let order = normalise(order);
         O::check(&filter, &order)?;
         let page = PageRequest::new(args, &signature(&O::sort_keys(&order)))?;
@@ -191,7 +191,7 @@ impl<F, O: ListOrder<Filter = F>> ListQuery<F, O> {
 
 /// `order` as lists apply it: later repeats of a field cannot change it,
 /// so they are dropped; an empty order is the default one.
-pub fn normalise<O: ListOrder>(order: Vec<O>) -> Vec<O> {
+pub(crate) fn normalise<O: ListOrder>(order: Vec<O>) -> Vec<O> {
     let mut seen = std::collections::HashSet::new();
     let mut order: Vec<O> = order
         .into_iter()
@@ -206,13 +206,13 @@ pub fn normalise<O: ListOrder>(order: Vec<O>) -> Vec<O> {
 /// A page of rows with their cursors.
 #[derive(Debug, Clone)]
 pub struct Page<M> {
-    pub items: Vec<(String, M)>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
+    pub(crate) items: Vec<(String, M)>,
+    pub(crate) has_next_page: bool,
+    pub(crate) has_previous_page: bool,
 }
 
 impl<M> Page<M> {
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             items: Vec::new(),
             has_next_page: false,
@@ -221,7 +221,7 @@ impl<M> Page<M> {
     }
 
     /// The same page (cursors included) of what `f` makes of each row.
-    pub fn map<N>(self, f: impl Fn(M) -> N) -> Page<N> {
+    pub(crate) fn map<N>(self, f: impl Fn(M) -> N) -> Page<N> {
         Page {
             items: self
                 .items
@@ -236,7 +236,7 @@ impl<M> Page<M> {
 
 /// Runs `select` (columns, FROM and filters set) as one page: adds the cursor
 /// bounds, the order and the limit, and builds the page with its cursors.
-pub async fn fetch_page<M: FromQueryResult>(
+pub(crate) async fn fetch_page<M: FromQueryResult>(
     db: &impl ConnectionTrait,
     mut select: SelectStatement,
     keys: &[SortKey<M>],
@@ -265,7 +265,7 @@ pub async fn fetch_page<M: FromQueryResult>(
 }
 
 /// `SELECT COUNT(*)` of a table under a condition.
-pub async fn count_rows(
+pub(crate) async fn count_rows(
     db: &impl ConnectionTrait,
     table: impl sea_orm::sea_query::IntoTableRef,
     condition: Condition,
@@ -283,7 +283,7 @@ pub async fn count_rows(
 }
 
 /// Turns fetched rows (in fetch order, up to `limit + 1`) into a page.
-pub fn into_page<M>(
+pub(crate) fn into_page<M>(
     mut rows: Vec<M>,
     keys: &[SortKey<M>],
     signature: &str,

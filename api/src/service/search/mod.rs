@@ -15,42 +15,42 @@
 
 mod sql;
 
-pub use sql::SearchSql;
+pub(crate) use sql::SearchSql;
 
 use crate::error::{AppError, AppResult};
 
 /// Longest search accepted, in characters (as long as a description).
-pub const MAX_SEARCH_CHARS: usize = 1000;
+pub(crate) const MAX_SEARCH_CHARS: usize = 1000;
 /// Most words and phrases in one search.
-pub const MAX_SEARCH_TERMS: usize = 32;
+pub(crate) const MAX_SEARCH_TERMS: usize = 32;
 
 const FIELD: &str = "filter.search";
 
 /// A parsed search: every term must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct SearchQuery {
-    pub terms: Vec<Term>,
+pub(crate) struct SearchQuery {
+    pub(crate) terms: Vec<Term>,
     /// Nothing but white space was typed: no search at all (every task),
     /// where other text without words (`!!!`) finds nothing.
-    pub blank: bool,
+    pub(crate) blank: bool,
 }
 
 /// One word (or a phrase of several) that a task must contain, or must not.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Term {
+pub(crate) struct Term {
     /// Letters and digits only, never empty.
-    pub words: Vec<String>,
-    pub phrase: bool,
-    pub excluded: bool,
+    pub(crate) words: Vec<String>,
+    pub(crate) phrase: bool,
+    pub(crate) excluded: bool,
     /// The word may be the start of a longer one.
-    pub prefix: bool,
+    pub(crate) prefix: bool,
 }
 
 impl SearchQuery {
     /// Parses what a client typed. Fails only for text over the limits;
     /// anything else (punctuation, unbalanced quotes, either engine's
     /// operators, emoji) parses into terms, possibly none.
-    pub fn parse(text: &str) -> AppResult<Self> {
+    pub(crate) fn parse(text: &str) -> AppResult<Self> {
         if text.chars().count() > MAX_SEARCH_CHARS {
             return Err(AppError::bad_input(
                 FIELD,
@@ -140,7 +140,7 @@ impl SearchQuery {
     }
 
     /// Whether some term must be present (what a rank can measure).
-    pub fn has_required_terms(&self) -> bool {
+    pub(crate) fn has_required_terms(&self) -> bool {
         self.terms.iter().any(|t| !t.excluded)
     }
 }

@@ -27,7 +27,7 @@ use migration::SearchLanguage;
 
 /// A search as one engine runs it.
 #[derive(Clone)]
-pub struct SearchSql(Plan);
+pub(crate) struct SearchSql(Plan);
 
 #[derive(Clone)]
 enum Plan {
@@ -55,7 +55,7 @@ enum Plan {
 const HITS: &str = "search_hits";
 
 impl SearchSql {
-    pub fn new(search: &SearchQuery, backend: DbBackend, language: &SearchLanguage) -> Self {
+    pub(crate) fn new(search: &SearchQuery, backend: DbBackend, language: &SearchLanguage) -> Self {
         Self(match backend {
             _ if search.blank => Plan::Everything,
             DbBackend::Postgres => postgres(search),
@@ -64,7 +64,7 @@ impl SearchSql {
     }
 
     /// Keeps only matching tasks.
-    pub fn condition(&self) -> Expr {
+    pub(crate) fn condition(&self) -> Expr {
         match &self.0 {
             Plan::Everything => Expr::val(1).eq(1),
             Plan::Nothing => Expr::val(1).eq(0),
@@ -93,7 +93,7 @@ impl SearchSql {
     /// Adds to a select of tasks what keeps the matching ones and what its
     /// [`rank`](Self::rank) reads: on SQLite, bm25 exists only beside the
     /// FTS5 match, so the match becomes a join there (and is the filter).
-    pub fn apply(&self, select: &mut SelectStatement, ranked: bool) {
+    pub(crate) fn apply(&self, select: &mut SelectStatement, ranked: bool) {
         match &self.0 {
             Plan::Sqlite {
                 matching: Some(matching),
@@ -115,7 +115,7 @@ impl SearchSql {
 
     /// How well a task matches, higher is better; 0 for every task when no
     /// word is required. Needs [`apply`](Self::apply) with `ranked`.
-    pub fn rank(&self) -> Expr {
+    pub(crate) fn rank(&self) -> Expr {
         match &self.0 {
             Plan::Postgres {
                 query,
@@ -134,7 +134,7 @@ impl SearchSql {
     /// On SQLite, the matches counted up to one past `limit`, when the
     /// choice between the two ways of reading them is open: a required
     /// word, not ranked (a ranked list reads its matches with their rank).
-    pub fn matches_up_to(&self, limit: u64) -> Option<SelectStatement> {
+    pub(crate) fn matches_up_to(&self, limit: u64) -> Option<SelectStatement> {
         let Plan::Sqlite {
             matching: Some(matching),
             ..
@@ -157,7 +157,7 @@ impl SearchSql {
     /// tested against them, rather than reading every match and sorting:
     /// a word in one task of 16 otherwise reads and sorts 6k tasks for a
     /// page of 20 that the walk finds in a few hundred.
-    pub fn walk_order(&mut self) {
+    pub(crate) fn walk_order(&mut self) {
         if let Plan::Sqlite { walk, .. } = &mut self.0 {
             *walk = true;
         }
@@ -170,7 +170,7 @@ impl SearchSql {
     /// one set of statistics), or the kept rank if it no longer matches.
     /// PostgreSQL's ts_rank depends on the row and the query only: the
     /// cursor's rank stays exact.
-    pub fn rebound(&self) -> Option<Rebound> {
+    pub(crate) fn rebound(&self) -> Option<Rebound> {
         let Plan::Sqlite {
             matching: Some(matching),
             ..

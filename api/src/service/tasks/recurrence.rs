@@ -14,7 +14,7 @@ use rrule::{RRule, Tz, Unvalidated};
 
 use crate::error::{AppError, AppResult};
 
-pub use entity::task::DEFAULT_TIME_ZONE;
+pub(crate) use entity::task::DEFAULT_TIME_ZONE;
 /// Longest rule accepted, in characters.
 const MAX_RULE_CHARS: usize = 500;
 /// Occurrences looked through from the series' start for the next one: an
@@ -22,7 +22,7 @@ const MAX_RULE_CHARS: usize = 500;
 const MAX_STEPS: usize = 100_000;
 
 /// The canonical name of an IANA zone, or BAD_USER_INPUT on `timeZone`.
-pub fn parse_zone(name: &str) -> AppResult<chrono_tz::Tz> {
+pub(crate) fn parse_zone(name: &str) -> AppResult<chrono_tz::Tz> {
     name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
         AppError::bad_input(
             "timeZone",
@@ -33,7 +33,7 @@ pub fn parse_zone(name: &str) -> AppResult<chrono_tz::Tz> {
 
 /// A rule as stored: trimmed, without the `RRULE:` prefix. BAD_USER_INPUT
 /// on `recurrence` when it does not parse.
-pub fn normalize_rule(text: &str) -> AppResult<String> {
+pub(crate) fn normalize_rule(text: &str) -> AppResult<String> {
     let trimmed = text.trim();
     let value = match trimmed.get(..6) {
         Some(prefix) if prefix.eq_ignore_ascii_case("RRULE:") => trimmed[6..].trim(),
@@ -71,7 +71,7 @@ fn bad(message: impl Into<String>) -> AppError {
 /// The first occurrence of `rule` strictly after `after`, the series
 /// starting at `start` in `zone`; `None` once COUNT or UNTIL have ended it
 /// (or no occurrence comes within `MAX_STEPS`).
-pub fn next_after(
+pub(crate) fn next_after(
     rule: &str,
     zone: &str,
     start: DateTime<Utc>,
@@ -94,7 +94,7 @@ pub fn next_after(
 
 /// Checks a task's recurrence as it will be stored: a parsing rule with a
 /// due date, and an occurrence after that due date.
-pub fn validate(
+pub(crate) fn validate(
     rule: Option<&str>,
     zone: &str,
     series_start: Option<DateTime<Utc>>,

@@ -9,14 +9,14 @@ use crate::service::search::SearchQuery;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TaskFilter {
-    pub search: Option<SearchQuery>,
-    pub priority: Option<Vec<Priority>>,
-    pub done: Option<bool>,
-    pub due_before: Option<DateTime<Utc>>,
-    pub due_after: Option<DateTime<Utc>>,
-    pub category_ids: Option<Vec<Uuid>>,
-    pub parent_id: Option<Uuid>,
-    pub top_level: Option<bool>,
+    pub(crate) search: Option<SearchQuery>,
+    pub(crate) priority: Option<Vec<Priority>>,
+    pub(crate) done: Option<bool>,
+    pub(crate) due_before: Option<DateTime<Utc>>,
+    pub(crate) due_after: Option<DateTime<Utc>>,
+    pub(crate) category_ids: Option<Vec<Uuid>>,
+    pub(crate) parent_id: Option<Uuid>,
+    pub(crate) top_level: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,32 +72,32 @@ pub struct NewTask {
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct TaskPatch {
-    pub expected_version: Option<i32>,
-    pub description: Option<String>,
-    pub priority: Option<Priority>,
-    pub start_at: Option<Option<DateTime<Utc>>>,
-    pub due_at: Option<Option<DateTime<Utc>>>,
-    pub done: Option<bool>,
-    pub parent_id: Option<Option<Uuid>>,
-    pub recurrence: Option<Option<String>>,
+    pub(crate) expected_version: Option<i32>,
+    pub(crate) description: Option<String>,
+    pub(crate) priority: Option<Priority>,
+    pub(crate) start_at: Option<Option<DateTime<Utc>>>,
+    pub(crate) due_at: Option<Option<DateTime<Utc>>>,
+    pub(crate) done: Option<bool>,
+    pub(crate) parent_id: Option<Option<Uuid>>,
+    pub(crate) recurrence: Option<Option<String>>,
     /// `Some(None)`: back to UTC.
-    pub time_zone: Option<Option<String>>,
+    pub(crate) time_zone: Option<Option<String>>,
     /// A new time fires again, even after the old one fired.
-    pub remind_at: Option<Option<DateTime<Utc>>>,
+    pub(crate) remind_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// An updated task and, when the update completed a recurring task, the
 /// next occurrence it created.
 #[derive(Debug, Clone)]
 pub struct Updated {
-    pub task: task::Model,
-    pub next_occurrence: Option<task::Model>,
+    pub(crate) task: task::Model,
+    pub(crate) next_occurrence: Option<task::Model>,
 }
 
 /// Tasks marked done (or not), in request order, and the next occurrences
 /// of the recurring ones that were completed, in the same order.
 #[derive(Debug, Clone)]
 pub struct MarkedDone {
-    pub tasks: Vec<task::Model>,
-    pub next_occurrences: Vec<task::Model>,
+    pub(crate) tasks: Vec<task::Model>,
+    pub(crate) next_occurrences: Vec<task::Model>,
 }

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use super::recurrence::{self, DEFAULT_TIME_ZONE};
 use crate::error::{AppError, AppResult};
 
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-pub fn validate_description(description: &str) -> AppResult<String> {
+pub(crate) fn validate_description(description: &str) -> AppResult<String> {
     let trimmed = description.trim();
     let chars = trimmed.chars().count();
     if chars == 0 {

@@ -6,7 +6,7 @@
 //! change a client can make (create, move, update, mark done, delete,
 //! link), and they share one shape (turns, version checks, retries,
 //! events) that reads best side by side; their parts live in `validate.rs`,
-//! `rows.rs`, `tree.rs`, `occurrence.rs` and `positions.rs`.
+//! `rows.rs`, `tree.rs`, `occurrence.rs` and `positions/`.
 
 use chrono::{DateTime, Utc};
 use entity::{Priority, task, task_category};

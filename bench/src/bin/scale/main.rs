@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 /// Requests per measurement, after one warm-up; the median is reported.
 const REPEATS: usize = 5;
-/// What a page may cost (issue #13).
+/// What a page may cost: the budget every cell of the scale run is held to.
 const BUDGET_MS: f64 = 10.0;
 const PAGE: u64 = 20;
 
@@ -379,7 +379,8 @@ async fn main_() -> Result<(), String> {
     if let Some(cell) = slowest(|c| c.sql_ms) {
         shown.push(("slowest SQL", cell));
     }
-    // The issue's case, for the record: what is due next, deep in the list.
+    // What is due next, deep in the list: the case the scale run was made
+    // for, shown even when it is not the slowest.
     if let Some(cell) = cells
         .iter()
         .find(|c| c.label.starts_with("DUE_AT DESC, none, page after"))

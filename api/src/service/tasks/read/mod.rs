@@ -1,110 +1,35 @@
-//! Reading tasks: lists with their filters and keyset pages, counts, nested
-//! lists of many holders (parents, categories) in one statement, and
-//! lookups by id; all of one owner's tasks only.
+//! Reading tasks: lists with their filters and keyset pages, counts, and
+//! nested lists of many holders (parents, categories) in one statement;
+//! all of one owner's tasks only. A list's order and cursors are
+//! `order.rs`'s; lookups by id are `by_id.rs`'s.
+
+mod by_id;
+mod order;
 
 use std::collections::HashMap;
 
-use entity::{category, task, task_category};
+use entity::{task, task_category};
 use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, SelectStatement,
     WindowStatement,
 };
-use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable,
-    QueryFilter, QueryResult, prelude::Uuid,
-};
+use sea_orm::{ConnectionTrait, FromQueryResult, Iterable, prelude::Uuid};
 
-use super::requests::{Holder, TaskFilter, TaskOrder, TaskOrderField};
+use super::requests::{Holder, TaskFilter, TaskOrder};
 use super::shape::{self, DueRange, Shape};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::service::Scoped;
 use crate::service::page::{
-    Direction, KeyKind, KeyValue, ListOrder, ListQuery, Page, SortKey, count_rows, cursor_bounds,
-    encode_cursor, fetch_page, into_page, normalise, order_terms, signature,
+    ListQuery, Page, count_rows, cursor_bounds, fetch_page, into_page, order_terms, signature,
 };
 use crate::service::search::SearchSql;
 
+pub(crate) use by_id::{categories_of, find, find_by_ids};
+pub use order::cursor_of;
+use order::{Listed, RANK, col, priority_value, ranks, sort_keys, split_by_priority, undated};
+
 /// A validated task list request.
 pub type TaskListQuery = ListQuery<TaskFilter, TaskOrder>;
-
-impl ListOrder for TaskOrder {
-    type Field = TaskOrderField;
-    type Model = Listed;
-    type Filter = TaskFilter;
-    const DEFAULT: Self = TaskOrder {
-        field: TaskOrderField::CreatedAt,
-        direction: Direction::Asc,
-    };
-
-    fn field(&self) -> TaskOrderField {
-        self.field
-    }
-
-    fn sort_keys(order: &[Self]) -> Vec<SortKey<Listed>> {
-        sort_keys(order, None)
-    }
-
-    fn check(filter: &TaskFilter, order: &[Self]) -> AppResult<()> {
-        if filter.search.is_none() && ranks(order) {
-            return Err(AppError::bad_input(
-                "orderBy",
-                "RELEVANCE orders by how well tasks match `filter.search`: give a search",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The cursor a list in `order` gives `task`: where a page after (or before)
-/// that row starts, for tools that begin deep in a list (the scale benchmark;
-/// not for RELEVANCE, whose value is the search's).
-pub fn cursor_of(order: Vec<TaskOrder>, task: &task::Model) -> String {
-    let keys = sort_keys(&normalise(order), None);
-    let listed = Listed {
-        task: task.clone(),
-        rank: 0.0,
-    };
-    encode_cursor(
-        &signature(&keys),
-        keys.iter().map(|k| (k.value_of)(&listed)).collect(),
-    )
-}
-
-fn col(c: task::Column) -> Expr {
-    Expr::col((task::Entity, c))
-}
-
-fn dated() -> Condition {
-    Condition::all().add(col(task::Column::DueAt).is_not_null())
-}
-
-fn undated() -> Condition {
-    Condition::all().add(col(task::Column::DueAt).is_null())
-}
-
-fn ranks(order: &[TaskOrder]) -> bool {
-    order.iter().any(|o| o.field == TaskOrderField::Relevance)
-}
-
-/// The column every task list selects its search rank as.
-const RANK: &str = "search_rank";
-
-/// A task as a list reads it: the row and its search rank (0 unless the
-/// list is ordered by relevance), which a relevance cursor keeps.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    task: task::Model,
-    rank: f64,
-}
-
-impl FromQueryResult for Listed {
-    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        Ok(Self {
-            task: task::Model::from_query_result(row, pre)?,
-            rank: row.try_get(pre, RANK)?,
-        })
-    }
-}
 
 /// The filter's search as this store's engine runs it.
 fn search_sql(scope: &Scoped<'_>, filter: &TaskFilter) -> Option<SearchSql> {
@@ -137,120 +62,6 @@ fn narrow(
         None => Expr::val(0.0_f64),
     };
     select.expr_as(rank, Alias::new(RANK));
-}
-
-/// The ORDER BY of a task list: the requested fields, then `id` to break ties.
-/// Tasks without a due date sort after those with one, in both directions.
-pub(super) fn sort_keys(order: &[TaskOrder], search: Option<&SearchSql>) -> Vec<SortKey<Listed>> {
-    let mut keys = Vec::with_capacity(order.len() + 2);
-    for o in order {
-        let d = o.direction;
-        match o.field {
-            TaskOrderField::Relevance => keys.push(SortKey {
-                expr: search.map_or_else(|| Expr::val(0.0_f64), SearchSql::rank),
-                direction: d,
-                kind: KeyKind::Float,
-                value_of: |t: &Listed| KeyValue::float(t.rank),
-                rebound: search.and_then(SearchSql::rebound),
-                groups: Vec::new(),
-            }),
-            TaskOrderField::CreatedAt => keys.push(SortKey {
-                expr: col(task::Column::CreatedAt),
-                direction: d,
-                kind: KeyKind::Time,
-                value_of: |t: &Listed| KeyValue::time(&t.task.created_at),
-                rebound: None,
-                groups: Vec::new(),
-            }),
-            TaskOrderField::UpdatedAt => keys.push(SortKey {
-                expr: col(task::Column::UpdatedAt),
-                direction: d,
-                kind: KeyKind::Time,
-                value_of: |t: &Listed| KeyValue::time(&t.task.updated_at),
-                rebound: None,
-                groups: Vec::new(),
-            }),
-            TaskOrderField::DueAt => {
-                keys.push(SortKey {
-                    expr: Expr::case(col(task::Column::DueAt).is_null(), 1)
-                        .finally(0)
-                        .into(),
-                    direction: Direction::Asc,
-                    kind: KeyKind::Int,
-                    value_of: |t: &Listed| KeyValue::Int(i64::from(t.task.due_at.is_none())),
-                    rebound: None,
-                    groups: vec![(0, dated()), (1, undated())],
-                });
-                keys.push(SortKey {
-                    expr: col(task::Column::DueAt),
-                    direction: d,
-                    kind: KeyKind::Time,
-                    value_of: |t: &Listed| KeyValue::opt_time(&t.task.due_at),
-                    rebound: None,
-                    groups: Vec::new(),
-                });
-            }
-            TaskOrderField::Priority => keys.push(SortKey {
-                expr: col(task::Column::Priority),
-                direction: d,
-                kind: KeyKind::Int,
-                value_of: |t: &Listed| KeyValue::Int(priority_value(t.task.priority)),
-                rebound: None,
-                groups: Vec::new(),
-            }),
-            TaskOrderField::Position => keys.push(SortKey {
-                expr: col(task::Column::Position),
-                direction: d,
-                kind: KeyKind::Text,
-                value_of: |t: &Listed| KeyValue::Text(t.task.position.clone()),
-                rebound: None,
-                groups: Vec::new(),
-            }),
-            TaskOrderField::Description => keys.push(SortKey {
-                expr: col(task::Column::Description),
-                direction: d,
-                kind: KeyKind::Text,
-                value_of: |t: &Listed| KeyValue::Text(t.task.description.clone()),
-                rebound: None,
-                groups: Vec::new(),
-            }),
-        }
-    }
-    let tie = order.last().map_or(Direction::Asc, |o| o.direction);
-    keys.push(SortKey {
-        expr: col(task::Column::Id),
-        direction: tie,
-        kind: KeyKind::Uuid,
-        value_of: |t: &Listed| KeyValue::uuid(&t.task.id),
-        rebound: None,
-        groups: Vec::new(),
-    });
-    keys
-}
-
-/// A list led by PRIORITY and filtered by priorities reads each admitted
-/// priority as its own range of (owner_id, priority, id): SQLite cannot
-/// start a range at a row value whose first column the filter already pins.
-fn split_by_priority(keys: &mut [SortKey<Listed>], order: &[TaskOrder], filter: &TaskFilter) {
-    let (Some(first), Some(lead), Some(priorities)) =
-        (order.first(), keys.first_mut(), &filter.priority)
-    else {
-        return;
-    };
-    if first.field != TaskOrderField::Priority {
-        return;
-    }
-    let mut values: Vec<i64> = priorities.iter().map(|p| priority_value(*p)).collect();
-    values.sort_unstable();
-    values.dedup();
-    lead.groups = values
-        .into_iter()
-        .map(|v| (v, Condition::all().add(col(task::Column::Priority).eq(v))))
-        .collect();
-}
-
-fn priority_value(p: entity::Priority) -> i64 {
-    i64::from(p.to_value())
 }
 
 /// The owner's tasks that match `filter`.
@@ -475,69 +286,4 @@ pub async fn count_scoped(
         counts.insert(holder, u64::try_from(n).unwrap_or(0));
     }
     Ok(counts)
-}
-
-pub async fn find_by_ids(
-    scope: &Scoped<'_>,
-    ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, task::Model>> {
-    let found = scope
-        .read(async |db| {
-            Ok(task::Entity::find()
-                .filter(task::Column::OwnerId.eq(scope.owner()))
-                .filter(task::Column::Id.is_in(ids.iter().copied()))
-                .all(db)
-                .await?)
-        })
-        .await?;
-    Ok(found.into_iter().map(|t| (t.id, t)).collect())
-}
-
-pub async fn find(scope: &Scoped<'_>, id: Uuid) -> AppResult<Option<task::Model>> {
-    Ok(find_by_ids(scope, &[id]).await?.remove(&id))
-}
-
-/// Categories of each task, ordered by name.
-pub async fn categories_of(
-    scope: &Scoped<'_>,
-    task_ids: &[Uuid],
-) -> AppResult<HashMap<Uuid, Vec<category::Model>>> {
-    let mut select = Query::select();
-    select
-        .columns(category::Column::iter().map(|c| (category::Entity, c)))
-        .expr_as(
-            Expr::col((task_category::Entity, task_category::Column::TaskId)),
-            Alias::new("owner_task_id"),
-        )
-        .from(category::Entity)
-        .inner_join(
-            task_category::Entity,
-            Expr::col((task_category::Entity, task_category::Column::CategoryId))
-                .equals((category::Entity, category::Column::Id)),
-        )
-        .and_where(
-            Expr::col((task_category::Entity, task_category::Column::TaskId))
-                .is_in(task_ids.iter().copied()),
-        )
-        .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(scope.owner()))
-        .order_by(
-            (category::Entity, category::Column::NameKey),
-            sea_orm::sea_query::Order::Asc,
-        )
-        .order_by(
-            (category::Entity, category::Column::Id),
-            sea_orm::sea_query::Order::Asc,
-        );
-    let rows = scope
-        .read(async |db| Ok(db.query_all(&select).await?))
-        .await?;
-    let mut out: HashMap<Uuid, Vec<category::Model>> =
-        task_ids.iter().map(|id| (*id, Vec::new())).collect();
-    for row in rows {
-        let owner: Uuid = row.try_get("", "owner_task_id")?;
-        out.entry(owner)
-            .or_default()
-            .push(category::Model::from_query_result(&row, "")?);
-    }
-    Ok(out)
 }
