@@ -143,6 +143,20 @@ async fn lead(
             return None;
         }
     }
+    // Every numbered event leaves a dead version behind until vacuum (a
+    // hundred thousand in a minute of heavy writes). An ordered scan of
+    // the unnumbered events' partial index marks them dead as it passes,
+    // so the next look skips them; the bitmap scan the planner may choose
+    // instead visits every one of them on every look (measured: 6-12 ms a
+    // look against 0.3 ms, at 100k dead versions). Only the lease's own
+    // session is set so.
+    if let Err(err) = sqlx::query("SET enable_bitmapscan = off")
+        .execute(&mut lease)
+        .await
+    {
+        tracing::warn!(error = %err, "the sequencer cannot set up its session; retrying");
+        return None;
+    }
     let mut poll = interval(POLL);
     let mut numbered_at: Option<Instant> = None;
     loop {
