@@ -183,8 +183,12 @@ async fn latency(args: &Args) -> Result<(), String> {
             tokio::spawn(async move {
                 let mut mine = Vec::with_capacity(mutations);
                 while mine.len() < mutations {
-                    let Some(Ok(Message::Text(text))) = socket.next().await else {
-                        break;
+                    // The server pings every WS_KEEPALIVE_SECS: a ping is
+                    // not the end of the stream.
+                    let text = match socket.next().await {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                        _ => break,
                     };
                     let arrived = chrono::Utc::now();
                     let Ok(message) = serde_json::from_str::<Value>(&text) else {
