@@ -187,7 +187,9 @@ async fn latency(args: &Args) -> Result<(), String> {
                     // not the end of the stream.
                     let text = match socket.next().await {
                         Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                            continue;
+                        }
                         _ => break,
                     };
                     let arrived = chrono::Utc::now();

@@ -219,3 +219,17 @@ pub async fn serve(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        let long = "é".repeat(100);
+        let Message::Close(Some(frame)) = close_message(4400, &long) else {
+            panic!("not a close frame");
+        };
+        assert!(frame.reason.as_str().len() <= 123);
+    }
+}
