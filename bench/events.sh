@@ -34,6 +34,8 @@ events_write_cells() { # label api-binary url -> lines "label scenario c rps p50
     for c in $EVENTS_WRITE_CONCS; do
       read -r rps p50 p99 err < <(run_wrk "$port" "$scenario" "$c" "$SECS")
       log "events: $label $scenario c=$c: $rps req/s, p99 $p99 ms, errors $err"
+      # A rate of failing requests is no figure.
+      [[ $err == 0 ]] || die "events: $label $scenario c=$c answered $err errors"
       echo "$label $scenario $c $rps $p50 $p99 $err" >>"$WORK/events-writes"
     done
   done
@@ -49,6 +51,7 @@ events_peer_cells() { # url
   for c in $EVENTS_WRITE_CONCS; do
     read -r rps p50 p99 err < <(run_wrk "$PEER_PORT" postgraphile-create "$c" "$SECS")
     log "events: PostGraphile create c=$c: $rps req/s, p99 $p99 ms, errors $err"
+    [[ $err == 0 ]] || die "events: PostGraphile create c=$c answered $err errors (see $WORK/postgraphile.log)"
     echo "PostGraphile create $c $rps $p50 $p99 $err" >>"$WORK/events-writes"
   done
   stop "$PEER_PID"
@@ -114,8 +117,10 @@ run_events_bench() {
     fresh_db "todo_bench_peer_$$"
     peer_url=$FRESH_URL
     migrate_and_seed "$BIN" "$peer_url" "events: PostGraphile's database"
+    # Manual order's key: the api computes it; any key does for the peer.
     psql -q "$peer_url" -c "ALTER TABLE tasks ALTER COLUMN id SET DEFAULT gen_random_uuid(),
-      ALTER COLUMN created_at SET DEFAULT now(), ALTER COLUMN updated_at SET DEFAULT now()" \
+      ALTER COLUMN created_at SET DEFAULT now(), ALTER COLUMN updated_at SET DEFAULT now(),
+      ALTER COLUMN position SET DEFAULT 'a0'" \
       || die "cannot give PostGraphile's tasks their defaults"
   fi
   for _ in 1 2; do
