@@ -157,8 +157,17 @@ impl Taken {
 
 /// Records how long after it happened an event reached a subscriber.
 pub(crate) fn record_delivery_lag(occurred_at: chrono::DateTime<chrono::Utc>) {
-    let lag = chrono::Utc::now() - occurred_at;
-    histogram!(crate::metrics::EVENTS_DELIVERY_LAG).record(lag.as_seconds_f64().max(0.0));
+    record_delivery_lags(occurred_at, 1);
+}
+
+/// Records the lag of one event reaching `sockets` subscribers at once:
+/// one clock read and one histogram lookup for all of them.
+pub(crate) fn record_delivery_lags(occurred_at: chrono::DateTime<chrono::Utc>, sockets: usize) {
+    let lag = (chrono::Utc::now() - occurred_at).as_seconds_f64().max(0.0);
+    let histogram = histogram!(crate::metrics::EVENTS_DELIVERY_LAG);
+    for _ in 0..sockets {
+        histogram.record(lag);
+    }
 }
 
 pub struct Subscription;

@@ -28,7 +28,7 @@ use async_graphql::parser::types::{
 use futures_util::stream::{BoxStream, StreamExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::super::subscription::{FeedTap, Taken, record_delivery_lag};
+use super::super::subscription::{FeedTap, Taken, record_delivery_lags};
 use crate::service::Owner;
 
 /// Results queued per member before it counts as slow and is detached.
@@ -257,6 +257,7 @@ impl Feed {
         let mut members = lock(&self.members);
         let mut slow = Vec::new();
         let mut gone = Vec::new();
+        let mut delivered = 0;
         for (id, member) in &mut members.by_id {
             if event.is_some_and(|(position, _)| position <= member.start) {
                 continue;
@@ -266,9 +267,7 @@ impl Feed {
                     if let Some((position, _)) = event {
                         member.queued_through = position;
                     }
-                    if let Some(at) = occurred_at {
-                        record_delivery_lag(at);
-                    }
+                    delivered += 1;
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
                 Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
@@ -284,6 +283,10 @@ impl Feed {
         }
         for id in gone {
             members.by_id.remove(&id);
+        }
+        drop(members);
+        if let Some(at) = occurred_at {
+            record_delivery_lags(at, delivered);
         }
     }
 }
