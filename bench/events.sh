@@ -8,9 +8,11 @@
 #   - the write cost of the log: create and update req/s at c=16 and 64 of
 #     this build against the same source built without its event log (the
 #     api's bench-unlogged feature), and PostGraphile's createTask, each on
-#     its own fresh seeded database, twice alternately.
+#     its own fresh seeded database, twice alternately; with
+#     EVENTS_BASELINE_REV set, that revision's build ("before", built as
+#     the search section's baseline is) on its own database too.
 # Uses BIN, PG_ADMIN_URL, PG_BASE, PG_QUERY, PORT, PEER_PORT, PEERS, SECS,
-# WORK, log, die, start_peer and the other helpers of bench/run. Writes
+# WORK, log, die, start_peer, baseline_build and the other helpers of bench/run. Writes
 # $WORK/events.md.
 
 EVENTS_IDLE=${EVENTS_IDLE:-10000}
@@ -113,6 +115,18 @@ run_events_bench() {
   fresh_db "todo_bench_unlogged_$$"
   unlogged_url=$FRESH_URL
   migrate_and_seed "$BIN" "$unlogged_url" "events: the unlogged build's database"
+  local before_dir="" before_url=""
+  if [[ -n ${EVENTS_BASELINE_REV:-} ]]; then
+    local before_rev
+    before_rev=$(git -C "$ROOT" rev-parse --short "$EVENTS_BASELINE_REV") \
+      || die "events: $EVENTS_BASELINE_REV is not in this clone"
+    before_dir=$ROOT/target/bench-events-baseline
+    log "events: building the baseline $before_rev"
+    baseline_build "$before_rev" "$before_dir"
+    fresh_db "todo_bench_before_$$"
+    before_url=$FRESH_URL
+    migrate_and_seed "$before_dir/release" "$before_url" "events: the baseline's database"
+  fi
   if [[ $PEERS == 1 ]]; then
     fresh_db "todo_bench_peer_$$"
     peer_url=$FRESH_URL
@@ -126,6 +140,9 @@ run_events_bench() {
   for _ in 1 2; do
     events_write_cells "this" "$BIN/api" "$this_url"
     events_write_cells "unlogged" "$unlogged" "$unlogged_url"
+    if [[ -n $before_url ]]; then
+      events_write_cells "before" "$before_dir/release/api" "$before_url"
+    fi
     if [[ -n $peer_url ]]; then events_peer_cells "$peer_url"; fi
   done
   fi
@@ -153,9 +170,10 @@ run_events_bench() {
       echo "twice alternately, figures averaged): this build; \"unlogged\", the same source"
       echo "built with \`--features bench-unlogged\` (its writes record no events); PostGraphile's"
       echo "\`createTask\` (one INSERT, no events)."
+      [[ -n $before_url ]] && echo "\"before\": the build of $before_rev, on its own database too."
       echo
-      echo "| scenario | c | unlogged req/s | this req/s | this/unlogged | PostGraphile req/s | this/PostGraphile | unlogged p99 ms | this p99 ms |"
-      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+      echo "| scenario | c | unlogged req/s | this req/s | this/unlogged | PostGraphile req/s | this/PostGraphile | unlogged p99 ms | this p99 ms | before req/s | this/before | before p99 ms |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
       for scenario in create update; do
         for c in $EVENTS_WRITE_CONCS; do
           awk -v s="$scenario" -v c="$c" '
@@ -163,9 +181,12 @@ run_events_bench() {
             END {
               u = rps["unlogged"] / n["unlogged"]; t = rps["this"] / n["this"]
               pg = n["PostGraphile"] ? rps["PostGraphile"] / n["PostGraphile"] : 0
-              printf "| %s | %s | %d | %d | %.2f | %s | %s | %.2f | %.2f |\n", s, c, u, t, t / u,
+              b = n["before"] ? rps["before"] / n["before"] : 0
+              printf "| %s | %s | %d | %d | %.2f | %s | %s | %.2f | %.2f | %s | %s | %s |\n", s, c, u, t, t / u,
                 (pg > 0 ? sprintf("%d", pg) : "-"), (pg > 0 ? sprintf("%.2fx", t / pg) : "-"),
-                p99["unlogged"] / n["unlogged"], p99["this"] / n["this"]
+                p99["unlogged"] / n["unlogged"], p99["this"] / n["this"],
+                (b > 0 ? sprintf("%d", b) : "-"), (b > 0 ? sprintf("%.2f", t / b) : "-"),
+                (b > 0 ? sprintf("%.2f", p99["before"] / n["before"]) : "-")
             }' "$WORK/events-writes"
         done
       done
