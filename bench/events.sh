@@ -100,15 +100,18 @@ run_events_bench() {
   stop "$r1"; stop "$r2"; stop "$r3"
 
   # The write cost: this build, the same without the log, PostGraphile.
-  local unlogged=$WORK/api-unlogged this_url unlogged_url peer_url=""
+  local unlogged=$BIN/api-unlogged this_url unlogged_url peer_url=""
   if [[ ${EVENTS_WRITES:-1} == 1 ]]; then
   # In the same target directory (only the api crate differs), then this
   # build's api again: two links instead of a second tree of dependencies.
-  log "events: building the api without its event log (feature bench-unlogged)"
-  (cd "$ROOT" && cargo build --profile dist --quiet -p api --features bench-unlogged) \
-    || die "the build without the event log failed"
-  cp "$BIN/api" "$unlogged"
-  (cd "$ROOT" && cargo build --profile dist --quiet -p api) || die "rebuilding the api failed"
+  # Kept beside the others, so BENCH_SKIP_BUILD=1 reuses it too.
+  if [[ ${BENCH_SKIP_BUILD:-0} != 1 || ! -x $unlogged ]]; then
+    log "events: building the api without its event log (feature bench-unlogged)"
+    (cd "$ROOT" && cargo build --profile dist --quiet -p api --features bench-unlogged) \
+      || die "the build without the event log failed"
+    cp "$BIN/api" "$unlogged"
+    (cd "$ROOT" && cargo build --profile dist --quiet -p api) || die "rebuilding the api failed"
+  fi
   fresh_db "todo_bench_this_$$"
   this_url=$FRESH_URL
   migrate_and_seed "$BIN" "$this_url" "events: this build's database"
