@@ -11,11 +11,10 @@
 //! - `task_event_positions (position, event_id, owner_id)` holds the order.
 //!   Its index on `(owner_id, position)` finds one owner's events in log
 //!   order, as the one on `task_events` did.
-//! - On PostgreSQL a writer also appends its events' ids and owner to
+//! - On PostgreSQL a writer also appends its events' ids to
 //!   `task_events_pending`, in the same statement as the events. The
 //!   sequencer takes the committed ones from there, in id order, and appends
-//!   their positions without reading the events. Only this short, narrow
-//!   queue sees deletes.
+//!   their positions. Only this short, narrow queue sees deletes.
 //! - On SQLite a write still numbers its own events (position = id) before
 //!   it commits, now by appending positions. It needs no queue.
 //!
@@ -43,7 +42,6 @@ enum TaskEventPositions {
 enum TaskEventsPending {
     Table,
     EventId,
-    OwnerId,
 }
 
 const OWNER_INDEX: &str = "idx_task_event_positions_owner_position";
@@ -96,25 +94,17 @@ impl MigrationTrait for Migration {
                                 .not_null()
                                 .primary_key(),
                         )
-                        // What the position row needs, so that numbering
-                        // never reads the events themselves.
-                        .col(
-                            ColumnDef::new(TaskEventsPending::OwnerId)
-                                .string_len(255)
-                                .not_null(),
-                        )
                         .to_owned(),
                 )
                 .await?;
             db.execute_unprepared(
-                "INSERT INTO task_events_pending (event_id, owner_id) \
-                 SELECT id, owner_id FROM task_events WHERE position IS NULL",
+                "INSERT INTO task_events_pending (event_id) \
+                 SELECT id FROM task_events WHERE position IS NULL",
             )
             .await?;
             // As on the events: an owner sees its own positions, the log's
             // readers and the sequencer (naming every owner) all of them.
-            // The queue is the sequencer's alone and stays outside the
-            // policies: a writer only appends to it.
+            // The queue holds ids only and stays outside the policies.
             db.execute_unprepared(
                 "CREATE POLICY owner_isolation ON task_event_positions \
                  USING (owner_id = current_setting('app.owner_id', true)) \

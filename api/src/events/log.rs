@@ -84,14 +84,11 @@ pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change])
     if txn.get_database_backend() == DbBackend::Postgres {
         // One statement: the events, and their ids queued for the sequencer.
         let (events, values) = insert
-            .returning(
-                Query::returning().columns([task_event::Column::Id, task_event::Column::OwnerId]),
-            )
+            .returning_col(task_event::Column::Id)
             .build(PostgresQueryBuilder);
         let sql = format!(
             "WITH logged AS ({events}) \
-             INSERT INTO task_events_pending (event_id, owner_id) \
-             SELECT id, owner_id FROM logged"
+             INSERT INTO task_events_pending (event_id) SELECT id FROM logged"
         );
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

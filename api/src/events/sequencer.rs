@@ -199,11 +199,10 @@ async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
         return Ok(0);
     }
     // One statement, so one round trip and its own transaction: take the
-    // next positions (the log row's lock keeps them in order), take the
-    // batch off the queue, append its positions in id order, and wake every
-    // tail at commit. The queue holds the owner, so the events themselves
-    // are not read (a join to them let the planner scan them all, for every
-    // batch).
+    // next positions (the log row's lock keeps them in order), append them
+    // for the batch in id order, take the batch off the queue, and wake
+    // every tail at commit. The counter moves past every position handed
+    // out, even one whose event vanished.
     let numbered: i64 = sqlx::query_scalar(
         "WITH log AS ( \
              UPDATE task_event_log \
@@ -211,13 +210,12 @@ async fn number(lease: &mut PgConnection) -> sqlx::Result<u64> {
              WHERE id = 1 \
              RETURNING positioned_through - cardinality($1::bigint[]) AS base), \
          dequeued AS ( \
-             DELETE FROM task_events_pending WHERE event_id = ANY($1::bigint[]) \
-             RETURNING event_id, owner_id), \
+             DELETE FROM task_events_pending WHERE event_id = ANY($1::bigint[])), \
          numbered AS ( \
              INSERT INTO task_event_positions (position, event_id, owner_id) \
-             SELECT log.base + b.n, d.event_id, d.owner_id \
+             SELECT log.base + b.n, e.id, e.owner_id \
              FROM log, unnest($1::bigint[]) WITH ORDINALITY AS b(id, n) \
-             JOIN dequeued d ON d.event_id = b.id \
+             JOIN task_events e ON e.id = b.id \
              RETURNING 1) \
          SELECT count(*) FROM numbered, (SELECT pg_notify($2, '')) AS woken",
     )
