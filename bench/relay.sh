@@ -91,8 +91,8 @@ run_relay_bench() {
     EVENTS_NATS_STREAM="$stream" EVENTS_NATS_SUBJECT="bench.relay.$$.drain"
   run_wrk "$port" create 64 "$SECS" >/dev/null
   stop "$RELAY_PID"
-  n=$(psql -Atq "$drain_url" -c "SELECT count(*) FROM task_event_positions p, event_sinks s
-    WHERE s.name = 'nats' AND p.position > s.delivered_through")
+  n=$(psql -Atq "$drain_url" -c "SELECT count(*) FROM task_events e, event_sinks s
+    WHERE s.name = 'nats' AND e.position > s.delivered_through")
   relay_start "$port" "$drain_url" "$WORK/relay-drain-2.log" EVENTS_NATS_URL="$RELAY_NATS" \
     EVENTS_NATS_STREAM="$stream" EVENTS_NATS_SUBJECT="bench.relay.$$.drain"
   drain=$("$BIN/relay-lag" --nats "$RELAY_NATS" --stream "$stream" --expect "$n" --idle 30 --delete)

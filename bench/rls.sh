@@ -13,8 +13,7 @@ RLS_ROLE=todo_bench_rls
 rls_set() { # url on|off
   local tables statement
   tables=$(psql -Atq "$1" -c "SELECT string_agg(tablename, ' ') FROM pg_tables
-    WHERE schemaname = 'public' AND tablename IN ('tasks', 'categories', 'task_categories', 'task_events',
-      'task_event_positions')")
+    WHERE schemaname = 'public' AND tablename IN ('tasks', 'categories', 'task_categories', 'task_events')")
   for table in $tables; do
     if [[ $2 == off ]]; then
       statement="ALTER TABLE $table NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"

@@ -7,6 +7,5 @@ pub mod task;
 pub mod task_category;
 pub mod task_event;
 pub mod task_event_log;
-pub mod task_event_position;
 
 pub use task::Priority;

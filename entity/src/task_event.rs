@@ -1,7 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// One committed change of a task; its place in the log is its
-/// [`super::task_event_position`], given after it committed.
+/// One committed change of a task; the log's order is `position`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "task_events")]
 pub struct Model {
@@ -16,6 +15,9 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     /// The task as committed, as JSON; `None` for deletions.
     pub snapshot: Option<String>,
+    /// Its place in the log, given after it committed (see the migration
+    /// `m20261207_000001_event_positions`); null until then.
+    pub position: Option<i64>,
     /// For a fired reminder: whether it fired later than it should have
     /// (it came due while no replica ran); null for other kinds.
     pub late: Option<bool>,

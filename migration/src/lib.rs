@@ -19,7 +19,6 @@ mod m20261207_000004_event_owner_positions;
 mod m20261207_000005_task_recurrence;
 mod m20261207_000006_task_positions;
 mod m20261207_000007_task_reminders;
-mod m20261207_000008_event_position_table;
 pub mod owners;
 pub mod search_language;
 
@@ -49,7 +48,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_task_recurrence::Migration),
             Box::new(m20261207_000006_task_positions::Migration),
             Box::new(m20261207_000007_task_reminders::Migration),
-            Box::new(m20261207_000008_event_position_table::Migration),
         ]
     }
 }

@@ -8,11 +8,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::owners::SINGLE_USER_OWNER;
-
-/// The tables that held owners' rows when this migration ran (later ones
-/// create their own policies).
-const OWNED_TABLES: [&str; 4] = ["tasks", "categories", "task_categories", "task_events"];
+use crate::owners::{OWNED_TABLES, SINGLE_USER_OWNER};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -5,13 +5,6 @@
 pub const SINGLE_USER_OWNER: &str = "default";
 
 /// The tables that hold owners' rows and carry row-level security policies
-/// (the api enables them). Each joined in the migration that created its
-/// policies: the first four in `m20261201_000002_add_owners`, the event
-/// positions in `m20261207_000008_event_position_table`.
-pub const OWNED_TABLES: [&str; 5] = [
-    "tasks",
-    "categories",
-    "task_categories",
-    "task_events",
-    "task_event_positions",
-];
+/// (`m20261201_000002_add_owners` created them; the api enables them). A
+/// table added later joins here in the migration that creates its policy.
+pub const OWNED_TABLES: [&str; 4] = ["tasks", "categories", "task_categories", "task_events"];

@@ -2,29 +2,27 @@
 //! in position order.
 //!
 //! Why a reader never passes an event that can still commit: an event's
-//! place in the log (its row in `task_event_positions`) is not its id, which
-//! PostgreSQL hands out at insert, when a slower transaction may still
-//! commit later with a smaller one. Writers insert their events, queue
-//! their ids in `task_events_pending` in the same statement, and take no
-//! lock; one sequencer per database ([`super::sequencer`]) gives committed
-//! events the next positions, a batch per transaction, above every position
-//! before. Readers follow positions only, so an event still uncommitted when
-//! a batch was numbered simply gets a later position, never one a reader
-//! has passed. A task's events arrive in version order: its next change
-//! waits for the row lock its previous one held until commit, so it is
-//! inserted (a larger id) and visible after it, and a batch is numbered in
-//! id order. On SQLite, whose one connection serialises writers, a write
-//! numbers its own events (position = id) before it commits.
+//! place in the log (`position`) is not its id, which PostgreSQL hands out
+//! at insert, when a slower transaction may still commit later with a
+//! smaller one. Writers insert their events unnumbered and take no lock; one
+//! sequencer per database ([`super::sequencer`]) numbers committed events,
+//! a batch per transaction, above every position before. Readers follow
+//! positions only, so an event still uncommitted when a batch was numbered
+//! simply gets a later position, never one a reader has passed. A task's
+//! events arrive in version order: its next change waits for the row lock
+//! its previous one held until commit, so it is inserted (a larger id) and
+//! visible after it, and a batch is numbered in id order. On SQLite, whose
+//! one connection serialises writers, a write numbers its own events
+//! (position = id) before it commits.
 
 use chrono::{DateTime, Utc};
 use entity::task_event::{self, EventKind};
-use entity::{task, task_event_log, task_event_position as positions};
-use sea_orm::sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query};
+use entity::{task, task_event_log};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, SelectTwo, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
     prelude::Uuid,
 };
 
@@ -80,32 +78,14 @@ pub async fn record(txn: &impl ConnectionTrait, owner: &str, changes: &[Change])
         .iter()
         .map(|change| row(change, owner, at))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut insert = task_event::Entity::insert_many(rows).into_query();
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // One statement: the events, and their ids queued for the sequencer.
-        let (events, values) = insert
-            .returning_col(task_event::Column::Id)
-            .build(PostgresQueryBuilder);
-        let sql = format!(
-            "WITH logged AS ({events}) \
-             INSERT INTO task_events_pending (event_id) SELECT id FROM logged"
-        );
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
+    task_event::Entity::insert_many(rows)
+        .exec_without_returning(txn)
         .await?;
-        return Ok(());
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        // The only writer: its ids follow every committed one.
+        txn.execute_unprepared("UPDATE task_events SET position = id WHERE position IS NULL")
+            .await?;
     }
-    txn.execute(&insert).await?;
-    // The only writer: its ids follow every numbered one.
-    txn.execute_unprepared(
-        "INSERT INTO task_event_positions (position, event_id, owner_id) \
-         SELECT id, id, owner_id FROM task_events \
-         WHERE id > (SELECT COALESCE(MAX(position), 0) FROM task_event_positions)",
-    )
-    .await?;
     Ok(())
 }
 
@@ -134,17 +114,9 @@ fn row(change: &Change, owner: &str, at: DateTime<Utc>) -> Result<task_event::Ac
         version: Set(version),
         occurred_at: Set(at),
         snapshot: Set(snapshot),
+        position: NotSet,
         late: Set(late),
     })
-}
-
-/// Numbered events: positions with their events.
-fn numbered() -> SelectTwo<positions::Entity, task_event::Entity> {
-    positioned(positions::Entity::find()).select_also(task_event::Entity)
-}
-
-fn positioned(select: Select<positions::Entity>) -> Select<positions::Entity> {
-    select.join(JoinType::InnerJoin, positions::Relation::Event.def())
 }
 
 /// Up to `limit` events after position `cursor`, in log order.
@@ -153,13 +125,13 @@ pub async fn read_after(
     cursor: i64,
     limit: u64,
 ) -> AppResult<Vec<Event>> {
-    let rows = numbered()
-        .filter(positions::Column::Position.gt(cursor))
-        .order_by_asc(positions::Column::Position)
+    let rows = task_event::Entity::find()
+        .filter(task_event::Column::Position.gt(cursor))
+        .order_by_asc(task_event::Column::Position)
         .limit(limit)
         .all(db)
         .await?;
-    rows.into_iter().filter_map(event).collect()
+    rows.into_iter().map(event).collect()
 }
 
 /// Which of an owner's events a page holds; every given condition must
@@ -177,7 +149,7 @@ pub struct EventFilter {
 /// `cursor < position <= through`, in log order. Only numbered events, and
 /// none past `through` (the head a reader has seen: the log is gap-free up
 /// to it). The owner and the filter are conditions of the statement, which
-/// uses the positions' index on `(owner_id, position)`.
+/// uses the index on `(owner_id, position)`.
 pub async fn read_owner_after(
     db: &impl ConnectionTrait,
     owner: &str,
@@ -186,10 +158,11 @@ pub async fn read_owner_after(
     filter: &EventFilter,
     limit: u64,
 ) -> AppResult<Vec<Event>> {
-    let mut query = numbered()
-        .filter(positions::Column::OwnerId.eq(owner))
-        .filter(positions::Column::Position.gt(cursor))
-        .filter(positions::Column::Position.lte(through));
+    let mut query = task_event::Entity::find()
+        .filter(task_event::Column::OwnerId.eq(owner))
+        .filter(task_event::Column::Position.is_not_null())
+        .filter(task_event::Column::Position.gt(cursor))
+        .filter(task_event::Column::Position.lte(through));
     if let Some(kinds) = &filter.kinds {
         query = query.filter(task_event::Column::Kind.is_in(kinds.iter().copied()));
     }
@@ -200,8 +173,8 @@ pub async fn read_owner_after(
         // The snapshot is the task as JSON (serde's form: a hyphenated,
         // lower-case uuid). sea-query's placeholder is each backend's own.
         let parent_of_snapshot = match db.get_database_backend() {
-            DbBackend::Postgres => "(task_events.snapshot::jsonb ->> 'parent_id') = $1",
-            _ => "json_extract(task_events.snapshot, '$.parent_id') = ?",
+            DbBackend::Postgres => "(snapshot::jsonb ->> 'parent_id') = $1",
+            _ => "json_extract(snapshot, '$.parent_id') = ?",
         };
         query = query.filter(Expr::cust_with_values(
             parent_of_snapshot,
@@ -209,20 +182,14 @@ pub async fn read_owner_after(
         ));
     }
     let rows = query
-        .order_by_asc(positions::Column::Position)
+        .order_by_asc(task_event::Column::Position)
         .limit(limit)
         .all(db)
         .await?;
-    rows.into_iter().filter_map(event).collect()
+    rows.into_iter().map(event).collect()
 }
 
-/// The event at a position; `None` if the join found none (it is inner, so
-/// never in practice).
-fn event((at, row): (positions::Model, Option<task_event::Model>)) -> Option<AppResult<Event>> {
-    row.map(|row| event_at(at.position, row))
-}
-
-fn event_at(position: i64, row: task_event::Model) -> AppResult<Event> {
+fn event(row: task_event::Model) -> AppResult<Event> {
     let task = row
         .snapshot
         .as_deref()
@@ -230,7 +197,7 @@ fn event_at(position: i64, row: task_event::Model) -> AppResult<Event> {
         .transpose()
         .map_err(|e| DbErr::Custom(format!("event {} has a bad snapshot: {e}", row.id)))?;
     Ok(Event {
-        position,
+        position: row.position.unwrap_or_default(),
         kind: row.kind,
         task_id: row.task_id,
         owner_id: row.owner_id,
@@ -243,9 +210,9 @@ fn event_at(position: i64, row: task_event::Model) -> AppResult<Event> {
 
 /// The newest event's position (0 for an empty log).
 pub async fn last_position(db: &impl ConnectionTrait) -> AppResult<i64> {
-    let newest: Option<Option<i64>> = positions::Entity::find()
+    let newest: Option<Option<i64>> = task_event::Entity::find()
         .select_only()
-        .column_as(positions::Column::Position.max(), "position")
+        .column_as(task_event::Column::Position.max(), "position")
         .into_tuple()
         .one(db)
         .await?;
@@ -258,11 +225,11 @@ pub async fn oldest_after(
     db: &impl ConnectionTrait,
     position: i64,
 ) -> AppResult<Option<DateTime<Utc>>> {
-    let oldest: Option<DateTime<Utc>> = positioned(positions::Entity::find())
+    let oldest: Option<DateTime<Utc>> = task_event::Entity::find()
         .select_only()
         .column(task_event::Column::OccurredAt)
-        .filter(positions::Column::Position.gt(position))
-        .order_by_asc(positions::Column::Position)
+        .filter(task_event::Column::Position.gt(position))
+        .order_by_asc(task_event::Column::Position)
         .limit(1)
         .into_tuple()
         .one(db)
@@ -292,36 +259,27 @@ pub async fn prune(
     if row_level_security {
         crate::store::set_every_owner(&txn).await?;
     }
-    let oldest: Vec<(i64, i64, DateTime<Utc>)> = positioned(positions::Entity::find())
-        .select_only()
-        .column(positions::Column::Position)
-        .column(positions::Column::EventId)
-        .column(task_event::Column::OccurredAt)
-        .order_by_asc(positions::Column::Position)
+    let oldest = task_event::Entity::find()
+        .filter(task_event::Column::Position.is_not_null())
+        .order_by_asc(task_event::Column::Position)
         .limit(batch)
-        .into_tuple()
         .all(&txn)
         .await?;
     // Only a prefix in log order, so what is left is always a suffix.
-    let pruned: Vec<(i64, i64)> = oldest
-        .into_iter()
-        .take_while(|(at, _, occurred)| {
-            *occurred < cutoff && held_through.is_none_or(|held| *at <= held)
-        })
-        .map(|(at, event, _)| (at, event))
-        .collect();
-    let Some(&(through, _)) = pruned.last() else {
+    let Some(through) = oldest
+        .iter()
+        .take_while(|e| e.occurred_at < cutoff)
+        .filter_map(|e| e.position)
+        .take_while(|position| held_through.is_none_or(|held| *position <= held))
+        .last()
+    else {
         return Ok(0);
     };
     let deleted = task_event::Entity::delete_many()
-        .filter(task_event::Column::Id.is_in(pruned.iter().map(|(_, event)| *event)))
+        .filter(task_event::Column::Position.lte(through))
         .exec(&txn)
         .await?
         .rows_affected;
-    positions::Entity::delete_many()
-        .filter(positions::Column::Position.lte(through))
-        .exec(&txn)
-        .await?;
     txn.execute(
         &Query::update()
             .table(task_event_log::Entity)

@@ -187,7 +187,7 @@ impl TestApp {
                     // looks for due reminders, on their own schedules;
                     // requests' statements are what tests count.
                     let sql = &info.statement.sql;
-                    if sql.starts_with("SELECT") && sql.contains("FROM \"task_event_positions\"")
+                    if sql.starts_with("SELECT") && sql.contains("FROM \"task_events\"")
                         || sql.contains(migration::PENDING_REMINDERS)
                     {
                         return;

@@ -38,16 +38,6 @@ async fn postgres_cursors_from_before_numbering_replay_exactly() {
     cursors_from_before_numbering_replay_exactly(Backend::Postgres).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_events_keep_their_place_when_positions_move_to_their_own_table() {
-    events_keep_their_place_when_positions_move_to_their_own_table(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_events_keep_their_place_when_positions_move_to_their_own_table() {
-    events_keep_their_place_when_positions_move_to_their_own_table(Backend::Postgres).await;
-}
-
 pub const EVENTS: &str = "subscription($after: String, $filter: TaskEventFilter) { \
     taskEvents(after: $after, filter: $filter) { cursor kind taskId version task { description version } } }";
 
@@ -468,6 +458,7 @@ async fn cursors_from_before_numbering_replay_exactly(backend: Backend) {
             version: Set(2),
             occurred_at: Set(chrono::Utc::now()),
             snapshot: Set(None),
+            position: NotSet,
             // Not a column yet at this migration.
             late: NotSet,
         };
@@ -507,139 +498,4 @@ async fn cursors_from_before_numbering_replay_exactly(backend: Backend) {
         "a new event at {} among old ids",
         positions[2]
     );
-}
-
-/// The migration that moves positions into their own table keeps every
-/// numbered event at its position (so cursors replay exactly), and on
-/// PostgreSQL queues the events the sequencer had not numbered yet, which
-/// are then numbered after all the others, in id order. Down and up again
-/// lose nothing either.
-async fn events_keep_their_place_when_positions_move_to_their_own_table(backend: Backend) {
-    use entity::task_event;
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set, Statement};
-
-    let test_db = crate::common::TestDb::new(backend).await;
-    let db = test_db.connect().await;
-    let before = Migrator::migrations()
-        .iter()
-        .position(|m| m.name() == "m20261207_000008_event_position_table")
-        .expect("the position table's migration");
-    Migrator::up(&db, Some(before as u32))
-        .await
-        .expect("up to the migration before");
-    // Four deletions logged. On PostgreSQL the sequencer had numbered the
-    // first two (101 and 102) and the last two still wait for it; on
-    // SQLite each write numbered its own (position = id).
-    for _ in 0..4 {
-        let row = task_event::ActiveModel {
-            id: NotSet,
-            task_id: Set(uuid::Uuid::now_v7()),
-            owner_id: Set(migration::SINGLE_USER_OWNER.to_owned()),
-            kind: Set(task_event::EventKind::Deleted),
-            version: Set(2),
-            occurred_at: Set(chrono::Utc::now()),
-            snapshot: Set(None),
-            late: Set(None),
-        };
-        task_event::Entity::insert(row)
-            .exec_without_returning(&db)
-            .await
-            .expect("an event");
-    }
-    let postgres = backend == Backend::Postgres;
-    let numbered = if postgres {
-        "UPDATE task_events SET position = id + 100 WHERE id <= 2"
-    } else {
-        "UPDATE task_events SET position = id"
-    };
-    for sql in [
-        numbered,
-        "UPDATE task_event_log SET positioned_through = 102",
-    ] {
-        db.execute_unprepared(sql).await.expect(sql);
-    }
-    let queued = |db: &sea_orm::DatabaseConnection| {
-        let db = db.clone();
-        async move {
-            let rows = db
-                .query_all_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    "SELECT event_id FROM task_events_pending ORDER BY event_id",
-                ))
-                .await
-                .expect("read the queue");
-            rows.iter()
-                .map(|r| r.try_get::<i64>("", "event_id").expect("event_id"))
-                .collect::<Vec<_>>()
-        }
-    };
-    let positions = |db: &sea_orm::DatabaseConnection, sql: &'static str| {
-        let db = db.clone();
-        async move {
-            let rows = db
-                .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-                .await
-                .expect(sql);
-            rows.iter()
-                .map(|r| {
-                    (
-                        r.try_get::<i64>("", "id").expect("id"),
-                        r.try_get::<Option<i64>>("", "position").expect("position"),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    const MOVED: &str = "SELECT event_id AS id, position FROM task_event_positions ORDER BY id";
-    const IN_PLACE: &str = "SELECT id, position FROM task_events ORDER BY id";
-
-    let before: Vec<(i64, Option<i64>)> = if postgres {
-        vec![(1, Some(101)), (2, Some(102)), (3, None), (4, None)]
-    } else {
-        (1..=4).map(|id| (id, Some(id))).collect()
-    };
-    let numbered_before: Vec<_> = before.iter().filter(|(_, at)| at.is_some()).collect();
-
-    Migrator::up(&db, Some(1)).await.expect("up");
-    assert_eq!(
-        positions(&db, MOVED).await.iter().collect::<Vec<_>>(),
-        numbered_before
-    );
-    if postgres {
-        assert_eq!(queued(&db).await, [3, 4]);
-    }
-    Migrator::down(&db, Some(1)).await.expect("down");
-    assert_eq!(positions(&db, IN_PLACE).await, before);
-    Migrator::up(&db, Some(1)).await.expect("up again");
-    db.close().await.ok();
-
-    let app = TestApp::spawn_on(test_db, &[]).await;
-    let first = before[0].1.expect("numbered");
-    let mut resumed = subscribe(&app.ws_url(), Some(&api::events::cursor::encode(first))).await;
-    app.create_task(json!({ "description": "new" })).await;
-    let events = events_until(&mut resumed, "new").await;
-    let positions: Vec<i64> = events
-        .iter()
-        .map(|e| {
-            let cursor = e["cursor"].as_str().expect("cursor");
-            api::events::cursor::decode(cursor, "cursor").expect("our cursor")
-        })
-        .collect();
-    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        ["DELETED", "DELETED", "DELETED", "CREATED"],
-        "{events:?}"
-    );
-    let expected = if postgres { [102, 103, 104] } else { [2, 3, 4] };
-    assert_eq!(positions[..3], expected, "{events:?}");
-    assert!(
-        positions[3] > expected[2],
-        "a new event at {}",
-        positions[3]
-    );
-    if postgres {
-        assert!(queued(&app.db).await.is_empty(), "the queue is drained");
-    }
 }

@@ -145,9 +145,8 @@ pub async fn logged(db: &DatabaseConnection) -> Vec<(i64, String, String, i64)> 
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT p.position, e.kind, e.task_id, e.version \
-             FROM task_event_positions p JOIN task_events e ON e.id = p.event_id \
-             ORDER BY p.position",
+            "SELECT position, kind, task_id, version FROM task_events \
+             WHERE position IS NOT NULL ORDER BY position",
         ))
         .await
         .expect("read the log");

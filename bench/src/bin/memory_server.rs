@@ -85,7 +85,7 @@ impl MockDatabaseTrait for Replay {
 
     fn query(&mut self, _counter: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         // The event tail's own reads: an empty log (F serves no subscriptions).
-        if statement.sql.contains("\"task_event") {
+        if statement.sql.contains("\"task_events\"") {
             return Ok(Vec::new());
         }
         self.stats.statements.fetch_add(1, Ordering::Relaxed);

@@ -219,9 +219,8 @@ fn take(log: &Mutex<Vec<Statement>>) -> Vec<Statement> {
 /// A request only ever appends to the event log; reading it, deleting from
 /// it and moving its watermark is the hub's (api/src/events).
 fn from_event_hub(sql: &str) -> bool {
-    // Every table of the log is named `task_event...`; a request's append
-    // is the one statement that inserts events.
-    sql.contains("\"task_event") && !sql.contains("INSERT INTO \"task_events\"")
+    let event_log = sql.contains("\"task_events\"") || sql.contains("\"task_event_log\"");
+    event_log && !sql.trim_start().starts_with("INSERT")
 }
 
 /// One GraphQL request's statements as one pgbench transaction: every

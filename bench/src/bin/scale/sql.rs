@@ -33,7 +33,7 @@ impl Probe {
         Ok(self
             .take()
             .into_iter()
-            .filter(|s| !s.sql.contains("task_event"))
+            .filter(|s| !s.sql.contains("task_events"))
             .collect())
     }
 
