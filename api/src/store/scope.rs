@@ -99,18 +99,21 @@ impl Scoped<'_> {
         if !self.rls() {
             return f(&Reader::Pool(&self.store.db)).await;
         }
-        let reader = Reader::Owned(OwnedRead::begin(&self.store.db, self.owner()).await?);
+        let reader = Reader::Owned(OwnedTxn::begin(&self.store.db, self.owner()).await?);
         f(&reader).await
-        // Nothing to commit: dropping the reader ends its transaction.
+        // Nothing to commit: dropping the reader ends its transaction, and
+        // the request does not wait for that.
     }
 
-    /// A transaction for a change (naming the owner for row-level security).
-    pub(crate) async fn begin(&self) -> AppResult<DatabaseTransaction> {
-        let txn = self.store.db.begin().await?;
+    /// A transaction for a change (naming the owner for row-level security,
+    /// in the same message as its BEGIN).
+    pub(crate) async fn begin(&self) -> AppResult<Txn> {
         if self.rls() {
-            set_owner(&txn, self.owner()).await?;
+            return Ok(Txn::Owned(
+                OwnedTxn::begin(&self.store.db, self.owner()).await?,
+            ));
         }
-        Ok(txn)
+        Ok(Txn::Sea(self.store.db.begin().await?))
     }
 
     /// What a commit of this store wakes on this replica.
@@ -123,21 +126,52 @@ impl Scoped<'_> {
 /// under row-level security.
 pub(crate) enum Reader<'a> {
     Pool(&'a DatabaseConnection),
-    Owned(OwnedRead),
+    Owned(OwnedTxn),
 }
 
-/// A read's transaction that names its owner in its first message
-/// ("BEGIN; SELECT set_config(...)"): one round trip before the read's own
-/// statements, where sea-orm's transaction takes two (BEGIN, then the
-/// setting) and a COMMIT after them. It is never committed: dropping it
-/// (done, failed, or the request's future dropped mid-statement) leaves
-/// sqlx's ROLLBACK queued on the connection, sent with the ping sqlx makes
-/// as the connection goes back to the pool, so the request does not wait
-/// for it and the setting, local to the transaction, ends with it. A
-/// connection that cannot take that ping is closed, not pooled.
-pub(crate) struct OwnedRead(Mutex<sqlx::Transaction<'static, Postgres>>);
+/// A change's transaction: sea-orm's, or under row-level security one that
+/// named its owner as it began.
+pub(crate) enum Txn {
+    Sea(DatabaseTransaction),
+    Owned(OwnedTxn),
+}
 
-impl OwnedRead {
+impl Txn {
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            Self::Sea(txn) => txn.commit().await,
+            Self::Owned(txn) => txn.commit().await,
+        }
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), DbErr> {
+        match self {
+            Self::Sea(txn) => txn.rollback().await,
+            Self::Owned(txn) => txn.rollback().await,
+        }
+    }
+}
+
+impl From<DatabaseTransaction> for Txn {
+    fn from(txn: DatabaseTransaction) -> Self {
+        Self::Sea(txn)
+    }
+}
+
+/// A transaction that names its owner in its first message
+/// ("BEGIN; SELECT set_config(...)"): one round trip, where sea-orm's
+/// transaction takes two (BEGIN, then the setting); sea-orm cannot begin a
+/// PostgreSQL transaction with a statement of ours, so this is sqlx's, and
+/// runs sea-orm's statements bound as sea-orm binds them. A read never
+/// commits it: dropping it (done, failed, or the request's future dropped
+/// mid-statement) leaves sqlx's ROLLBACK queued on the connection, sent with
+/// the ping sqlx makes as the connection goes back to the pool, so no
+/// request waits for it, and the setting, local to the transaction (and
+/// rolled back even if it were not), ends with it. A connection that cannot
+/// take that ping is closed, not pooled.
+pub(crate) struct OwnedTxn(Mutex<sqlx::Transaction<'static, Postgres>>);
+
+impl OwnedTxn {
     async fn begin(db: &DatabaseConnection, owner: &str) -> Result<Self, DbErr> {
         let begin = begin_naming(owner)?;
         let txn = db
@@ -146,6 +180,14 @@ impl OwnedRead {
             .await
             .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e.into())))?;
         Ok(Self(Mutex::new(txn)))
+    }
+
+    async fn commit(self) -> Result<(), DbErr> {
+        self.0.into_inner().commit().await.map_err(exec_err)
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        self.0.into_inner().rollback().await.map_err(exec_err)
     }
 }
 
@@ -186,7 +228,7 @@ fn query_err(e: sqlx::Error) -> DbErr {
 }
 
 #[async_trait::async_trait]
-impl ConnectionTrait for OwnedRead {
+impl ConnectionTrait for OwnedTxn {
     fn get_database_backend(&self) -> DbBackend {
         DbBackend::Postgres
     }
@@ -252,6 +294,44 @@ impl ConnectionTrait for Reader<'_> {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             Self::Pool(db) => db.query_all_raw(stmt).await,
+            Self::Owned(read) => read.query_all_raw(stmt).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Sea(db) => db.get_database_backend(),
+            Self::Owned(read) => read.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Sea(db) => db.execute_raw(stmt).await,
+            Self::Owned(read) => read.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Sea(db) => db.execute_unprepared(sql).await,
+            Self::Owned(read) => read.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Sea(db) => db.query_one_raw(stmt).await,
+            Self::Owned(read) => read.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Sea(db) => db.query_all_raw(stmt).await,
             Self::Owned(read) => read.query_all_raw(stmt).await,
         }
     }
