@@ -356,3 +356,17 @@ pub(crate) async fn set_every_owner(txn: &impl ConnectionTrait) -> AppResult<()>
 
 /// Never a subject: tokens naming it are refused.
 pub(crate) const EVERY_OWNER: &str = "*";
+
+#[cfg(test)]
+mod tests {
+    use super::begin_naming;
+
+    #[test]
+    fn begin_naming_keeps_the_owner_one_literal() {
+        assert_eq!(
+            begin_naming(r"a'b\c").expect("named"),
+            r"BEGIN; SELECT set_config('app.owner_id', E'a''b\\c', true)"
+        );
+        assert!(begin_naming("a\0b").is_err());
+    }
+}
