@@ -18,9 +18,10 @@ mod sequencer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::store::Txn;
 pub use crate::store::Wake;
 pub use entity::task_event::EventKind;
 pub use hub::{DEFAULT_POLL_PAGE, EventPage, Hub, MAX_POLL_PAGE, poll_page_size};
@@ -45,8 +46,8 @@ pub async fn start(
 /// Commits a transaction that recorded events, then wakes what numbers or
 /// reads them on this replica. Both run as one task of their own: a client that goes away while
 /// its mutation commits cannot stop the wake-up half-way.
-pub async fn commit(txn: DatabaseTransaction, wake: &Wake) -> AppResult<()> {
-    let wake = wake.clone();
+pub(crate) async fn commit(txn: impl Into<Txn>, wake: &Wake) -> AppResult<()> {
+    let (txn, wake) = (txn.into(), wake.clone());
     let committed = tokio::spawn(async move {
         txn.commit().await?;
         wake.wake();

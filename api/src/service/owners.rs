@@ -16,15 +16,12 @@ use std::collections::HashSet;
 use entity::{category, task, task_category};
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{Owner, Store};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Change};
-use crate::store::set_owner;
+use crate::store::{Txn, set_owner};
 
 /// Events recorded per statement (a bound on the statement's parameters).
 const EVENT_BATCH: usize = 500;
@@ -126,7 +123,7 @@ pub(crate) async fn transfer(store: &Store, from: &Owner, to: &Owner) -> AppResu
 
 /// Without row-level security: each row's owner changed in place. Returns
 /// how many categories moved.
-async fn update_owner(txn: &DatabaseTransaction, from: &Owner, to: &Owner) -> AppResult<u64> {
+async fn update_owner(txn: &Txn, from: &Owner, to: &Owner) -> AppResult<u64> {
     task::Entity::update_many()
         .col_expr(task::Column::OwnerId, Expr::value(to.as_str()))
         .filter(task::Column::OwnerId.eq(from.as_str()))
@@ -150,7 +147,7 @@ async fn update_owner(txn: &DatabaseTransaction, from: &Owner, to: &Owner) -> Ap
 /// and deleted as `from`, then written again as `to`, ids, times and
 /// versions kept; tasks parents first. Returns how many categories moved.
 async fn copy_and_delete(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     from: &Owner,
     to: &Owner,
     moving: &[task::Model],

@@ -10,7 +10,7 @@ mod wake;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-pub(crate) use scope::{EVERY_OWNER, Scoped, set_every_owner, set_owner};
+pub(crate) use scope::{EVERY_OWNER, Scoped, Txn, set_every_owner, set_owner};
 pub use scope::{Owner, Store};
 pub use wake::Wake;
 

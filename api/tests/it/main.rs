@@ -39,6 +39,7 @@ mod recurrence;
 mod relay;
 mod reminders;
 mod replicas;
+mod rls_leaks;
 mod schema;
 mod search;
 mod search_index;
