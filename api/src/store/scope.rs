@@ -10,8 +10,8 @@ use futures_util::lock::Mutex;
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::{self, AssertSqlSafe, Postgres};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, RuntimeErr, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, QueryResult, RuntimeErr, Statement, TransactionTrait,
 };
 use sea_query_sqlx::SqlxValues;
 
@@ -97,7 +97,7 @@ impl Scoped<'_> {
         f: impl AsyncFnOnce(&Reader<'_>) -> AppResult<T>,
     ) -> AppResult<T> {
         if !self.rls() {
-            return f(&Reader::Pool(&self.store.db)).await;
+            return f(&Reader::Sea(DatabaseExecutor::from(&self.store.db))).await;
         }
         let reader = Reader::Owned(OwnedTxn::begin(&self.store.db, self.owner()).await?);
         f(&reader).await
@@ -122,19 +122,18 @@ impl Scoped<'_> {
     }
 }
 
-/// What a read's statements run on: the pool, or the read's own transaction
-/// under row-level security.
-pub(crate) enum Reader<'a> {
-    Pool(&'a DatabaseConnection),
+/// Where statements run: sea-orm's connection or transaction, or under
+/// row-level security a transaction that named its owner as it began.
+pub(crate) enum OrOwned<S> {
+    Sea(S),
     Owned(OwnedTxn),
 }
 
-/// A change's transaction: sea-orm's, or under row-level security one that
-/// named its owner as it began.
-pub(crate) enum Txn {
-    Sea(DatabaseTransaction),
-    Owned(OwnedTxn),
-}
+/// What a read's statements run on: the pool, or the read's own transaction.
+pub(crate) type Reader<'a> = OrOwned<DatabaseExecutor<'a>>;
+
+/// A change's transaction.
+pub(crate) type Txn = OrOwned<DatabaseTransaction>;
 
 impl Txn {
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
@@ -214,9 +213,10 @@ fn begin_naming(owner: &str) -> Result<String, DbErr> {
     Ok(sql)
 }
 
-fn sqlx_query(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
-    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-    sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+/// sea-orm's statement as sqlx's query, its values moved, not copied.
+fn sqlx_query(sql: &str, values: Option<Values>) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
 }
 
 fn exec_err(e: sqlx::Error) -> DbErr {
@@ -235,7 +235,7 @@ impl ConnectionTrait for OwnedTxn {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let mut txn = self.0.lock().await;
-        let done = sqlx_query(&stmt).execute(&mut **txn).await;
+        let done = sqlx_query(&stmt.sql, stmt.values).execute(&mut **txn).await;
         done.map(Into::into).map_err(exec_err)
     }
 
@@ -249,90 +249,56 @@ impl ConnectionTrait for OwnedTxn {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let mut txn = self.0.lock().await;
-        let row = sqlx_query(&stmt).fetch_optional(&mut **txn).await;
+        let row = sqlx_query(&stmt.sql, stmt.values)
+            .fetch_optional(&mut **txn)
+            .await;
         row.map(|r| r.map(Into::into)).map_err(query_err)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let mut txn = self.0.lock().await;
-        let rows = sqlx_query(&stmt).fetch_all(&mut **txn).await;
+        let rows = sqlx_query(&stmt.sql, stmt.values)
+            .fetch_all(&mut **txn)
+            .await;
         rows.map(|rows| rows.into_iter().map(Into::into).collect())
             .map_err(query_err)
     }
 }
 
 #[async_trait::async_trait]
-impl ConnectionTrait for Reader<'_> {
-    fn get_database_backend(&self) -> DbBackend {
-        match self {
-            Self::Pool(db) => db.get_database_backend(),
-            Self::Owned(read) => read.get_database_backend(),
-        }
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Pool(db) => db.execute_raw(stmt).await,
-            Self::Owned(read) => read.execute_raw(stmt).await,
-        }
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Pool(db) => db.execute_unprepared(sql).await,
-            Self::Owned(read) => read.execute_unprepared(sql).await,
-        }
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self {
-            Self::Pool(db) => db.query_one_raw(stmt).await,
-            Self::Owned(read) => read.query_one_raw(stmt).await,
-        }
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self {
-            Self::Pool(db) => db.query_all_raw(stmt).await,
-            Self::Owned(read) => read.query_all_raw(stmt).await,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for Txn {
+impl<S: ConnectionTrait + Send + Sync> ConnectionTrait for OrOwned<S> {
     fn get_database_backend(&self) -> DbBackend {
         match self {
             Self::Sea(db) => db.get_database_backend(),
-            Self::Owned(read) => read.get_database_backend(),
+            Self::Owned(txn) => txn.get_database_backend(),
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
             Self::Sea(db) => db.execute_raw(stmt).await,
-            Self::Owned(read) => read.execute_raw(stmt).await,
+            Self::Owned(txn) => txn.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
             Self::Sea(db) => db.execute_unprepared(sql).await,
-            Self::Owned(read) => read.execute_unprepared(sql).await,
+            Self::Owned(txn) => txn.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
             Self::Sea(db) => db.query_one_raw(stmt).await,
-            Self::Owned(read) => read.query_one_raw(stmt).await,
+            Self::Owned(txn) => txn.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             Self::Sea(db) => db.query_all_raw(stmt).await,
-            Self::Owned(read) => read.query_all_raw(stmt).await,
+            Self::Owned(txn) => txn.query_all_raw(stmt).await,
         }
     }
 }
