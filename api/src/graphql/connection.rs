@@ -9,6 +9,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, OutputType, Result};
 use entity::task;
 use sea_orm::prelude::Uuid;
+use tokio::sync::OnceCell;
 
 use super::context::scope;
 use super::inputs::{CategoryListArgs, TaskListArgs};
@@ -16,7 +17,7 @@ use super::loaders::{Loaders, ScopedCountKey, ScopedPageKey};
 use super::objects::{Category, Task};
 use super::prefetch;
 use crate::service::categories::{self as category_service, CategoryFilter};
-use crate::service::page::Page;
+use crate::service::page::{Count, Page};
 use crate::service::tasks::{self as task_service, Holder, TaskFilter};
 
 /// The cost of a connection field: its page size (as the service clamps it)
@@ -34,28 +35,68 @@ pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity:
 pub(crate) type TaskConnection = Connection<String, Task, TotalCount>;
 pub(crate) type CategoryConnection = Connection<String, Category, TotalCount>;
 
-/// How a connection's `totalCount` is found, only when asked for.
-pub(crate) enum TotalCount {
+/// A connection's count, found only when asked for, and once for both of
+/// its fields.
+pub(crate) struct TotalCount {
+    of: CountOf,
+    counted: OnceCell<Count>,
+}
+
+/// What a connection counts.
+enum CountOf {
     Tasks(TaskFilter),
     Scoped(ScopedCountKey),
     Categories(CategoryFilter),
 }
 
+impl TotalCount {
+    fn new(of: CountOf) -> Self {
+        Self {
+            of,
+            counted: OnceCell::new(),
+        }
+    }
+
+    async fn get(&self, ctx: &Context<'_>) -> Result<Count> {
+        let count = self
+            .counted
+            .get_or_try_init(async || -> Result<Count> {
+                Ok(match &self.of {
+                    CountOf::Tasks(filter) => task_service::count(&scope(ctx)?, filter).await?,
+                    CountOf::Scoped(key) => Count::exact(
+                        ctx.data::<Loaders>()?
+                            .scoped_counts
+                            .load_one(key.clone())
+                            .await?
+                            .unwrap_or(0),
+                    ),
+                    CountOf::Categories(filter) => {
+                        Count::exact(category_service::count(&scope(ctx)?, filter).await?)
+                    }
+                })
+            })
+            .await?;
+        Ok(*count)
+    }
+}
+
+// The schema's descriptions below name the limit.
+const _: () = assert!(task_service::SEARCH_COUNT_LIMIT == 1000);
+
 #[Object]
 impl TotalCount {
-    /// How many match the filter, across every page.
+    /// How many match the filter, across every page. A search in the root
+    /// `tasks` list stops counting past 1000 matches: then `totalCount` is
+    /// 1000 and `totalCountIsExact` false.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let n = match self {
-            Self::Tasks(filter) => task_service::count(&scope(ctx)?, filter).await?,
-            Self::Scoped(key) => ctx
-                .data::<Loaders>()?
-                .scoped_counts
-                .load_one(key.clone())
-                .await?
-                .unwrap_or(0),
-            Self::Categories(filter) => category_service::count(&scope(ctx)?, filter).await?,
-        };
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        let count = self.get(ctx).await?;
+        Ok(i32::try_from(count.n).unwrap_or(i32::MAX))
+    }
+
+    /// False when more match than `totalCount` says (a search with over
+    /// 1000 matches); true otherwise.
+    async fn total_count_is_exact(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.get(ctx).await?.exact)
     }
 }
 
@@ -79,7 +120,11 @@ pub(crate) async fn tasks(ctx: &Context<'_>, args: TaskListArgs) -> Result<TaskC
     let query = args.into_query()?;
     let page = task_service::list(&scope(ctx)?, &query).await?;
     prefetch_below(ctx, &page).await?;
-    Ok(connection(page, Task, TotalCount::Tasks(query.filter)))
+    Ok(connection(
+        page,
+        Task,
+        TotalCount::new(CountOf::Tasks(query.filter)),
+    ))
 }
 
 /// A nested task list: `Task.subtasks` or `Category.tasks` of `holder`.
@@ -107,11 +152,11 @@ pub(crate) async fn scoped_tasks(
     } else {
         Page::empty()
     };
-    let total = TotalCount::Scoped(ScopedCountKey {
+    let total = TotalCount::new(CountOf::Scoped(ScopedCountKey {
         kind: list,
         holder,
         filter: Arc::new(query.filter.clone()),
-    });
+    }));
     Ok(connection(page, Task, total))
 }
 
@@ -129,7 +174,7 @@ pub(crate) async fn categories(
     Ok(connection(
         page,
         Category,
-        TotalCount::Categories(query.filter),
+        TotalCount::new(CountOf::Categories(query.filter)),
     ))
 }
 

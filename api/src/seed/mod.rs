@@ -127,7 +127,7 @@ pub async fn run(config: &Config, args: &SeedArgs) -> Result<Seeded, SeedError> 
 }
 
 async fn seed(scope: &Scoped<'_>, args: &SeedArgs) -> Result<Seeded, SeedError> {
-    let existing = tasks::count(scope, &TaskFilter::default()).await?;
+    let existing = tasks::count(scope, &TaskFilter::default()).await?.n;
     if existing > 0 && !args.force {
         return Err(SeedError::NotEmpty {
             owner: scope.owner().to_owned(),

@@ -440,7 +440,8 @@ async fn transfer_hands_the_single_users_rows_to_a_subject(backend: Backend) {
     );
     let builtin_count = tasks::count(&scope, &tasks::TaskFilter::default())
         .await
-        .expect("count");
+        .expect("count")
+        .n;
     assert_eq!(builtin_count, 0, "nothing stays with the built-in owner");
 
     // Never merged: a subject with rows of its own is refused, nothing changes.
@@ -472,7 +473,8 @@ async fn transfer_hands_the_single_users_rows_to_a_subject(backend: Backend) {
     assert_eq!(
         tasks::count(&scope, &tasks::TaskFilter::default())
             .await
-            .expect("count"),
+            .expect("count")
+            .n,
         1,
         "nothing changed"
     );
@@ -567,7 +569,8 @@ async fn transfer_works_under_row_level_security() {
     assert_eq!(
         tasks::count(&scope, &tasks::TaskFilter::default())
             .await
-            .expect("count"),
+            .expect("count")
+            .n,
         0
     );
     drop(app);

@@ -22,6 +22,7 @@ crate::on_both_backends!(
 const LIST: &str = "query($filter: TaskFilter, $orderBy: [TaskOrder!], $first: Int, $after: String, $last: Int, $before: String) {
   tasks(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
     totalCount
+    totalCountIsExact
     nodes { id description }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
@@ -523,15 +524,22 @@ async fn postgres_each_owner_searches_only_their_own() {
     each_owner_searches_only_their_own(Backend::Postgres).await;
 }
 
+/// What a list's count said: `totalCount` and `totalCountIsExact`.
+type Counted = (u64, bool);
+
 /// Every page of `filter` in `order`, first to last, 100 at a time.
-async fn every_page(app: &TestApp, filter: Value, order: &Value) -> (Vec<String>, u64) {
+async fn every_page(app: &TestApp, filter: Value, order: &Value) -> (Vec<String>, Counted) {
     let (mut seen, mut cursor) = (Vec::new(), None::<String>);
     loop {
         let vars = json!({ "filter": filter, "orderBy": order, "first": 100, "after": cursor });
         let tasks = app.data(LIST, vars).await["tasks"].clone();
         seen.extend(ids(&tasks));
         if tasks["pageInfo"]["hasNextPage"].as_bool() != Some(true) {
-            return (seen, tasks["totalCount"].as_u64().unwrap_or(0));
+            let counted = (
+                tasks["totalCount"].as_u64().unwrap_or(0),
+                tasks["totalCountIsExact"].as_bool().unwrap_or(false),
+            );
+            return (seen, counted);
         }
         cursor = tasks["pageInfo"]["endCursor"].as_str().map(str::to_owned);
     }
@@ -539,12 +547,19 @@ async fn every_page(app: &TestApp, filter: Value, order: &Value) -> (Vec<String>
 
 /// Past 2000 matches SQLite walks the order's index and tests each task
 /// (a shape of its own): the pages must be the plain list's, matches only.
+/// A search counts up to 1000 matches and says when it stopped.
 async fn a_word_in_thousands_of_tasks_pages_like_the_plain_list(app: TestApp) {
     const MATCHES: usize = 2100;
-    let mut created = Vec::new();
+    // Exactly 1001 of the plumber tasks are about the boiler, the first
+    // of them numbered #0.
+    const BOILERS: usize = 1001;
+    let (mut created, mut boilers) = (Vec::new(), 0);
     for i in 0..MATCHES + 60 {
         let description = if i % 37 == 36 {
             format!("Water the plants #{i}")
+        } else if boilers < BOILERS {
+            boilers += 1;
+            format!("Call the plumber about the boiler #{i}")
         } else {
             format!("Call the plumber #{i}")
         };
@@ -560,14 +575,39 @@ async fn a_word_in_thousands_of_tasks_pages_like_the_plain_list(app: TestApp) {
         json!([{ "field": "DUE_AT", "direction": "ASC" }]),
         json!([{ "field": "PRIORITY", "direction": "DESC" }]),
     ] {
-        let (all, _) = every_page(&app, json!({}), &order).await;
-        let (found, total) = every_page(&app, json!({ "search": "plumbers" }), &order).await;
-        let plants = every_page(&app, json!({ "search": "plants" }), &order)
-            .await
-            .0;
-        let expected: Vec<String> = all.into_iter().filter(|id| !plants.contains(id)).collect();
+        let (all, all_counted) = every_page(&app, json!({}), &order).await;
+        let (found, counted) = every_page(&app, json!({ "search": "plumbers" }), &order).await;
+        let (plants, plants_counted) =
+            every_page(&app, json!({ "search": "plants" }), &order).await;
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|id| !plants.contains(id))
+            .cloned()
+            .collect();
         assert!(found.len() > 2000, "{} matches", found.len());
-        assert_eq!(total, found.len() as u64, "totalCount under {order}");
+        assert_eq!(counted, (1000, false), "totalCount under {order}");
         assert_eq!(found, expected, "search pages under {order}");
+        // Without a search, and under the limit, counts are exact.
+        assert_eq!(all_counted, (all.len() as u64, true), "under {order}");
+        assert_eq!(plants_counted, (plants.len() as u64, true), "under {order}");
     }
+    // At the limit the count is exact; one more and it says it stopped.
+    let counted = |search: &'static str| {
+        let app = &app;
+        async move {
+            let tasks = app.data(LIST, json!({ "filter": { "search": search }, "first": 1 }));
+            let tasks = tasks.await["tasks"].clone();
+            (
+                tasks["totalCount"].clone(),
+                tasks["totalCountIsExact"].clone(),
+            )
+        }
+    };
+    assert_eq!(counted("boiler").await, (json!(1000), json!(false)));
+    assert_eq!(counted("boiler -0").await, (json!(1000), json!(true)));
+    assert_eq!(counted("boiler -0 -1").await, (json!(999), json!(true)));
+    assert_eq!(
+        counted("\"the boiler\" plumber").await,
+        (json!(1000), json!(false))
+    );
 }

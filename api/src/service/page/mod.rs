@@ -264,6 +264,44 @@ pub(crate) async fn fetch_page<M: FromQueryResult>(
     Ok(into_page(rows, keys, &signature(keys), request))
 }
 
+/// How many rows a list has across its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// Every matching row, or when not `exact` the limit counting stopped at.
+    pub n: u64,
+    /// False when more than `n` match.
+    pub exact: bool,
+}
+
+impl Count {
+    pub(crate) fn exact(n: u64) -> Self {
+        Self { n, exact: true }
+    }
+}
+
+/// Counts what `select` reads, stopping past `limit` rows: what it costs
+/// grows with `limit`, not with how many match.
+pub(crate) async fn count_up_to(
+    db: &impl ConnectionTrait,
+    mut select: SelectStatement,
+    limit: u64,
+) -> AppResult<Count> {
+    select.clear_selects().expr(Expr::val(1)).limit(limit + 1);
+    let counted = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from_subquery(select, Alias::new("counted"))
+        .to_owned();
+    let n: i64 = match db.query_one(&counted).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(Count {
+        n: n.min(limit),
+        exact: n <= limit,
+    })
+}
+
 /// `SELECT COUNT(*)` of a table under a condition.
 pub(crate) async fn count_rows(
     db: &impl ConnectionTrait,

@@ -63,6 +63,11 @@ impl SearchSql {
         })
     }
 
+    /// A blank search, which keeps every task.
+    pub(crate) fn is_everything(&self) -> bool {
+        matches!(self.0, Plan::Everything)
+    }
+
     /// Keeps only matching tasks.
     pub(crate) fn condition(&self) -> Expr {
         match &self.0 {
@@ -98,15 +103,25 @@ impl SearchSql {
             Plan::Sqlite {
                 matching: Some(matching),
                 ..
-            } if ranked => {
-                select.join_subquery(
-                    JoinType::InnerJoin,
-                    hits(matching, true),
-                    Alias::new(HITS),
-                    Expr::col((Alias::new(HITS), Alias::new("task_id")))
-                        .equals((task::Entity, task::Column::Id)),
-                );
+            } if ranked => join_hits(select, matching, true),
+            _ => {
+                select.and_where(self.condition());
             }
+        }
+    }
+
+    /// Keeps only matching tasks, read in the order the engine finds them:
+    /// a statement that stops after a few (a capped count) reads only
+    /// those. On SQLite the matches are joined, where [`condition`]'s `IN`
+    /// would list every one of them first.
+    ///
+    /// [`condition`]: Self::condition
+    pub(crate) fn apply_streamed(&self, select: &mut SelectStatement) {
+        match &self.0 {
+            Plan::Sqlite {
+                matching: Some(matching),
+                ..
+            } => join_hits(select, matching, false),
             _ => {
                 select.and_where(self.condition());
             }
@@ -192,6 +207,16 @@ impl SearchSql {
             )
         }))
     }
+}
+
+fn join_hits(select: &mut SelectStatement, matching: &str, ranked: bool) {
+    select.join_subquery(
+        JoinType::InnerJoin,
+        hits(matching, ranked),
+        Alias::new(HITS),
+        Expr::col((Alias::new(HITS), Alias::new("task_id")))
+            .equals((task::Entity, task::Column::Id)),
+    );
 }
 
 /// Task ids matching an FTS5 query (with their rank when `ranked`).

@@ -16,8 +16,8 @@ mod tree;
 mod validate;
 mod write;
 
+pub use read::{SEARCH_COUNT_LIMIT, count, cursor_of};
 pub(crate) use read::{TaskListQuery, categories_of, count_scoped, find_by_ids, list, list_scoped};
-pub use read::{count, cursor_of};
 pub use write::create;
 pub(crate) use write::{change_categories, delete, delete_completed, move_task, set_done, update};
 

@@ -20,7 +20,8 @@ use super::shape::{self, DueRange, Shape};
 use crate::error::AppResult;
 use crate::service::Scoped;
 use crate::service::page::{
-    ListQuery, Page, count_rows, cursor_bounds, fetch_page, into_page, order_terms, signature,
+    Count, ListQuery, Page, count_rows, count_up_to, cursor_bounds, fetch_page, into_page,
+    order_terms, signature,
 };
 use crate::service::search::SearchSql;
 
@@ -173,13 +174,25 @@ pub async fn list(scope: &Scoped<'_>, query: &TaskListQuery) -> AppResult<Page<t
     Ok(page.map(|listed: Listed| listed.task))
 }
 
-pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<u64> {
-    let mut condition = filter_condition(scope.owner(), filter);
-    if let Some(search) = search_sql(scope, filter) {
-        condition = condition.add(search.condition());
-    }
+/// How many tasks a search counts before it stops: a common word's matches
+/// are thousands, all read to count them, where its first page reads 20.
+pub const SEARCH_COUNT_LIMIT: u64 = 1000;
+
+/// How many of the owner's tasks match `filter`: exactly, except that a
+/// search stops counting past [`SEARCH_COUNT_LIMIT`].
+pub async fn count(scope: &Scoped<'_>, filter: &TaskFilter) -> AppResult<Count> {
+    let condition = filter_condition(scope.owner(), filter);
+    let search = search_sql(scope, filter).filter(|search| !search.is_everything());
     scope
-        .read(async |db| count_rows(db, task::Entity, condition).await)
+        .read(async |db| match search {
+            Some(search) => {
+                let mut select = Query::select();
+                select.from(task::Entity).cond_where(condition);
+                search.apply_streamed(&mut select);
+                count_up_to(db, select, SEARCH_COUNT_LIMIT).await
+            }
+            None => Ok(Count::exact(count_rows(db, task::Entity, condition).await?)),
+        })
         .await
 }
 
