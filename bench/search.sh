@@ -10,10 +10,7 @@
 # bench/run. Writes $WORK/search.md.
 
 # The list code of the scale work, no full-text search yet, the same seed.
-# Another revision (say, one before a change to search) is named in the
-# table by BENCH_SEARCH_BASELINE_LABEL.
 SEARCH_BASELINE_REV=${BENCH_SEARCH_BASELINE_REV:-e0a9b3b}
-SEARCH_BASELINE_LABEL=${BENCH_SEARCH_BASELINE_LABEL:-substring}
 
 run_search_bench() {
   : >"$WORK/search-cells"
@@ -41,24 +38,15 @@ run_search_bench() {
   psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
 
   {
-    local base=$SEARCH_BASELINE_LABEL this=full-text
-    if [[ $base == substring ]]; then
-      echo "## Search: full-text against the substring search it replaced"
-      echo
-      echo "The three search documents (first 20 with \`totalCount\`): \`plumber\` (one task in"
-      echo "16), \`quarterly report\` (two words of one seeded phrase), \`plum\` (a prefix)."
-      echo "Substring = the build before full-text search (\`$rev\`: \`LIKE '%...%'\` on the"
-      echo "description), on its own database seeded with the same rows; full-text = this"
-      echo "build. Alternately, twice each (means)."
-    else
-      this=this
-      echo "## Search: this build against $rev ($base)"
-      echo
-      echo "The three search documents (first 20 with \`totalCount\`), as above; $base ="
-      echo "\`$rev\` on its own database seeded with the same rows. Alternately, twice each (means)."
-    fi
+    echo "## Search: full-text against the substring search it replaced"
     echo
-    echo "| backend | scenario | c | $base req/s | $this req/s | ratio | $base p99 ms | $this p99 ms | errors |"
+    echo "The three search documents (first 20 with \`totalCount\`): \`plumber\` (one task in"
+    echo "16), \`quarterly report\` (two words of one seeded phrase), \`plum\` (a prefix)."
+    echo "Substring = the build before full-text search (\`$rev\`: \`LIKE '%...%'\` on the"
+    echo "description), on its own database seeded with the same rows; full-text = this"
+    echo "build. Alternately, twice each (means)."
+    echo
+    echo "| backend | scenario | c | substring req/s | full-text req/s | ratio | substring p99 ms | full-text p99 ms | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for backend in $BACKENDS; do
       for scenario in $SEARCHES; do
