@@ -1,0 +1,51 @@
+# Sourced by bench/run when BENCH_AB_REV names a revision: this build and
+#   that revision's, built alike (baseline_build), serve the same seeded
+#   databases in turn, cell by cell for BENCH_AB_SCENARIOS (default: the
+#   reads and the searches) at c=1 and 16, three rounds each (means). For a
+#   change that keeps the schema: the earlier api runs on this build's
+#   databases, so both read the same rows from the same caches.
+# Uses BIN, BACKENDS, PG_URL, SQLITE_URL, PORT, ROOT, READS, SEARCHES, WORK,
+# log, baseline_build and side_cells of bench/run. Writes $WORK/ab.md.
+
+run_ab_bench() {
+  : >"$WORK/ab-cells"
+  local rev dir=$ROOT/target/bench-ab-baseline scenarios=${BENCH_AB_SCENARIOS:-"$READS $SEARCHES"}
+  rev=$(git -C "$ROOT" rev-parse --short "$BENCH_AB_REV" 2>/dev/null) \
+    || { log "ab: $BENCH_AB_REV not in this clone, section skipped"; return 0; }
+  log "ab: building $rev"
+  baseline_build "$rev" "$dir"
+  for backend in $BACKENDS; do
+    local url=$PG_URL
+    [[ $backend == sqlite ]] && url=$SQLITE_URL
+    for round in 1 2 3; do
+      log "ab: $backend round $round"
+      side_cells "before $backend" $((PORT + 70)) "$dir/release/api" "$scenarios" \
+        "$WORK/ab-cells" DATABASE_URL="$url"
+      side_cells "after $backend" $((PORT + 70)) "$BIN/api" "$scenarios" \
+        "$WORK/ab-cells" DATABASE_URL="$url"
+    done
+  done
+
+  {
+    echo "## This build against $rev, side by side"
+    echo
+    echo "\`BENCH_AB_REV=$rev\`: that revision's api and this build's in turn on the same"
+    echo "databases (this build's, seeded as above), three rounds of every cell (means)."
+    echo
+    echo "| backend | scenario | c | $rev req/s | this req/s | ratio | $rev p99 ms | this p99 ms | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    for backend in $BACKENDS; do
+      for scenario in $scenarios; do
+        for c in 1 16; do
+          awk -v b="$backend" -v s="$scenario" -v c="$c" '
+            $2 == b && $3 == s && $4 == c { n[$1]++; rps[$1] += $5; p99[$1] += $7; err += $8 }
+            END {
+              o = rps["before"] / n["before"]; t = rps["after"] / n["after"]
+              printf "| %s | %s | %s | %d | %d | %s | %.2f | %.2f | %d |\n", b, s, c, o, t,
+                (o > 0 ? sprintf("%.2f", t / o) : "n/a"), p99["before"] / n["before"], p99["after"] / n["after"], err
+            }' "$WORK/ab-cells"
+        done
+      done
+    done
+  } >"$WORK/ab.md"
+}
