@@ -1,6 +1,6 @@
 # Sourced by bench/run: the event log's figures.
 #   - idle subscribers: the RSS of one replica with EVENTS_IDLE (10000)
-#     graphql-transport-ws subscriptions open, and 5 s after they closed;
+#     graphql-transport-ws subscriptions open, and 5 s and 30 s after they closed;
 #   - commit-to-delivery latency: 1000 subscribers on one replica, and 50
 #     over three replicas, 1000 creations each, while a write load of
 #     updates runs at c=16 through the third replica (the subscribers ask
@@ -163,7 +163,7 @@ run_events_bench() {
     echo
     echo "| what | figures |"
     echo "|---|---|"
-    awk -F'\t' '{ printf "| %s idle subscribers on one replica | RSS %.1f MB before, %.1f MB with them, %.1f MB 5 s after they left (%.1f KB each) |\n", $2, $3/1024, $4/1024, $5/1024, $6 }' <<<"$idle"
+    awk -F'\t' '{ printf "| %s idle subscribers on one replica | RSS %.1f MB before, %.1f MB with them, %.1f MB 5 s and %.1f MB 30 s after they left (%.1f KB each) |\n", $2, $3/1024, $4/1024, $5/1024, $7/1024, $6 }' <<<"$idle"
     awk -F'\t' '{ printf "| %s subscribers on %s replica(s), %s changes | %s of %s delivered; p50 %s ms, p99 %s ms, max %s ms; client CPU %.0f %% of one core |\n", $3, $2, $4, $5, $6, $7, $8, $9, 100 * $10 }' <<<"$lat1"
     awk -F'\t' '{ printf "| %s subscribers on %s replica(s), %s changes | %s of %s delivered; p50 %s ms, p99 %s ms, max %s ms; client CPU %.0f %% of one core |\n", $3, $2, $4, $5, $6, $7, $8, $9, 100 * $10 }' <<<"$lat3"
     echo "| replica 1 RSS peak (VmHWM) | $(mb "$peak") MB |"
