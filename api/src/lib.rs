@@ -1,6 +1,8 @@
 //! The to-do service as a library: configuration, database, service layer,
 //! GraphQL schema and HTTP router. The `api` binary is a thin shell around it.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub(crate) mod auth;
 pub mod config;
