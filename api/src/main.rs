@@ -27,11 +27,11 @@ const COLLECT_EVERY: Duration = Duration::from_secs(1);
 /// it; blocks freed from another thread (a closed socket's buffers, dropped
 /// wherever its task last ran) wait in the owner's list until that thread
 /// allocates or collects, and a worker parked after a burst of closes does
-/// neither: of the 160 MB that 10000 idle sockets took, anything from none
-/// to 137 MB came back (bench/RESULTS.md, "Memory after 10000 idle sockets
-/// leave"). At most once a second per thread, as a busy server parks its
-/// workers often; a park that limit skips is made up for at a later one,
-/// since the event tail's 1 s poll wakes the workers of an idle server.
+/// neither, so idle sockets' memory stayed after they left (bench/RESULTS.md,
+/// "Memory after 10000 idle sockets leave"). At most once a second per
+/// thread, as a busy server parks its workers often; a park that limit
+/// skips is made up for at a later one, since the event tail's 1 s poll
+/// wakes the workers of an idle server.
 fn collect_when_idle() {
     thread_local! {
         static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
