@@ -1,7 +1,8 @@
 # Sourced by bench/run when BENCH_AB_REV names a revision: this build and
 #   that revision's, built alike (baseline_build), serve the same seeded
 #   databases in turn, cell by cell for BENCH_AB_SCENARIOS (default: the
-#   reads and the searches) at c=1 and 16, three rounds each (means). For a
+#   reads and the searches) at c=1 and 16, three rounds each (means), each
+#   build first in turn. For a
 #   change that keeps the schema: the earlier api runs on this build's
 #   databases, so both read the same rows from the same caches.
 # Uses BIN, BACKENDS, PG_URL, SQLITE_URL, PORT, ROOT, READS, SEARCHES, WORK,
@@ -19,10 +20,18 @@ run_ab_bench() {
     [[ $backend == sqlite ]] && url=$SQLITE_URL
     for round in 1 2 3; do
       log "ab: $backend round $round"
-      side_cells "before $backend" $((PORT + 70)) "$dir/release/api" "$scenarios" \
-        "$WORK/ab-cells" DATABASE_URL="$url"
-      side_cells "after $backend" $((PORT + 70)) "$BIN/api" "$scenarios" \
-        "$WORK/ab-cells" DATABASE_URL="$url"
+      # Each build goes first in turn: the one that follows inherits the
+      # other's warm caches and the machine's drift.
+      local side
+      for side in $( ((round % 2)) && echo "before after" || echo "after before"); do
+        if [[ $side == before ]]; then
+          side_cells "before $backend" $((PORT + 70)) "$dir/release/api" "$scenarios" \
+            "$WORK/ab-cells" DATABASE_URL="$url"
+        else
+          side_cells "after $backend" $((PORT + 70)) "$BIN/api" "$scenarios" \
+            "$WORK/ab-cells" DATABASE_URL="$url"
+        fi
+      done
     done
   done
 
