@@ -2,9 +2,8 @@
 #   that revision's, built alike (baseline_build), serve the same seeded
 #   databases in turn, cell by cell for BENCH_AB_SCENARIOS (default: the
 #   reads and the searches) at c=1 and 16, three rounds each (means), each
-#   build first in turn. For a
-#   change that keeps the schema: the earlier api runs on this build's
-#   databases, so both read the same rows from the same caches.
+#   build first in turn. For a change that keeps the schema: the earlier api
+#   runs on this build's databases, so both read the same rows.
 # Uses BIN, BACKENDS, PG_URL, SQLITE_URL, PORT, ROOT, READS, SEARCHES, WORK,
 # log, baseline_build and side_cells of bench/run. Writes $WORK/ab.md.
 
