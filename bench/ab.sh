@@ -5,7 +5,7 @@
 #   build first in turn. For a change that keeps the schema: the earlier api
 #   runs on this build's databases, so both read the same rows.
 # Uses BIN, BACKENDS, PG_URL, SQLITE_URL, PORT, ROOT, READS, SEARCHES, WORK,
-# log, baseline_build and side_cells of bench/run. Writes $WORK/ab.md.
+# log, baseline_build, side_cells and side_rows of bench/run. Writes $WORK/ab.md.
 
 run_ab_bench() {
   : >"$WORK/ab-cells"
@@ -42,18 +42,6 @@ run_ab_bench() {
     echo
     echo "| backend | scenario | c | $rev req/s | this req/s | ratio | $rev p99 ms | this p99 ms | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    for backend in $BACKENDS; do
-      for scenario in $scenarios; do
-        for c in 1 16; do
-          awk -v b="$backend" -v s="$scenario" -v c="$c" '
-            $2 == b && $3 == s && $4 == c { n[$1]++; rps[$1] += $5; p99[$1] += $7; err += $8 }
-            END {
-              o = rps["before"] / n["before"]; t = rps["after"] / n["after"]
-              printf "| %s | %s | %s | %d | %d | %s | %.2f | %.2f | %d |\n", b, s, c, o, t,
-                (o > 0 ? sprintf("%.2f", t / o) : "n/a"), p99["before"] / n["before"], p99["after"] / n["after"], err
-            }' "$WORK/ab-cells"
-        done
-      done
-    done
+    side_rows "$WORK/ab-cells" before after "$scenarios"
   } >"$WORK/ab.md"
 }

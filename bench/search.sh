@@ -6,7 +6,7 @@
 #   three search documents at c=1 and 16, the two builds alternately, twice
 #   each (means).
 # Uses BIN, BACKENDS, PG_ADMIN_URL, PG_BASE, PG_QUERY, PG_URL, SQLITE_URL,
-# PORT, ROOT, SEARCHES, WORK, log, die, baseline_build and side_cells of
+# PORT, ROOT, SEARCHES, WORK, log, die, baseline_build, side_cells and side_rows of
 # bench/run. Writes $WORK/search.md.
 
 # The list code of the scale work, no full-text search yet, the same seed.
@@ -48,18 +48,6 @@ run_search_bench() {
     echo
     echo "| backend | scenario | c | substring req/s | full-text req/s | ratio | substring p99 ms | full-text p99 ms | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    for backend in $BACKENDS; do
-      for scenario in $SEARCHES; do
-        for c in 1 16; do
-          awk -v b="$backend" -v s="$scenario" -v c="$c" '
-            $2 == b && $3 == s && $4 == c { n[$1]++; rps[$1] += $5; p99[$1] += $7; err += $8 }
-            END {
-              l = rps["like"] / n["like"]; f = rps["fts"] / n["fts"]
-              printf "| %s | %s | %s | %d | %d | %s | %.2f | %.2f | %d |\n", b, s, c, l, f,
-                (l > 0 ? sprintf("%.1fx", f / l) : "n/a"), p99["like"] / n["like"], p99["fts"] / n["fts"], err
-            }' "$WORK/search-cells"
-        done
-      done
-    done
+    side_rows "$WORK/search-cells" like fts "$SEARCHES"
   } >"$WORK/search.md"
 }

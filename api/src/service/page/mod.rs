@@ -287,19 +287,24 @@ pub(crate) async fn count_up_to(
     limit: u64,
 ) -> AppResult<Count> {
     select.clear_selects().expr(Expr::val(1)).limit(limit + 1);
-    let counted = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from_subquery(select, Alias::new("counted"))
-        .to_owned();
-    let n: i64 = match db.query_one(&counted).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    let n = u64::try_from(n).unwrap_or(0);
+    let n = count_read(db, select).await?;
     Ok(Count {
         n: n.min(limit),
         exact: n <= limit,
     })
+}
+
+/// How many rows `rows` reads (a LIMIT in it bounds the count).
+pub(crate) async fn count_read(db: &impl ConnectionTrait, rows: SelectStatement) -> AppResult<u64> {
+    let select = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from_subquery(rows, Alias::new("counted"))
+        .to_owned();
+    let n: i64 = match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// `SELECT COUNT(*)` of a table under a condition.

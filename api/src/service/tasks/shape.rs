@@ -10,10 +10,11 @@
 use entity::{category, task, task_category};
 use sea_orm::ConnectionTrait;
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query, SelectStatement};
 
 use super::requests::{TaskFilter, TaskOrder, TaskOrderField};
 use crate::error::AppResult;
+use crate::service::page::count_read;
 use crate::service::search::SearchSql;
 
 /// Up to this many links, a category's tasks are read by primary key and
@@ -88,7 +89,7 @@ pub(super) async fn choose(
 /// decides from its statistics of the GIN index).
 pub(super) async fn search_walks(db: &impl ConnectionTrait, search: &SearchSql) -> AppResult<bool> {
     match search.matches_up_to(FEW_MATCHES) {
-        Some(matches) => Ok(count(db, matches).await? > FEW_MATCHES),
+        Some(matches) => Ok(count_read(db, matches).await? > FEW_MATCHES),
         None => Ok(false),
     }
 }
@@ -107,7 +108,7 @@ async fn links(db: &impl ConnectionTrait, owner: &str, categories: &[Uuid]) -> A
         .and_where(Expr::col(task_category::Column::CategoryId).in_subquery(owned))
         .limit(FEW_LINKS + 1)
         .to_owned();
-    count(db, links).await
+    count_read(db, links).await
 }
 
 /// The owner's tasks in the due-date window, counted up to one past
@@ -128,19 +129,7 @@ async fn due_in_window(
     if let Some(after) = filter.due_after {
         due.and_where(Expr::col(task::Column::DueAt).gt(after));
     }
-    count(db, due).await
-}
-
-async fn count(db: &impl ConnectionTrait, rows: SelectStatement) -> AppResult<u64> {
-    let select = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from_subquery(rows, Alias::new("counted"))
-        .to_owned();
-    let n: i64 = match db.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    count_read(db, due).await
 }
 
 /// `select` as a derived table under the tasks table's name (every column
