@@ -296,15 +296,9 @@ pub(crate) async fn count_up_to(
 
 /// How many rows `rows` reads (a LIMIT in it bounds the count).
 pub(crate) async fn count_read(db: &impl ConnectionTrait, rows: SelectStatement) -> AppResult<u64> {
-    let select = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from_subquery(rows, Alias::new("counted"))
-        .to_owned();
-    let n: i64 = match db.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    let mut select = Query::select();
+    select.from_subquery(rows, Alias::new("counted"));
+    count_of(db, select).await
 }
 
 /// `SELECT COUNT(*)` of a table under a condition.
@@ -313,11 +307,14 @@ pub(crate) async fn count_rows(
     table: impl sea_orm::sea_query::IntoTableRef,
     condition: Condition,
 ) -> AppResult<u64> {
-    let select = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from(table)
-        .cond_where(condition)
-        .to_owned();
+    let mut select = Query::select();
+    select.from(table).cond_where(condition);
+    count_of(db, select).await
+}
+
+/// Runs `select` (its FROM and filters set) as `SELECT COUNT(*)`.
+async fn count_of(db: &impl ConnectionTrait, mut select: SelectStatement) -> AppResult<u64> {
+    select.expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"));
     let n: i64 = match db.query_one(&select).await? {
         Some(row) => row.try_get("", "n")?,
         None => 0,

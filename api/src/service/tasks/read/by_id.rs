@@ -42,10 +42,7 @@ pub async fn categories_of(
     scope: &Scoped<'_>,
     task_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<category::Model>>> {
-    let select = match scope.backend() {
-        DbBackend::Postgres => linked_categories_by_key(scope.owner(), task_ids),
-        _ => linked_categories_joined(scope.owner(), task_ids),
-    };
+    let select = linked_categories(scope.backend(), scope.owner(), task_ids);
     let rows = scope
         .read(async |db| Ok(db.query_all(&select).await?))
         .await?;
@@ -60,77 +57,60 @@ pub async fn categories_of(
     Ok(out)
 }
 
-fn links_of(task_ids: &[Uuid]) -> Expr {
-    Expr::col((task_category::Entity, task_category::Column::TaskId))
-        .is_in(task_ids.iter().copied())
-}
-
-/// The links of the tasks, each joined to its category: SQLite looks each
-/// one up by primary key.
-fn linked_categories_joined(owner: &str, task_ids: &[Uuid]) -> SelectStatement {
+/// The tasks' links, each with its category, ordered by name. SQLite joins
+/// the categories and looks each one up by primary key. PostgreSQL looks
+/// each one up in a lateral subquery that `OFFSET 0` keeps from being
+/// flattened: as a plain join, its default costs hash every one of the
+/// owner's categories for the few a page links to (bench/RESULTS.md, "The
+/// nested list's categories").
+fn linked_categories(backend: DbBackend, owner: &str, task_ids: &[Uuid]) -> SelectStatement {
+    let link = |column| Expr::col((task_category::Entity, column));
     let mut select = Query::select();
     select
-        .columns(category::Column::iter().map(|c| (category::Entity, c)))
-        .expr_as(
-            Expr::col((task_category::Entity, task_category::Column::TaskId)),
-            Alias::new(LINKED_TASK),
-        )
+        .expr_as(link(task_category::Column::TaskId), Alias::new(LINKED_TASK))
         .from(task_category::Entity)
-        .inner_join(
-            category::Entity,
-            Expr::col((task_category::Entity, task_category::Column::CategoryId))
-                .equals((category::Entity, category::Column::Id)),
-        )
-        .and_where(links_of(task_ids))
-        .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(owner));
-    by_name(&mut select, category::Entity.into_iden());
+        .and_where(link(task_category::Column::TaskId).is_in(task_ids.iter().copied()));
+    let categories: DynIden = match backend {
+        DbBackend::Postgres => {
+            let linked = Alias::new("linked").into_iden();
+            let lookup = Query::select()
+                .columns(category::Column::iter().map(|c| (category::Entity, c)))
+                .from(category::Entity)
+                .and_where(
+                    Expr::col((category::Entity, category::Column::Id))
+                        .equals((task_category::Entity, task_category::Column::CategoryId)),
+                )
+                .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(owner))
+                .offset(0)
+                .to_owned();
+            select.join_lateral(
+                JoinType::InnerJoin,
+                lookup,
+                linked.clone(),
+                Expr::cust("TRUE"),
+            );
+            linked
+        }
+        _ => {
+            select
+                .inner_join(
+                    category::Entity,
+                    link(task_category::Column::CategoryId)
+                        .equals((category::Entity, category::Column::Id)),
+                )
+                .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(owner));
+            category::Entity.into_iden()
+        }
+    };
     select
-}
-
-/// The same on PostgreSQL, each category looked up by primary key in a
-/// lateral subquery that `OFFSET 0` keeps the planner from flattening. As a
-/// plain join, its default costs hash every one of the owner's categories
-/// for the few a page links to (bench/RESULTS.md, "The nested list's
-/// categories").
-fn linked_categories_by_key(owner: &str, task_ids: &[Uuid]) -> SelectStatement {
-    let linked = Alias::new("linked");
-    let category = Query::select()
-        .columns(category::Column::iter().map(|c| (category::Entity, c)))
-        .from(category::Entity)
-        .and_where(
-            Expr::col((category::Entity, category::Column::Id))
-                .equals((task_category::Entity, task_category::Column::CategoryId)),
-        )
-        .and_where(Expr::col((category::Entity, category::Column::OwnerId)).eq(owner))
-        .offset(0)
-        .to_owned();
-    let mut select = Query::select();
-    select
-        .columns(category::Column::iter().map(|c| (linked.clone(), c)))
-        .expr_as(
-            Expr::col((task_category::Entity, task_category::Column::TaskId)),
-            Alias::new(LINKED_TASK),
-        )
-        .from(task_category::Entity)
-        .join_lateral(
-            JoinType::InnerJoin,
-            category,
-            linked.clone(),
-            Expr::cust("TRUE"),
-        )
-        .and_where(links_of(task_ids));
-    by_name(&mut select, linked.into_iden());
-    select
-}
-
-fn by_name(select: &mut SelectStatement, table: DynIden) {
-    select
+        .columns(category::Column::iter().map(|c| (categories.clone(), c)))
         .order_by(
-            (table.clone(), category::Column::NameKey),
+            (categories.clone(), category::Column::NameKey),
             sea_orm::sea_query::Order::Asc,
         )
         .order_by(
-            (table, category::Column::Id),
+            (categories, category::Column::Id),
             sea_orm::sea_query::Order::Asc,
         );
+    select
 }
